@@ -1,0 +1,3 @@
+from dcmstruct.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""Writers for ``dcmstruct dump``: a human text tree and the JSON Lines of the contract."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TextIO
+
+from dcmstruct import specdata
+from dcmstruct.index import ElementIndex
+from dcmstruct.model import NO_TAG, UNDEFINED, Kind, Stream, vr_text
+from dcmstruct.schema.element import format_tag
+from dcmstruct.values import short_value
+
+
+def jsonl_records(index: ElementIndex) -> Iterator[dict[str, object]]:
+    """One dict per node, in file order, with exactly the contract's fields (and ``stream``)."""
+    c = index.columns
+    kinds = c.kind.tolist()
+    offsets = c.offset.tolist()
+    ends = c.end.tolist()
+    tags = c.tag.tolist()
+    vrs = c.vr.tolist()
+    lengths = c.length.tolist()
+    value_offsets = c.value_offset.tolist()
+    depths = c.depth.tolist()
+    streams = c.stream.tolist()
+    labels = [k.label for k in Kind]
+    for i in range(len(kinds)):
+        kind = kinds[i]
+        tag = tags[i]
+        has_tag = tag != NO_TAG
+        length = lengths[i]
+        rec: dict[str, object] = {
+            "kind": labels[kind],
+            "offset": offsets[i],
+            "end": ends[i],
+            "tag": format_tag(tag) if has_tag else None,
+            "vr": vr_text(vrs[i]),
+            "length": None if length == UNDEFINED or length < -1 else length,
+            "value_offset": value_offsets[i] if value_offsets[i] >= 0 else None,
+            "depth": depths[i],
+            "keyword": specdata.keyword(tag) if has_tag and kind == Kind.ELEMENT else None,
+        }
+        if streams[i] == Stream.INFLATED:
+            rec["stream"] = "inflated"
+        yield rec
+
+
+def write_jsonl(index: ElementIndex, out: TextIO) -> None:
+    dumps = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+    for rec in jsonl_records(index):
+        out.write(dumps(rec))
+        out.write("\n")
+
+
+def write_text(index: ElementIndex, out: TextIO, *, width: int = 48) -> None:
+    """A tree like ``dcdump -v``, with hex offsets a person can jump to and faults in place."""
+    faults_by_node: dict[int, list[int]] = {}
+    loose: list[int] = []
+    for n, fault in enumerate(index.faults):
+        if fault.node >= 0:
+            faults_by_node.setdefault(fault.node, []).append(n)
+        else:
+            loose.append(n)
+    ts = index.transfer_syntax
+    head = f"# {index.path or '<bytes>'}: {index.size} bytes, {len(index)} nodes"
+    if index.transfer_syntax_uid:
+        head += f", transfer syntax {index.transfer_syntax_uid}"
+        head += f" ({ts.name})" if ts else " (unknown)"
+    out.write(head + "\n")
+    for n in loose:
+        _write_fault(index, n, out, "")
+    inflated_announced = False
+    for i, node in enumerate(index):
+        if node.stream == Stream.INFLATED and not inflated_announced:
+            out.write("# inflated data set (offsets count from its first inflated byte)\n")
+            inflated_announced = True
+        indent = "  " * node.depth
+        prefix = f"{node.offset:08x}{'*' if node.stream == Stream.INFLATED else ' '} {indent}"
+        kind = node.kind
+        if kind in (Kind.PREAMBLE, Kind.PREFIX, Kind.TRAILING):
+            out.write(f"{prefix}[{kind.label}] {node.end - node.offset} bytes\n")
+        else:
+            tag = format_tag(node.tag) if node.tag is not None else "?"
+            length = "undefined" if node.length is None else str(node.length)
+            if kind == Kind.ELEMENT:
+                keyword = specdata.keyword(node.tag) if node.tag is not None else None
+                vr = node.vr or "--"
+                line = f"{prefix}({tag}) {vr} {length:>9}  {keyword or '?'}"
+                value = short_value(index, i, width)
+                if value:
+                    line += f"  [{value}]"
+            else:
+                line = f"{prefix}({tag}) {kind.label} {length}"
+            out.write(line + "\n")
+        for n in faults_by_node.get(i, ()):
+            _write_fault(index, n, out, indent)
+
+
+def _write_fault(index: ElementIndex, n: int, out: TextIO, indent: str) -> None:
+    fault = index.faults[n]
+    star = "*" if fault.stream == Stream.INFLATED else " "
+    out.write(f"{fault.offset:08x}{star} {indent}!! {fault.code}: {fault.message}\n")

@@ -1,0 +1,1166 @@
+"""The element index: a tolerant, iterative walk of a DICOM file's structure.
+
+It reads headers with the :mod:`struct` formats derived from the construct schemas
+(:mod:`dcmstruct.schema.element`), keeps its own stack instead of recursing, never trusts a
+length field for an allocation and never copies a value. Every structural fault becomes a
+:class:`~dcmstruct.model.Fault` with its offset, and the walk resumes where it safely can:
+bounded by the enclosing container's length, or re-synchronised on the next plausible element.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dcmstruct import specdata
+from dcmstruct.model import (
+    NO_TAG,
+    UNDEFINED,
+    Columns,
+    Fault,
+    Kind,
+    Node,
+    Stream,
+    vr_code,
+)
+from dcmstruct.schema.element import (
+    ENCODINGS,
+    EXPLICIT_BE,
+    EXPLICIT_LE,
+    IMPLICIT_LE,
+    ITEM,
+    ITEM_DELIMITER,
+    ITEM_GROUP,
+    LONG_LENGTH_VRS,
+    PIXEL_DATA,
+    SEQUENCE_DELIMITER,
+    UNDEFINED_LENGTH,
+    Encoding,
+    format_tag,
+)
+from dcmstruct.source import Source, inflate
+
+DEFAULT_MAX_DEPTH = 128
+# A deflated data set may inflate to at most this many times the file's size (or 64 MiB,
+# whichever is larger) before the index stops inflating and records a fault.
+DEFAULT_INFLATE_RATIO = 256
+
+PREAMBLE_LENGTH = 128  # PS3.10 7.1
+PREFIX = b"DICM"
+TRANSFER_SYNTAX_UID = 0x00020010
+
+_VALID_VRS: frozenset[bytes] = frozenset(v.encode("ascii") for v in specdata.VR_CODES)
+# Finds positions whose bytes 4-5 are a VR code: candidates for an explicit VR header.
+_EXPLICIT_CANDIDATE = re.compile(
+    b"(?=.{4}(?:" + b"|".join(sorted(_VALID_VRS)) + b"))", re.DOTALL
+)
+_RESYNC_WINDOW = 1 << 22  # bytes searched for the next plausible element before giving up
+
+
+class FrameKind:
+    DATASET = 0  # the top-level data set
+    META = 1  # the file meta group: ends at the first tag of another group
+    ITEM = 2
+    SEQUENCE = 3
+    FRAGMENTS = 4  # encapsulated pixel data (PS3.5 A.4)
+
+
+@dataclass(slots=True)
+class Frame:
+    """An open container on the walker's stack."""
+
+    kind: int
+    node: int  # the node that opened it (-1 for the top level)
+    end: int  # one past its last byte: its defined end, or its parent's limit
+    defined: bool  # it has a defined length (its end is its own, not borrowed)
+    enc: Encoding
+    depth: int  # depth of the nodes directly inside it
+    hidden: bool = False  # deeper than the depth limit: walked, but nothing recorded
+    items: int = 0
+
+
+@dataclass
+class ElementIndex:
+    """Nodes in file order plus the faults met while parsing them."""
+
+    path: str | None
+    size: int
+    columns: Columns
+    faults: list[Fault]
+    sources: dict[Stream, Source]
+    transfer_syntax: specdata.TransferSyntax | None
+    transfer_syntax_uid: str | None
+    dataset_encoding: Encoding | None
+    dataset_offset: int | None  # where the data set after the meta group starts
+    deflated: bool = False
+    _children: dict[int, list[int]] | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def node(self, i: int) -> Node:
+        return self.columns.node(i)
+
+    def __iter__(self) -> Iterator[Node]:
+        for i in range(len(self.columns)):
+            yield self.columns.node(i)
+
+    def value(self, i: int) -> memoryview | None:
+        """The value bytes of node ``i`` as a view into the mapped file: never a copy."""
+        c = self.columns
+        start = int(c.value_offset[i])
+        if start < 0 or int(c.length[i]) == UNDEFINED:
+            return None
+        src = self.sources[Stream(int(c.stream[i]))]
+        return memoryview(src.buf)[start : int(c.end[i])]
+
+    def children(self, i: int) -> list[int]:
+        """Indices of the nodes whose parent is ``i`` (-1: the top level)."""
+        if self._children is None:
+            kids: dict[int, list[int]] = {}
+            for child, parent in enumerate(self.columns.parent.tolist()):
+                kids.setdefault(parent, []).append(child)
+            self._children = kids
+        return self._children.get(i, [])
+
+    def find(self, offset: int, stream: Stream = Stream.FILE) -> int | None:
+        """The innermost node whose bytes hold ``offset``, if any."""
+        c = self.columns
+        mask = (c.offset <= offset) & (offset < c.end) & (c.stream == stream)
+        hits = np.flatnonzero(mask)
+        if hits.size == 0:
+            return None
+        return int(hits[np.argmax(c.depth[hits] * 4 + (c.kind[hits] != Kind.ELEMENT))])
+
+    def close(self) -> None:
+        for src in self.sources.values():
+            src.close()
+
+    def __enter__(self) -> ElementIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Table:
+    """Column builder: plain lists while walking, numpy arrays at the end."""
+
+    def __init__(self) -> None:
+        self.kind: list[int] = []
+        self.offset: list[int] = []
+        self.end: list[int] = []
+        self.tag: list[int] = []
+        self.vr: list[int] = []
+        self.vr_explicit: list[bool] = []
+        self.length: list[int] = []
+        self.value_offset: list[int] = []
+        self.depth: list[int] = []
+        self.parent: list[int] = []
+        self.stream: list[int] = []
+
+    def add(
+        self,
+        kind: int,
+        offset: int,
+        end: int,
+        tag: int,
+        vr: int,
+        vr_explicit: bool,
+        length: int,
+        value_offset: int,
+        depth: int,
+        parent: int,
+        stream: int,
+    ) -> int:
+        self.kind.append(kind)
+        self.offset.append(offset)
+        self.end.append(end)
+        self.tag.append(tag)
+        self.vr.append(vr)
+        self.vr_explicit.append(vr_explicit)
+        self.length.append(length)
+        self.value_offset.append(value_offset)
+        self.depth.append(depth)
+        self.parent.append(parent)
+        self.stream.append(stream)
+        return len(self.kind) - 1
+
+    def freeze(self) -> Columns:
+        return Columns(
+            kind=np.array(self.kind, dtype=np.uint8),
+            offset=np.array(self.offset, dtype=np.int64),
+            end=np.array(self.end, dtype=np.int64),
+            tag=np.array(self.tag, dtype=np.int64),
+            vr=np.array(self.vr, dtype=np.uint16),
+            vr_explicit=np.array(self.vr_explicit, dtype=np.bool_),
+            length=np.array(self.length, dtype=np.int64),
+            value_offset=np.array(self.value_offset, dtype=np.int64),
+            depth=np.array(self.depth, dtype=np.int32),
+            parent=np.array(self.parent, dtype=np.int32),
+            stream=np.array(self.stream, dtype=np.uint8),
+        )
+
+
+def _implicit_vr(tag: int) -> int:
+    """The VR an implicit VR reader assumes for ``tag`` (PS3.5 A.1), packed; UN if unknown."""
+    entry = specdata.lookup(tag)
+    if entry is None or not entry.vrs or entry.vrs[0] == "NONE":
+        return _UN
+    # PS3.5 A.1 c: in Implicit VR Little Endian, OB-or-OW data (pixel, overlay, waveform) is OW.
+    if entry.vrs == ("OB", "OW"):
+        return _OW
+    return vr_code(entry.vrs[0])
+
+
+_UN = vr_code("UN")
+_OW = vr_code("OW")
+_SQ = vr_code("SQ")
+_OB = vr_code("OB")
+_IMPLICIT_VR_CACHE: dict[int, int] = {}
+
+
+class _Walker:
+    def __init__(self, src: Source, max_depth: int, max_inflated: int) -> None:
+        self.src = src
+        self.buf = src.buf
+        self.size = src.size
+        self.max_depth = max_depth
+        self.max_inflated = max_inflated
+        self.t = _Table()
+        self.faults: list[Fault] = []
+        self.stream = Stream.FILE
+        self.sources: dict[Stream, Source] = {Stream.FILE: src}
+        self.ts: specdata.TransferSyntax | None = None
+        self.ts_uid: str | None = None
+        self.dataset_encoding: Encoding | None = None
+        self.dataset_offset: int | None = None
+        self.deflated = False
+        self.hidden = False
+        self.cuts: set[tuple[Stream, int]] = set()
+
+    # -- recording -------------------------------------------------------------------------
+
+    def fault(self, code: str, offset: int, length: int, node: int, message: str) -> None:
+        if not self.hidden:
+            self.faults.append(Fault(code, offset, length, node, message, self.stream))
+
+    def trailing(self, start: int, end: int, depth: int, parent: int) -> int:
+        return self.t.add(
+            Kind.TRAILING, start, end, NO_TAG, 0, False, -2, -1, depth, parent, self.stream
+        )
+
+    # -- the whole file --------------------------------------------------------------------
+
+    def run(self) -> None:
+        buf, size = self.buf, self.size
+        if size == 0:
+            self.fault("FILE_TOO_SHORT", 0, 0, -1, "the file is empty")
+            return
+        pos = self.container_start()
+        if pos is None:
+            return
+        pos = self.walk_meta(pos)
+        if pos >= size:
+            return
+        self.dataset_offset = pos
+        enc = self.choose_encoding(pos)
+        if self.ts is not None and self.ts.deflated and enc is not None:
+            self.walk_deflated(pos)
+            return
+        if enc is None:
+            enc = EXPLICIT_LE
+        self.dataset_encoding = enc
+        del buf
+        self.walk(pos, [Frame(FrameKind.DATASET, -1, size, False, enc, 0)])
+
+    def container_start(self) -> int | None:
+        """Preamble and prefix (PS3.10 7.1); returns where the meta group should start."""
+        buf, size = self.buf, self.size
+        if size >= PREAMBLE_LENGTH + 4 and buf[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4] == PREFIX:
+            self.t.add(Kind.PREAMBLE, 0, 128, NO_TAG, 0, False, -2, -1, 0, -1, 0)
+            self.t.add(Kind.PREFIX, 128, 132, NO_TAG, 0, False, -2, -1, 0, -1, 0)
+            return PREAMBLE_LENGTH + 4
+        if buf[0:4] == PREFIX:
+            self.fault("PREAMBLE_MISSING", 0, 4, -1, "'DICM' at offset 0: no 128-byte preamble")
+            self.t.add(Kind.PREFIX, 0, 4, NO_TAG, 0, False, -2, -1, 0, -1, 0)
+            return 4
+        if self.plausible_start(0):
+            self.fault(
+                "PREAMBLE_MISSING",
+                0,
+                0,
+                -1,
+                "no preamble and no 'DICM' prefix: the file starts with a bare data set",
+            )
+            return 0
+        if size < PREAMBLE_LENGTH + 4 or not self.plausible_start(PREAMBLE_LENGTH + 4):
+            # Neither a preamble nor a bare data set at 0: a few stray bytes before a data set?
+            for start in range(1, min(size - 8, PREAMBLE_LENGTH)):
+                if self.plausible_start(start):
+                    self.fault(
+                        "PREAMBLE_MISSING",
+                        0,
+                        start,
+                        -1,
+                        f"no preamble and no 'DICM' prefix: a bare data set at {start:#x}, "
+                        f"after {start} stray bytes",
+                    )
+                    self.trailing(0, start, 0, -1)
+                    return start
+        if size < PREAMBLE_LENGTH + 4:
+            self.fault(
+                "FILE_TOO_SHORT",
+                0,
+                size,
+                -1,
+                f"{size} bytes cannot hold a 128-byte preamble, 'DICM' and a meta group",
+            )
+            self.trailing(0, size, 0, -1)
+            return None
+        got = bytes(buf[PREAMBLE_LENGTH : PREAMBLE_LENGTH + 4])
+        self.fault("PREFIX_NOT_DICM", 128, 4, -1, f"bytes 128-131 are {got!r}, expected b'DICM'")
+        self.t.add(Kind.PREAMBLE, 0, 128, NO_TAG, 0, False, -2, -1, 0, -1, 0)
+        self.t.add(Kind.PREFIX, 128, 132, NO_TAG, 0, False, -2, -1, 0, -1, 0)
+        return PREAMBLE_LENGTH + 4
+
+    def plausible_start(self, pos: int) -> bool:
+        """Do the bytes at ``pos`` look like the first element of a meta group or data set?"""
+        if pos + 8 > self.size:
+            return False
+        group_le = self.buf[pos] | self.buf[pos + 1] << 8
+        group_be = self.buf[pos] << 8 | self.buf[pos + 1]
+        return (group_le in (0x0002, 0x0008) or group_be == 0x0008) and any(
+            self.header_fits(pos, enc, self.size) for enc in ENCODINGS
+        )
+
+    def header_fits(self, pos: int, enc: Encoding, limit: int) -> bool:
+        """Does an element header of encoding ``enc`` at ``pos`` have a VR and length that fit?"""
+        if pos + 8 > limit:
+            return False
+        if enc.explicit_vr:
+            vr = bytes(self.buf[pos + 4 : pos + 6])
+            if vr not in _VALID_VRS:
+                return False
+            if vr in LONG_LENGTH_VRS:
+                if pos + 12 > limit:
+                    return False
+                length = enc.u32.unpack_from(self.buf, pos + 8)[0]
+                return length == UNDEFINED_LENGTH or pos + 12 + length <= limit
+            return pos + 8 + enc.u16.unpack_from(self.buf, pos + 6)[0] <= limit
+        length = enc.u32.unpack_from(self.buf, pos + 4)[0]
+        return length == UNDEFINED_LENGTH or pos + 8 + length <= limit
+
+    def walk_meta(self, pos: int) -> int:
+        """The file meta group (PS3.10 7.1): group 0002, Explicit VR Little Endian."""
+        if pos + 8 > self.size:
+            if pos < self.size:
+                self.fault(
+                    "FILE_TRUNCATED",
+                    pos,
+                    self.size - pos,
+                    -1,
+                    f"the file ends {self.size - pos} bytes into the file meta group",
+                )
+                self.trailing(pos, self.size, 0, -1)
+            else:
+                self.fault("DATASET_MISSING", pos, 0, -1, "the file ends after the prefix")
+            return self.size
+        enc = EXPLICIT_LE
+        group = self.buf[pos] | self.buf[pos + 1] << 8
+        if group == 0x0002 and not self.header_fits(pos, EXPLICIT_LE, self.size):
+            if self.header_fits(pos, IMPLICIT_LE, self.size):
+                enc = IMPLICIT_LE
+                self.fault(
+                    "META_NOT_EXPLICIT_LE",
+                    pos,
+                    8,
+                    -1,
+                    "the file meta group is encoded Implicit VR Little Endian, "
+                    "PS3.10 requires Explicit VR Little Endian",
+                )
+        if group != 0x0002:
+            return pos
+        pos = self.walk(pos, [Frame(FrameKind.META, -1, self.size, False, enc, 0)])
+        self.read_transfer_syntax()
+        return pos
+
+    def read_transfer_syntax(self) -> None:
+        t = self.t
+        for i in range(len(t.tag)):
+            if t.tag[i] == TRANSFER_SYNTAX_UID and t.length[i] >= 0:
+                raw = bytes(self.buf[t.value_offset[i] : t.end[i]])
+                self.ts_uid = raw.rstrip(b"\0 ").decode("ascii", "replace")
+                self.ts = specdata.transfer_syntax(self.ts_uid)
+                if self.ts is None:
+                    self.fault(
+                        "TRANSFER_SYNTAX_UNKNOWN",
+                        t.value_offset[i],
+                        t.end[i] - t.value_offset[i],
+                        i,
+                        f"(0002,0010) '{self.ts_uid}' names no known transfer syntax; "
+                        "the encoding was detected from the data set",
+                    )
+                return
+
+    def detect(self, pos: int, limit: int) -> Encoding | None:
+        """The encoding whose reading of the first element at ``pos`` is plausible."""
+        buf = self.buf
+        if pos + 8 > limit:
+            return None
+        le = buf[pos] | buf[pos + 1] << 8
+        be = buf[pos] << 8 | buf[pos + 1]
+        explicit = bytes(buf[pos + 4 : pos + 6]) in _VALID_VRS
+        # The smaller reading of the group number is the likelier one (0008 vs 0800).
+        little = le <= be
+        if explicit:
+            enc = EXPLICIT_LE if little else EXPLICIT_BE
+            return enc if self.header_fits(pos, enc, limit) else None
+        return IMPLICIT_LE if little and self.header_fits(pos, IMPLICIT_LE, limit) else None
+
+    def choose_encoding(self, pos: int) -> Encoding | None:
+        """The encoding of the data set: what (0002,0010) names, unless the bytes disagree."""
+        ts = self.ts
+        if ts is not None and ts.deflated:
+            return EXPLICIT_LE
+        declared: Encoding | None = None
+        if ts is not None:
+            if not ts.explicit_vr:
+                declared = IMPLICIT_LE
+            else:
+                declared = EXPLICIT_LE if ts.little_endian else EXPLICIT_BE
+        detected = self.detect(pos, self.size)
+        if declared is None:
+            return detected or EXPLICIT_LE
+        if (
+            detected is not None
+            and detected is not declared
+            and not self.header_fits(pos, declared, self.size)
+        ):
+            self.fault(
+                "TRANSFER_SYNTAX_MISMATCH",
+                pos,
+                8,
+                -1,
+                f"(0002,0010) says {declared.name} but the data set is encoded "
+                f"{detected.name}; read as {detected.name}",
+            )
+            return detected
+        return declared
+
+    def walk_deflated(self, pos: int) -> None:
+        """PS3.5 A.5: the data set is a raw deflate stream; index the inflated bytes."""
+        result = inflate(self.src, pos, max_inflated=self.max_inflated)
+        if result.error is not None or result.source is None:
+            # A zlib-wrapped stream (header 78 xx) is a common encoder mistake.
+            if self.buf[pos] == 0x78:
+                wrapped = inflate(self.src, pos, wbits=15, max_inflated=self.max_inflated)
+                if wrapped.error is None and wrapped.source is not None:
+                    self.fault(
+                        "DEFLATE_STREAM_INVALID",
+                        pos,
+                        2,
+                        -1,
+                        "the data set is zlib-wrapped (RFC 1950 header 78xx); PS3.5 A.5 "
+                        "requires a raw RFC 1951 stream",
+                    )
+                    self.index_inflated(wrapped.source, pos, wrapped.consumed)
+                    return
+            if self.detect(pos, self.size) is not None:
+                self.fault(
+                    "DEFLATE_STREAM_INVALID",
+                    pos,
+                    self.size - pos,
+                    -1,
+                    "the transfer syntax is deflated but the data set is stored uncompressed; "
+                    "read as Explicit VR Little Endian",
+                )
+                self.dataset_encoding = EXPLICIT_LE
+                self.walk(pos, [Frame(FrameKind.DATASET, -1, self.size, False, EXPLICIT_LE, 0)])
+                return
+            self.fault(
+                "DEFLATE_STREAM_INVALID",
+                pos,
+                self.size - pos,
+                -1,
+                f"the deflated data set cannot be inflated: {result.error}",
+            )
+            if result.source is not None:
+                result.source.close()
+            self.trailing(pos, self.size, 0, -1)
+            return
+        if result.capped:
+            self.fault(
+                "DEFLATE_STREAM_INVALID",
+                pos,
+                self.size - pos,
+                -1,
+                f"the data set inflates to more than {self.max_inflated} bytes; "
+                "indexed up to that limit",
+            )
+        elif not result.complete:
+            self.fault(
+                "DEFLATE_STREAM_INVALID",
+                pos,
+                self.size - pos,
+                -1,
+                "the deflate stream is truncated: the file ends before its final block",
+            )
+        self.index_inflated(result.source, pos, result.consumed)
+
+    def index_inflated(self, inflated: Source, pos: int, consumed: int) -> None:
+        self.deflated = True
+        self.dataset_encoding = EXPLICIT_LE
+        self.sources[Stream.INFLATED] = inflated
+        end_of_stream = pos + consumed
+        outer = (self.src, self.buf, self.size)
+        self.src, self.buf, self.size = inflated, inflated.buf, inflated.size
+        self.stream = Stream.INFLATED
+        enc = self.detect(0, self.size) or EXPLICIT_LE
+        self.walk(0, [Frame(FrameKind.DATASET, -1, self.size, False, enc, 0)])
+        self.src, self.buf, self.size = outer
+        self.stream = Stream.FILE
+        if end_of_stream < self.size:
+            extra = self.size - end_of_stream
+            why = ""
+            if extra == 8 and int.from_bytes(self.buf[self.size - 4 : self.size], "little") == (
+                inflated.size & 0xFFFFFFFF
+            ):
+                why = " (a gzip CRC-32 and size trailer, which PS3.5 A.5's raw stream has not)"
+            self.fault(
+                "TRAILING_BYTES",
+                end_of_stream,
+                extra,
+                -1,
+                f"{extra} bytes follow the end of the deflate stream{why}",
+            )
+            self.trailing(end_of_stream, self.size, 0, -1)
+
+    # -- the walk ----------------------------------------------------------------------------
+
+    def walk(self, pos: int, stack: list[Frame]) -> int:  # noqa: C901 - one loop, kept flat
+        """Walk from ``pos`` until ``stack`` is empty; return where the walk stopped."""
+        buf = self.buf
+        t = self.t
+        add = t.add
+        stream = int(self.stream)
+        while stack:
+            f = stack[-1]
+            self.hidden = f.hidden
+            limit = f.end
+            if pos >= limit:
+                self.close(f, pos, stack, at_limit=True)
+                continue
+            enc = f.enc
+            fk = f.kind
+            if fk == FrameKind.SEQUENCE or fk == FrameKind.FRAGMENTS:
+                if pos + 8 > limit:
+                    self.leftover(f, pos, stack)
+                    pos = limit
+                    continue
+                group, elem, length = enc.implicit.unpack_from(buf, pos)
+                tag = group << 16 | elem
+                if tag == ITEM:
+                    pos = self.open_item(f, pos, length, stack)
+                elif tag == SEQUENCE_DELIMITER:
+                    node = add(
+                        Kind.SEQUENCE_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                        f.depth, f.node, stream,
+                    )  # fmt: skip
+                    self.check_delimiter_length(pos, length, node)
+                    pos += 8
+                    if f.defined:
+                        self.fault(
+                            "DELIMITER_IN_DEFINED_LENGTH",
+                            pos - 8,
+                            8,
+                            node,
+                            "a Sequence Delimitation Item inside a sequence of defined length",
+                        )
+                    else:
+                        self.close(f, pos, stack)
+                elif tag == ITEM_DELIMITER:
+                    node = add(
+                        Kind.ITEM_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                        f.depth, f.node, stream,
+                    )  # fmt: skip
+                    self.fault(
+                        "STRAY_DELIMITER",
+                        pos,
+                        8,
+                        node,
+                        "an Item Delimitation Item directly inside a sequence, with no item open",
+                    )
+                    pos += 8
+                else:
+                    what = "fragments of encapsulated Pixel Data" if fk == FrameKind.FRAGMENTS else "a sequence"
+                    if f.defined:
+                        self.fault(
+                            "ENCAPSULATED_NOT_ITEM" if fk == FrameKind.FRAGMENTS else "ITEM_EXPECTED",
+                            pos,
+                            limit - pos,
+                            f.node,
+                            f"({format_tag(tag)}) where an item (FFFE,E000) was expected in "
+                            f"{what}; the rest of its defined length is skipped",
+                        )
+                        self.trailing(pos, limit, f.depth, f.node)
+                        pos = limit
+                    else:
+                        self.fault(
+                            "ENCAPSULATED_NOT_ITEM" if fk == FrameKind.FRAGMENTS else "SEQUENCE_DELIMITER_MISSING",
+                            pos,
+                            8,
+                            f.node,
+                            f"({format_tag(tag)}) where an item or a Sequence Delimitation "
+                            f"Item was expected in {what}; closed it here, and the element "
+                            "is read as the next one of the enclosing data set",
+                        )
+                        self.close(f, pos, stack)
+                continue
+
+            # A data set: the top level, the meta group or an item.
+            if pos + 8 > limit:
+                self.leftover(f, pos, stack)
+                pos = limit
+                continue
+            group = buf[pos] | buf[pos + 1] << 8 if enc.little_endian else buf[pos] << 8 | buf[pos + 1]
+            if fk == FrameKind.META and group != 0x0002:
+                stack.pop()
+                continue
+            if group == ITEM_GROUP:
+                pos = self.group_fffe(f, pos, stack)
+                continue
+            pos = self.element(f, pos, stack)
+        return pos
+
+    def element(self, f: Frame, pos: int, stack: list[Frame]) -> int:
+        """One data element at ``pos`` in data set frame ``f``; returns where the next starts."""
+        buf = self.buf
+        enc = f.enc
+        limit = f.end
+        explicit = enc.explicit_vr
+        if explicit:
+            group, elem, vr, length = enc.short.unpack_from(buf, pos)
+            if vr in LONG_LENGTH_VRS:
+                if pos + 12 > limit:
+                    self.leftover(f, pos, stack)
+                    return limit
+                _, _, _, reserved, length = enc.long.unpack_from(buf, pos)
+                header = 12
+            elif vr in _VALID_VRS:
+                header = 8
+            else:
+                return self.bad_vr(f, pos, group << 16 | elem, vr, stack)
+            vrc = (vr[0] << 8) | vr[1]
+        else:
+            group, elem, length = enc.implicit.unpack_from(buf, pos)
+            header = 8
+            tag = group << 16 | elem
+            vrc = _IMPLICIT_VR_CACHE.get(tag, -1)
+            if vrc < 0:
+                vrc = _IMPLICIT_VR_CACHE[tag] = _implicit_vr(tag)
+            if length != UNDEFINED_LENGTH and pos + 8 + length > limit:
+                # A single explicit VR element inside an implicit data set (PS3.5 A.1)?
+                vr = bytes(buf[pos + 4 : pos + 6])
+                if vr in _VALID_VRS and self.header_fits(pos, EXPLICIT_LE if enc.little_endian else EXPLICIT_BE, limit):
+                    self.fault(
+                        "TRANSFER_SYNTAX_MISMATCH",
+                        pos,
+                        8,
+                        len(self.t.kind),
+                        f"({format_tag(tag)}) is encoded with an explicit VR '{vr.decode()}' "
+                        "inside an Implicit VR data set",
+                    )
+                    f.enc = EXPLICIT_LE if enc.little_endian else EXPLICIT_BE
+                    pos = self.element(f, pos, stack)
+                    f.enc = enc
+                    return pos
+        return self.finish_element(f, pos, group << 16 | elem, vrc, explicit, header, length, stack)
+
+    def finish_element(
+        self,
+        f: Frame,
+        pos: int,
+        tag: int,
+        vrc: int,
+        explicit: bool,
+        header: int,
+        length: int,
+        stack: list[Frame],
+    ) -> int:
+        limit = f.end
+        value_offset = pos + header
+        if length == UNDEFINED_LENGTH:
+            node = self.t.add(
+                Kind.ELEMENT, pos, limit, tag, vrc, explicit, UNDEFINED, value_offset,
+                f.depth, f.node, self.stream,
+            )  # fmt: skip
+            return self.open_undefined(f, node, tag, vrc, value_offset, stack)
+        end = value_offset + length
+        if end > limit:
+            # A sequence's items are walked up to the limit instead: their own headers say more
+            # than a resync guess would.
+            end = self.overrun(f, tag, length, value_offset, limit, resync=vrc != _SQ)
+        node = self.t.add(
+            Kind.ELEMENT, pos, end, tag, vrc, explicit, length, value_offset,
+            f.depth, f.node, self.stream,
+        )  # fmt: skip
+        if vrc == _SQ or (vrc == _UN and not explicit and self.starts_with_item(value_offset, end, f.enc)):
+            self.push(stack, Frame(FrameKind.SEQUENCE, node, end, True, f.enc, f.depth + 1, f.hidden))
+            return value_offset
+        return end
+
+    def starts_with_item(self, pos: int, end: int, enc: Encoding) -> bool:
+        """Implicit VR, unknown tag, defined length: does the value read as a sequence of items?"""
+        if pos + 8 > end:
+            return False
+        group, elem, length = enc.implicit.unpack_from(self.buf, pos)
+        return (group << 16 | elem) == ITEM and (
+            length == UNDEFINED_LENGTH or pos + 8 + length <= end
+        )
+
+    def open_undefined(
+        self, f: Frame, node: int, tag: int, vrc: int, value_offset: int, stack: list[Frame]
+    ) -> int:
+        """An element of undefined length: a sequence, UN (CP-246) or encapsulated pixel data."""
+        if tag == PIXEL_DATA and vrc != _SQ:
+            self.push(stack, Frame(FrameKind.FRAGMENTS, node, f.end, False, f.enc, f.depth + 1, f.hidden))
+        elif vrc == _UN:
+            # PS3.5 6.2.2: UN of undefined length holds Implicit VR Little Endian (CP-246).
+            self.push(stack, Frame(FrameKind.SEQUENCE, node, f.end, False, IMPLICIT_LE, f.depth + 1, f.hidden))
+        elif vrc == _SQ or not self.t.vr_explicit[node]:
+            self.push(stack, Frame(FrameKind.SEQUENCE, node, f.end, False, f.enc, f.depth + 1, f.hidden))
+        else:
+            self.fault(
+                "UNDEFINED_LENGTH_NOT_ALLOWED",
+                value_offset - 4,
+                4,
+                node,
+                f"({format_tag(tag)}) {_vr_str(vrc)} has undefined length (FFFFFFFFH); only SQ, UN "
+                "and encapsulated Pixel Data may",
+            )
+            nxt = self.peek_tag(value_offset, f.enc, f.end)
+            if nxt in (ITEM, SEQUENCE_DELIMITER):
+                # Laid out as a sequence: read it as one so the items are not lost.
+                self.push(stack, Frame(FrameKind.SEQUENCE, node, f.end, False, f.enc, f.depth + 1, f.hidden))
+            else:
+                self.t.end[node] = value_offset
+        return value_offset
+
+    def peek_tag(self, pos: int, enc: Encoding, limit: int) -> int | None:
+        if pos + 4 > limit:
+            return None
+        group, elem = struct.unpack_from("<HH" if enc.little_endian else ">HH", self.buf, pos)
+        return int(group << 16 | elem)
+
+    def overrun(
+        self, f: Frame, tag: int, length: int, value_offset: int, limit: int, *, resync: bool
+    ) -> int:
+        """A defined length that runs past its container: resynchronise, or clamp to the limit."""
+        node = len(self.t.kind)
+        where = self.container_name(f)
+        found = None
+        if resync and tag != PIXEL_DATA:
+            found = self.resync(value_offset, limit, f, after_tag=tag, confirm=True)
+        if found is not None:
+            self.fault(
+                "VALUE_OVERRUNS_PARENT",
+                value_offset - 4,
+                4,
+                node,
+                f"({format_tag(tag)}) value length {length} runs {value_offset + length - limit} "
+                f"bytes past the end of {where}; re-synchronised at the next plausible element "
+                f"at {found:#x}",
+            )
+            return found
+        if not self.first_cut(limit):
+            return limit
+        truncated = limit == self.size and f.kind != FrameKind.ITEM
+        hostile = length >= self.size
+        code = "FILE_TRUNCATED" if truncated and not hostile else "VALUE_OVERRUNS_PARENT"
+        self.fault(
+            code,
+            value_offset - 4,
+            4,
+            node,
+            f"({format_tag(tag)}) value length {length} runs {value_offset + length - limit} "
+            f"bytes past the end of {where}; the value is cut at {limit:#x}",
+        )
+        return limit
+
+    def container_name(self, f: Frame) -> str:
+        if f.kind == FrameKind.ITEM:
+            return "its item"
+        if f.kind in (FrameKind.SEQUENCE, FrameKind.FRAGMENTS):
+            return "its sequence"
+        return "the file" if self.stream == Stream.FILE else "the inflated data set"
+
+    def resync(
+        self, start: int, limit: int, f: Frame, *, after_tag: int, confirm: bool
+    ) -> int | None:
+        """The next offset in [start, limit) where a plausible element header starts.
+
+        Plausible: its tag is greater than ``after_tag`` (data sets are sorted, PS3.5 7.1), its
+        VR (explicit) is a VR code, its length fits in ``limit``; with ``confirm``, the element
+        after it must be plausible too, or it must end exactly at ``limit``. The search covers at
+        most ``_RESYNC_WINDOW`` bytes.
+        """
+        enc = f.enc
+        stop = min(limit - 8, start + _RESYNC_WINDOW)
+        if stop < start:
+            return None
+        tagfmt = struct.Struct("<HH" if enc.little_endian else ">HH")
+        if enc.explicit_vr:
+            candidates: Iterator[int] = (
+                m.start() for m in _EXPLICIT_CANDIDATE.finditer(self.buf, start, stop + 8)
+            )
+        else:
+            candidates = iter(range(start + (start & 1), stop + 1, 2))
+        for cand in candidates:
+            group, elem = tagfmt.unpack_from(self.buf, cand)
+            tag = group << 16 | elem
+            if tag <= after_tag or group == ITEM_GROUP:
+                continue
+            if not enc.explicit_vr and specdata.lookup(tag) is None:
+                continue
+            if not self.header_fits(cand, enc, limit):
+                continue
+            if not confirm:
+                return cand
+            nxt = self.element_end(cand, enc)
+            if nxt == limit or (
+                nxt is not None and nxt < limit and self.header_fits(nxt, enc, limit)
+                and (self.peek_tag(nxt, enc, limit) or 0) > tag
+            ):
+                return cand
+        return None
+
+    def element_end(self, pos: int, enc: Encoding) -> int | None:
+        """Where the element whose header is at ``pos`` ends, if its length is defined."""
+        if enc.explicit_vr:
+            vr = bytes(self.buf[pos + 4 : pos + 6])
+            if vr in LONG_LENGTH_VRS:
+                length = enc.u32.unpack_from(self.buf, pos + 8)[0]
+                return None if length == UNDEFINED_LENGTH else pos + 12 + length
+            return pos + 8 + int(enc.u16.unpack_from(self.buf, pos + 6)[0])
+        length = enc.u32.unpack_from(self.buf, pos + 4)[0]
+        return None if length == UNDEFINED_LENGTH else pos + 8 + length
+
+    def bad_vr(self, f: Frame, pos: int, tag: int, vr: bytes, stack: list[Frame]) -> int:
+        """Explicit VR bytes that are no VR code: implicit VR here, or a damaged header."""
+        enc = f.enc
+        limit = f.end
+        implicit = IMPLICIT_LE if enc.little_endian else None
+        node = len(self.t.kind)
+        if implicit is not None and self.header_fits(pos, implicit, limit) and (
+            specdata.lookup(tag) is not None or tag & 0x10000
+        ):
+            self.fault(
+                "TRANSFER_SYNTAX_MISMATCH",
+                pos,
+                8,
+                node,
+                f"({format_tag(tag)}) is encoded Implicit VR (bytes 4-5 {vr!r} are no VR) "
+                f"inside an {enc.name} data set",
+            )
+            length = implicit.u32.unpack_from(self.buf, pos + 4)[0]
+            vrc = _implicit_vr(tag)
+            return self.finish_element(f, pos, tag, vrc, False, 8, length, stack)
+        self.fault(
+            "INVALID_VR",
+            pos + 4,
+            2,
+            node,
+            f"({format_tag(tag)}) VR bytes {vr!r} are not a VR code of PS3.5 6.2",
+        )
+        # Guess the header form from the bytes that would be a long form's reserved field.
+        if bytes(self.buf[pos + 6 : pos + 8]) == b"\0\0" and pos + 12 <= limit:
+            length = enc.u32.unpack_from(self.buf, pos + 8)[0]
+            if length == UNDEFINED_LENGTH or pos + 12 + length <= limit:
+                return self.finish_element(f, pos, tag, vr_code(vr), True, 12, length, stack)
+        length = enc.u16.unpack_from(self.buf, pos + 6)[0]
+        if pos + 8 + length <= limit:
+            return self.finish_element(f, pos, tag, vr_code(vr), True, 8, length, stack)
+        nxt = self.resync(pos + 2, limit, f, after_tag=tag, confirm=True)
+        stop = limit if nxt is None else nxt
+        self.trailing(pos, stop, f.depth, f.node)
+        self.fault(
+            "TRAILING_BYTES",
+            pos,
+            stop - pos,
+            node,
+            f"{stop - pos} bytes at {pos:#x} form no element"
+            + (f"; re-synchronised at {nxt:#x}" if nxt is not None else ""),
+        )
+        return stop
+
+    def group_fffe(self, f: Frame, pos: int, stack: list[Frame]) -> int:
+        """An item or delimiter met where a data element was expected."""
+        enc = f.enc
+        group, elem, length = enc.implicit.unpack_from(self.buf, pos)
+        tag = group << 16 | elem
+        t = self.t
+        if tag == ITEM_DELIMITER:
+            node = t.add(
+                Kind.ITEM_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                f.depth, f.node, self.stream,
+            )  # fmt: skip
+            self.check_delimiter_length(pos, length, node)
+            if f.kind == FrameKind.ITEM and not f.defined:
+                t.depth[node] = f.depth
+                self.close(f, pos + 8, stack)
+            elif f.kind == FrameKind.ITEM:
+                self.fault(
+                    "DELIMITER_IN_DEFINED_LENGTH", pos, 8, node,
+                    "an Item Delimitation Item inside an item of defined length",
+                )  # fmt: skip
+            else:
+                self.fault(
+                    "STRAY_DELIMITER", pos, 8, node,
+                    "an Item Delimitation Item where no item is open",
+                )  # fmt: skip
+            return pos + 8
+        if tag == SEQUENCE_DELIMITER:
+            if f.kind == FrameKind.ITEM and not f.defined and len(stack) >= 2 and not stack[-2].defined:
+                self.fault(
+                    "ITEM_DELIMITER_MISSING",
+                    pos,
+                    0,
+                    f.node,
+                    "the item has no Item Delimitation Item before the sequence's delimiter",
+                )
+                self.close(f, pos, stack)
+                return pos
+            node = t.add(
+                Kind.SEQUENCE_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                f.depth, f.node, self.stream,
+            )  # fmt: skip
+            if f.kind == FrameKind.ITEM:
+                self.fault(
+                    "DELIMITER_IN_DEFINED_LENGTH", pos, 8, node,
+                    "a Sequence Delimitation Item inside an item of defined length",
+                )  # fmt: skip
+            else:
+                self.fault(
+                    "STRAY_DELIMITER", pos, 8, node,
+                    "a Sequence Delimitation Item where no sequence is open",
+                )  # fmt: skip
+            return pos + 8
+        if tag == ITEM:
+            self.fault(
+                "ITEM_OUTSIDE_SEQUENCE",
+                pos,
+                8,
+                len(t.kind),
+                "an Item (FFFE,E000) directly inside a data set, not in a sequence; read as one",
+            )
+            return self.open_item(f, pos, length, stack)
+        # Some other FFFE element: no VR in any encoding (PS3.5 7.5); read its length and go on.
+        end = pos + 8 + (0 if length == UNDEFINED_LENGTH else length)
+        if end > f.end:
+            end = f.end
+        t.add(
+            Kind.ELEMENT, pos, end, tag, 0, False,
+            UNDEFINED if length == UNDEFINED_LENGTH else length, pos + 8,
+            f.depth, f.node, self.stream,
+        )  # fmt: skip
+        return max(end, pos + 8)
+
+    def check_delimiter_length(self, pos: int, length: int, node: int) -> None:
+        if length != 0:
+            self.fault(
+                "DELIMITER_NONZERO_LENGTH",
+                pos + 4,
+                4,
+                node,
+                f"a delimitation item's length is {length:#010x}, expected 00000000H",
+            )
+
+    def open_item(self, f: Frame, pos: int, length: int, stack: list[Frame]) -> int:
+        """An item of a sequence, or a fragment of encapsulated pixel data."""
+        limit = f.end
+        fragments = f.kind == FrameKind.FRAGMENTS
+        kind = Kind.FRAGMENT if fragments else Kind.ITEM
+        value_offset = pos + 8
+        f.items += 1
+        if length == UNDEFINED_LENGTH:
+            node = self.t.add(
+                kind, pos, limit, ITEM, 0, False, UNDEFINED, value_offset,
+                f.depth, f.node, self.stream,
+            )  # fmt: skip
+            if fragments:
+                self.fault(
+                    "FRAGMENT_UNDEFINED_LENGTH",
+                    pos + 4,
+                    4,
+                    node,
+                    "a pixel data fragment has undefined length (FFFFFFFFH)",
+                )
+                self.t.end[node] = value_offset
+                return value_offset
+            self.push(stack, Frame(FrameKind.ITEM, node, limit, False, f.enc, f.depth, f.hidden))
+            return value_offset
+        end = value_offset + length
+        node = len(self.t.kind)
+        if end > limit and not self.first_cut(limit):
+            end = limit
+        if end > limit:
+            if f.defined:
+                code = "ITEM_OVERRUNS_SEQUENCE"
+            elif limit == self.size:
+                code = "FILE_TRUNCATED"
+            else:
+                code = "VALUE_OVERRUNS_PARENT"
+            self.fault(
+                code,
+                pos + 4,
+                4,
+                node,
+                f"{'fragment' if fragments else 'item'} length {length} runs "
+                f"{end - limit} bytes past the end of {self.container_name(f) if f.defined else 'its container'}; cut at {limit:#x}",
+            )
+            end = limit
+        self.t.add(
+            kind, pos, end, ITEM, 0, False, length, value_offset, f.depth, f.node, self.stream
+        )
+        if not fragments:
+            self.push(stack, Frame(FrameKind.ITEM, node, end, True, f.enc, f.depth, f.hidden))
+            return value_offset
+        return end
+
+    def push(self, stack: list[Frame], frame: Frame) -> None:
+        inner = frame.depth + (1 if frame.kind == FrameKind.ITEM else 0)
+        if inner > self.max_depth and not frame.hidden:
+            frame.hidden = True
+            if not self.hidden:
+                node = frame.node
+                self.faults.append(
+                    Fault(
+                        "NESTING_TOO_DEEP",
+                        self.t.offset[node],
+                        8,
+                        node,
+                        f"nesting deeper than {self.max_depth} levels: the contents of this "
+                        "branch are walked but not recorded",
+                        self.stream,
+                    )
+                )
+        stack.append(frame)
+
+    def leftover(self, f: Frame, pos: int, stack: list[Frame]) -> None:
+        """Fewer bytes than a header before the frame's limit."""
+        limit = f.end
+        n = limit - pos
+        if f.defined:
+            code = "SEQUENCE_LENGTH_MISMATCH" if f.kind == FrameKind.SEQUENCE else "TRAILING_BYTES"
+            msg = f"{n} bytes at the end of a defined-length {_FRAME_NAMES[f.kind]} form no element"
+        elif f.kind in (FrameKind.DATASET, FrameKind.META):
+            code = "TRAILING_BYTES"
+            msg = f"{n} bytes after the last element form no element"
+        else:
+            code = "FILE_TRUNCATED"
+            msg = f"the file ends {n} bytes into a {_FRAME_NAMES[f.kind]} header"
+        if self.first_cut(limit) or not f.defined:
+            self.fault(code, pos, n, f.node, msg)
+        self.trailing(pos, limit, f.depth, f.node)
+
+    def first_cut(self, limit: int) -> bool:
+        """Is this the first thing cut short at ``limit``?
+
+        One truncation or one bad length cuts every open container at the same offset; it is
+        one fault, reported where it is first met, not once per nesting level.
+        """
+        key = (self.stream, limit)
+        if key in self.cuts:
+            return False
+        self.cuts.add(key)
+        return True
+
+    def close(self, f: Frame, pos: int, stack: list[Frame], *, at_limit: bool = False) -> None:
+        """Pop frame ``f`` (the top of ``stack``), which ends at ``pos``.
+
+        ``at_limit``: the walk reached the frame's limit; an undefined-length item or sequence
+        that gets there was never closed by its delimiter.
+        """
+        stack.pop()
+        if f.node >= 0:
+            self.t.end[f.node] = pos
+        if not at_limit or f.defined or f.kind in (FrameKind.DATASET, FrameKind.META):
+            return
+        if not self.first_cut(f.end):
+            return
+        if f.end == self.size:
+            code = "FILE_TRUNCATED"
+        elif f.kind == FrameKind.ITEM:
+            code = "ITEM_DELIMITER_MISSING"
+        else:
+            code = "SEQUENCE_DELIMITER_MISSING"
+        what = "item" if f.kind == FrameKind.ITEM else "sequence"
+        self.fault(
+            code,
+            pos,
+            0,
+            f.node,
+            f"the undefined-length {what} at {self.t.offset[f.node]:#x} is not closed "
+            f"before the end of {'the file' if f.end == self.size else 'its container'}",
+        )
+
+
+_FRAME_NAMES = {
+    FrameKind.DATASET: "data set",
+    FrameKind.META: "file meta group",
+    FrameKind.ITEM: "item",
+    FrameKind.SEQUENCE: "sequence",
+    FrameKind.FRAGMENTS: "pixel data",
+}
+
+
+def _vr_str(code: int) -> str:
+    return bytes(((code >> 8) & 0xFF, code & 0xFF)).decode("latin-1") if code else "??"
+
+
+def index_source(
+    src: Source,
+    *,
+    path: str | None = None,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_inflated: int | None = None,
+) -> ElementIndex:
+    """Index the bytes of ``src``. Never raises on any content."""
+    if max_inflated is None:
+        max_inflated = max(64 << 20, src.size * DEFAULT_INFLATE_RATIO)
+    w = _Walker(src, max_depth, max_inflated)
+    w.run()
+    return ElementIndex(
+        path=path,
+        size=src.size,
+        columns=w.t.freeze(),
+        faults=w.faults,
+        sources=w.sources,
+        transfer_syntax=w.ts,
+        transfer_syntax_uid=w.ts_uid,
+        dataset_encoding=w.dataset_encoding,
+        dataset_offset=w.dataset_offset,
+        deflated=w.deflated,
+    )
+
+
+def index_file(
+    path: str | os.PathLike[str],
+    *,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    max_inflated: int | None = None,
+) -> ElementIndex:
+    """Index the file at ``path`` through a read-only mmap."""
+    return index_source(
+        Source.open(path), path=os.fspath(path), max_depth=max_depth, max_inflated=max_inflated
+    )
+
+
+def index_bytes(data: bytes, *, max_depth: int = DEFAULT_MAX_DEPTH) -> ElementIndex:
+    return index_source(Source.from_bytes(data), max_depth=max_depth)

@@ -1,0 +1,58 @@
+"""Deflated data sets (PS3.5 A.5): a raw RFC 1951 stream with no zlib header or trailer."""
+
+from __future__ import annotations
+
+import io
+import zlib
+from typing import Any
+
+from construct import Construct, Container, SizeofError, Subconstruct
+from construct.core import stream_read_entire, stream_write
+
+# RFC 1951 raw deflate: negative window bits mean "no zlib header or checksum" (PS3.5 A.5).
+RAW_DEFLATE_WBITS = -15
+
+
+def inflate_raw(data: bytes) -> tuple[bytes, bytes]:
+    """Inflate a raw deflate stream; return (inflated bytes, bytes after the stream's end)."""
+    inflater = zlib.decompressobj(RAW_DEFLATE_WBITS)
+    inflated = inflater.decompress(data) + inflater.flush()
+    if not inflater.eof:
+        raise zlib.error("deflate stream ends before its final block")
+    return inflated, inflater.unused_data
+
+
+class RawDeflate(Subconstruct):  # type: ignore[misc]
+    """The rest of the stream is ``subcon``, deflated.
+
+    Deflate is not canonical: the same data set compresses to different bytes with other
+    encoders or levels. So a parse keeps the original ``compressed`` bytes, and a build writes
+    them back unchanged when the data set still builds to what they inflate to; only an edited
+    data set is compressed anew.
+    """
+
+    def _parse(self, stream: Any, context: Any, path: str) -> Container:
+        data = stream_read_entire(stream, path)
+        inflated, trailing = inflate_raw(data)
+        value = self.subcon._parsereport(io.BytesIO(inflated), context, path)
+        return Container(
+            dataset=value, compressed=data[: len(data) - len(trailing)], trailing=trailing
+        )
+
+    def _build(self, obj: Any, stream: Any, context: Any, path: str) -> Any:
+        buf = io.BytesIO()
+        self.subcon._build(obj["dataset"], buf, context, path)
+        inflated = buf.getvalue()
+        compressed = obj.get("compressed")
+        if compressed is None or inflate_raw(compressed)[0] != inflated:
+            deflater = zlib.compressobj(6, zlib.DEFLATED, RAW_DEFLATE_WBITS)
+            compressed = deflater.compress(inflated) + deflater.flush()
+        stream_write(stream, compressed, len(compressed), path)
+        trailing = obj.get("trailing") or b""
+        stream_write(stream, trailing, len(trailing), path)
+        return obj
+
+    def _sizeof(self, context: Any, path: str) -> int:
+        raise SizeofError("compressed size is not fixed", path=path)
+
+

@@ -1,0 +1,63 @@
+"""A whole DICOM Part 10 file (PS3.10 7.1): preamble, prefix, file meta group, data set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from construct import Bytes, Const, Struct, Switch
+
+from dcmstruct import specdata
+from dcmstruct.schema.dataset import grammar
+from dcmstruct.schema.deflate import RawDeflate
+from dcmstruct.schema.element import EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
+from dcmstruct.schema.repeat import RepeatUntilTag
+
+# PS3.10 7.1: a 128-byte File Preamble, content unspecified (all zero if unused).
+Preamble = Bytes(128)
+# PS3.10 7.1: the four-byte DICOM Prefix.
+Prefix = Const(b"DICM")
+# PS3.10 7.1: the File Meta Information group (0002,xxxx), always Explicit VR Little Endian.
+FileMetaGroup = RepeatUntilTag(
+    grammar(EXPLICIT_LE).element, lambda tag: tag >> 16 != 0x0002, big_endian=False
+)
+
+TRANSFER_SYNTAX_UID = 0x00020010
+
+
+def meta_transfer_syntax(meta: Any) -> specdata.TransferSyntax | None:
+    """The transfer syntax that (0002,0010) of a parsed meta group names, if known."""
+    for element in meta:
+        if (element.group << 16 | element.element) == TRANSFER_SYNTAX_UID:
+            uid = bytes(element.value).rstrip(b"\0 ").decode("ascii", "replace")
+            return specdata.transfer_syntax(uid)
+    return None
+
+
+def _dataset_form(ctx: Any) -> str:
+    ts = meta_transfer_syntax(ctx.meta)
+    if ts is None:
+        # PS3.5 10: every transfer syntax but the three below is Explicit VR Little Endian.
+        return "explicit_le"
+    if ts.deflated:
+        return "deflated"
+    if not ts.explicit_vr:
+        return "implicit_le"
+    return "explicit_le" if ts.little_endian else "explicit_be"
+
+
+Part10File = Struct(
+    "preamble" / Preamble,
+    "prefix" / Prefix,
+    "meta" / FileMetaGroup,
+    # PS3.10 7.1 / PS3.5 10: the data set, encoded as (0002,0010) says.
+    "dataset"
+    / Switch(
+        _dataset_form,
+        {
+            "explicit_le": grammar(EXPLICIT_LE).dataset,  # PS3.5 A.2
+            "implicit_le": grammar(IMPLICIT_LE).dataset,  # PS3.5 A.1
+            "explicit_be": grammar(EXPLICIT_BE).dataset,  # PS3.5 A.3 (retired)
+            "deflated": RawDeflate(grammar(EXPLICIT_LE).dataset),  # PS3.5 A.5
+        },
+    ),
+)

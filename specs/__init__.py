@@ -1,0 +1,1 @@
+"""The DICOM standard's tables (data dictionary, VRs, transfer syntaxes, UIDs) as TSV files."""
