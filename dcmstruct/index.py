@@ -163,6 +163,7 @@ class _Table:
         self.depth: list[int] = []
         self.parent: list[int] = []
         self.stream: list[int] = []
+        self.hidden = False  # inside a branch deeper than the depth limit: record nothing
 
     def add(
         self,
@@ -178,6 +179,8 @@ class _Table:
         parent: int,
         stream: int,
     ) -> int:
+        if self.hidden:
+            return -1
         self.kind.append(kind)
         self.offset.append(offset)
         self.end.append(end)
@@ -267,6 +270,10 @@ class _Walker:
             return
         pos = self.walk_meta(pos)
         if pos >= size:
+            if pos == size and not self.faults:
+                self.fault(
+                    "DATASET_MISSING", pos, 0, -1, "no data set follows the file meta group"
+                )
             return
         self.dataset_offset = pos
         enc = self.choose_encoding(pos)
@@ -551,7 +558,7 @@ class _Walker:
         stream = int(self.stream)
         while stack:
             f = stack[-1]
-            self.hidden = f.hidden
+            t.hidden = self.hidden = f.hidden
             limit = f.end
             if pos >= limit:
                 self.close(f, pos, stack, at_limit=True)
@@ -700,12 +707,12 @@ class _Walker:
                 Kind.ELEMENT, pos, limit, tag, vrc, explicit, UNDEFINED, value_offset,
                 f.depth, f.node, self.stream,
             )  # fmt: skip
-            return self.open_undefined(f, node, tag, vrc, value_offset, stack)
+            return self.open_undefined(f, node, tag, vrc, explicit, value_offset, stack)
         end = value_offset + length
         if end > limit:
             # A sequence's items are walked up to the limit instead: their own headers say more
             # than a resync guess would.
-            end = self.overrun(f, tag, length, value_offset, limit, resync=vrc != _SQ)
+            end = self.overrun(f, tag, length, pos, header, explicit, limit, resync=vrc != _SQ)
         node = self.t.add(
             Kind.ELEMENT, pos, end, tag, vrc, explicit, length, value_offset,
             f.depth, f.node, self.stream,
@@ -725,7 +732,14 @@ class _Walker:
         )
 
     def open_undefined(
-        self, f: Frame, node: int, tag: int, vrc: int, value_offset: int, stack: list[Frame]
+        self,
+        f: Frame,
+        node: int,
+        tag: int,
+        vrc: int,
+        explicit: bool,
+        value_offset: int,
+        stack: list[Frame],
     ) -> int:
         """An element of undefined length: a sequence, UN (CP-246) or encapsulated pixel data."""
         if tag == PIXEL_DATA and vrc != _SQ:
@@ -733,7 +747,7 @@ class _Walker:
         elif vrc == _UN:
             # PS3.5 6.2.2: UN of undefined length holds Implicit VR Little Endian (CP-246).
             self.push(stack, Frame(FrameKind.SEQUENCE, node, f.end, False, IMPLICIT_LE, f.depth + 1, f.hidden))
-        elif vrc == _SQ or not self.t.vr_explicit[node]:
+        elif vrc == _SQ or not explicit:
             self.push(stack, Frame(FrameKind.SEQUENCE, node, f.end, False, f.enc, f.depth + 1, f.hidden))
         else:
             self.fault(
@@ -748,7 +762,7 @@ class _Walker:
             if nxt in (ITEM, SEQUENCE_DELIMITER):
                 # Laid out as a sequence: read it as one so the items are not lost.
                 self.push(stack, Frame(FrameKind.SEQUENCE, node, f.end, False, f.enc, f.depth + 1, f.hidden))
-            else:
+            elif node >= 0:
                 self.t.end[node] = value_offset
         return value_offset
 
@@ -759,9 +773,29 @@ class _Walker:
         return int(group << 16 | elem)
 
     def overrun(
-        self, f: Frame, tag: int, length: int, value_offset: int, limit: int, *, resync: bool
+        self,
+        f: Frame,
+        tag: int,
+        length: int,
+        pos: int,
+        header: int,
+        explicit: bool,
+        limit: int,
+        *,
+        resync: bool,
     ) -> int:
-        """A defined length that runs past its container: resynchronise, or clamp to the limit."""
+        """A defined length that runs past its container: resynchronise, or clamp to the limit.
+
+        The fault points at the length field: 16-bit at +6 in the short explicit form (PS3.5
+        Table 7.1-2), 32-bit at +8 in the long form (Table 7.1-1) and at +4 in implicit VR.
+        """
+        value_offset = pos + header
+        if header == 12:
+            field_at, field_size = pos + 8, 4
+        elif explicit:
+            field_at, field_size = pos + 6, 2
+        else:
+            field_at, field_size = pos + 4, 4
         node = len(self.t.kind)
         where = self.container_name(f)
         found = None
@@ -770,8 +804,8 @@ class _Walker:
         if found is not None:
             self.fault(
                 "VALUE_OVERRUNS_PARENT",
-                value_offset - 4,
-                4,
+                field_at,
+                field_size,
                 node,
                 f"({format_tag(tag)}) value length {length} runs {value_offset + length - limit} "
                 f"bytes past the end of {where}; re-synchronised at the next plausible element "
@@ -785,8 +819,8 @@ class _Walker:
         code = "FILE_TRUNCATED" if truncated and not hostile else "VALUE_OVERRUNS_PARENT"
         self.fault(
             code,
-            value_offset - 4,
-            4,
+            field_at,
+            field_size,
             node,
             f"({format_tag(tag)}) value length {length} runs {value_offset + length - limit} "
             f"bytes past the end of {where}; the value is cut at {limit:#x}",
@@ -912,7 +946,6 @@ class _Walker:
             )  # fmt: skip
             self.check_delimiter_length(pos, length, node)
             if f.kind == FrameKind.ITEM and not f.defined:
-                t.depth[node] = f.depth
                 self.close(f, pos + 8, stack)
             elif f.kind == FrameKind.ITEM:
                 self.fault(
@@ -1001,7 +1034,8 @@ class _Walker:
                     node,
                     "a pixel data fragment has undefined length (FFFFFFFFH)",
                 )
-                self.t.end[node] = value_offset
+                if node >= 0:
+                    self.t.end[node] = value_offset
                 return value_offset
             self.push(stack, Frame(FrameKind.ITEM, node, limit, False, f.enc, f.depth, f.hidden))
             return value_offset

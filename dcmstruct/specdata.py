@@ -21,7 +21,9 @@ from typing import Final
 
 __all__ = [
     "EDITION",
+    "GENERIC_GROUP_LENGTH",
     "LONG_LENGTH_VRS",
+    "PRIVATE_CREATOR",
     "VR_CODES",
     "DictEntry",
     "SpecTableError",

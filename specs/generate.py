@@ -287,9 +287,9 @@ def build_vrs() -> str:
     # Fixed value sizes: pydicom's VALUE_LENGTH, checked against the struct
     # formats of its writers, plus the transcribed ones.
     value_size: dict[str, int] = {str(k): v for k, v in valuerep.VALUE_LENGTH.items()}
-    for vr, (_, fmt) in filewriter.writers.items():
-        if isinstance(fmt, str) and struct.calcsize("<" + fmt) != value_size.get(str(vr)):
-            raise ValueError(f"pydicom writer format for {vr} disagrees with VALUE_LENGTH")
+    for writer_vr, (_, fmt) in filewriter.writers.items():
+        if isinstance(fmt, str) and struct.calcsize("<" + fmt) != value_size.get(str(writer_vr)):
+            raise ValueError(f"pydicom writer format for {writer_vr} disagrees with VALUE_LENGTH")
     for vr, size in VALUE_SIZE_TRANSCRIPTION.items():
         if value_size.setdefault(vr, size) != size:
             raise ValueError(f"value size of {vr}: pydicom and transcription disagree")

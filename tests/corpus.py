@@ -136,6 +136,7 @@ PREFIX_RE = re.compile(r"@0x([0-9a-f]{8,}),0x([0-9a-f]{8}) of 0x([0-9a-f]{8}): "
 DESCRIPTION_RE = re.compile(r"^\(0x([0-9a-f]{4}),0x([0-9a-f]{4})\) .*\t VR=<[A-Za-z]*> +VL=<0x")
 AS_READ_RE = re.compile(r"^[ >]*@0x([0-9a-f]{8,}): \(0x([0-9a-f]{4}),0x([0-9a-f]{4})\) ")
 ERROR_MARKER = "Error - "
+ASSERTION_RE = re.compile(r"Assertion .* failed")
 
 ITEM_DELIMITER_BYTES = {b"\xfe\xff\x0d\xe0", b"\xff\xfe\xe0\x0d"}
 ITEM_BYTES = {b"\xfe\xff\x00\xe0", b"\xff\xfe\xe0\x00"}
@@ -392,11 +393,12 @@ def parse_dcdump(path: Path, returncode: int | None, stderr: str, stdout: str = 
     lines = stderr.split("\n")
     start = next((i for i, line in enumerate(lines) if READ_BANNER_RE.match(line)), None)
     end = next((i for i, line in enumerate(lines) if AS_READ_BANNER_RE.match(line)), None)
+    late_errors = []
     if start is None:
-        result.errors.append("no '******** While reading ... ********' banner")
+        late_errors.append("no '******** While reading ... ********' banner")
         start = -1
     if end is None:
-        result.errors.append("read phase did not finish (no '******** As read ... ********')")
+        late_errors.append("read phase did not finish (no '******** As read ... ********')")
         end = len(lines)
 
     raw: list[tuple[int, str | None, How, int, str]] = []  # offset, tag, how, line, text
@@ -468,20 +470,21 @@ def parse_dcdump(path: Path, returncode: int | None, stderr: str, stdout: str = 
                 f"nor the end of the meta group (0x{meta_end or 0:x})"
             )
     seen_dataset = False
-    for offset, tag, how, lineno, text in raw:
+    for offset, label, how, lineno, text in raw:
         stream: Stream = "file"
-        if result.deflated and (seen_dataset or (tag is not None and not tag.startswith("0002,"))):
+        in_meta = label is not None and label.startswith("0002,")
+        if result.deflated and (seen_dataset or (label is not None and not in_meta)):
             seen_dataset = True
             stream = "inflated"
             offset -= shift or 0
-        if tag is None:
+        if label is None:
             buf = inflated if stream == "inflated" else data
             head = buf[offset : offset + 4]
             if head in ITEM_DELIMITER_BYTES:
-                tag = "FFFE,E00D"
+                label = "FFFE,E00D"
             elif head in ITEM_BYTES:
-                tag = "FFFE,E000"
-        result.offsets.append(DcdumpOffset(offset, tag, stream, how, lineno, text))
+                label = "FFFE,E000"
+        result.offsets.append(DcdumpOffset(offset, label, stream, how, lineno, text))
 
     # the "As read" re-listing must not report anything the read phase did not
     reported = {(o.stream, o.offset, o.tag) for o in result.offsets}
@@ -503,6 +506,7 @@ def parse_dcdump(path: Path, returncode: int | None, stderr: str, stdout: str = 
             )
 
     # last, so that the first error shown is the most telling one
+    result.errors.extend(late_errors)
     if returncode is None:
         result.errors.append(f"timed out after {DCDUMP_TIMEOUT:.0f}s")
     elif returncode < 0:
@@ -514,7 +518,7 @@ def parse_dcdump(path: Path, returncode: int | None, stderr: str, stdout: str = 
 
 
 def _diagnostic(result: DcdumpResult, text: str, lineno: int) -> None:
-    if ERROR_MARKER in text:
+    if ERROR_MARKER in text or ASSERTION_RE.search(text):
         result.errors.append(f"line {lineno}: {text.strip()[:200]}")
 
 

@@ -22,7 +22,7 @@ pytest.importorskip("pydicom")
 try:
     from tests import corpus
 except ImportError:  # tests/ is not a package: pytest put tests/ itself on sys.path
-    import corpus  # type: ignore[no-redef]
+    import corpus  # type: ignore[no-redef,import-not-found]
 
 IN_CI = bool(os.environ.get("CI"))
 

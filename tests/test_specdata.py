@@ -474,9 +474,9 @@ def test_dictionary_against_pydicom() -> None:
             kw,
         ), hex(tag)
     for mask, (vr, vm, name, retired, kw) in RepeatersDictionary.items():
-        tag = specdata.tag_for_keyword(kw)
-        assert tag is not None, mask
-        entry = lookup(tag)
+        first = specdata.tag_for_keyword(kw)
+        assert first is not None, mask
+        entry = lookup(first)
         assert entry is not None, mask
         assert entry.mask.lower() == mask.lower()
         assert (entry.vr, entry.vm, entry.name, entry.retired, entry.keyword) == (

@@ -36,8 +36,14 @@ def meta_transfer_syntax(meta: Any) -> specdata.TransferSyntax | None:
 def _dataset_form(ctx: Any) -> str:
     ts = meta_transfer_syntax(ctx.meta)
     if ts is None:
-        # PS3.5 10: every transfer syntax but the three below is Explicit VR Little Endian.
-        return "explicit_le"
+        # No (0002,0010), or an unknown UID: explicit VR if the first element has a VR code
+        # where an explicit header has one (PS3.5 7.1.2), else implicit. Peeked, not consumed.
+        stream = ctx._io
+        pos = stream.tell()
+        head = stream.read(6)
+        stream.seek(pos)
+        vr = head[4:6].decode("latin-1")
+        return "explicit_le" if vr in specdata.VR_CODES else "implicit_le"
     if ts.deflated:
         return "deflated"
     if not ts.explicit_vr:
