@@ -60,8 +60,12 @@ Peculiarities handled here:
   and the sequence delimiter, and only then a prefix-less line
   ``(0x7fe0,0x0010) OX Pixel Data \\t VR=<OB> VL=<...>`` describing the
   element. That late description is attached to the most recent bare prefix;
+* the ``As read`` re-listing (``@0xOFFSET: (tag) ...``, nested lines prefixed
+  with ``>``) is checked to report nothing the read phase did not; its
+  ``@0xffffffff`` lines are attributes dcdump rebuilt after reading (XS
+  descriptors resolved to US/SS) and carry no offset;
 * deflated transfer syntax (1.2.840.10008.1.2.1.99): the dcdump packaged by
-  Debian/Ubuntu (1.00~20220618) has no zlib support and fails on the deflated
+  Debian 12 (dicom3tools 1.00~20220618) has no zlib support and fails on the deflated
   bytes ("Error - Tag read failed"), so such files leave the agreement set.
   Should a dcdump read one without error, the data-set offsets are mapped to
   the inflated stream (offset 0 = first byte after the file meta group),
