@@ -24,7 +24,6 @@ from dcmstruct.schema.element import (
     IMPLICIT_LE,
     ITEM,
     ITEM_DELIMITER,
-    LONG_LENGTH_VRS,
     SEQUENCE_DELIMITER,
     UNDEFINED_LENGTH,
     Encoding,
@@ -39,6 +38,7 @@ RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 # The implementation UID root under which this project's synthetic files are made.
 IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1455.1"
 IMPLEMENTATION_VERSION = "DCMSTRUCT_0_1"
+
 
 def parse_tag(tag: int | str) -> int:
     """``0x00100010``, ``"0010,0010"`` or a keyword such as ``"PatientName"``."""
@@ -171,12 +171,16 @@ class Writer:
                long_form: bool | None = None) -> bytes:  # fmt: skip
         group, element = tag >> 16, tag & 0xFFFF
         if vr is None or not self.enc.explicit_vr:
-            return bytes(self.enc.item_header.build(dict(group=group, element=element, length=length)))
+            return bytes(
+                self.enc.item_header.build(dict(group=group, element=element, length=length))
+            )
         vr_bytes = vr.encode("latin-1")
         if long_form is None:
             return bytes(
                 self.enc.header.build(
-                    dict(group=group, element=element, vr=vr_bytes, reserved=reserved, length=length)
+                    dict(
+                        group=group, element=element, vr=vr_bytes, reserved=reserved, length=length
+                    )
                 )
             )
         # A header form the VR does not call for (a fault fixture): the schema's Switch cannot

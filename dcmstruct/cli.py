@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `dcmstruct dump big.dcm | head` is normal use, not an error.
         sys.stderr.close()
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - the contract's exit code 3 for any bug
+    except Exception as exc:
         import traceback
 
         traceback.print_exc()

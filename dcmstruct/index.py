@@ -56,9 +56,7 @@ TRANSFER_SYNTAX_UID = 0x00020010
 
 _VALID_VRS: frozenset[bytes] = frozenset(v.encode("ascii") for v in specdata.VR_CODES)
 # Finds positions whose bytes 4-5 are a VR code: candidates for an explicit VR header.
-_EXPLICIT_CANDIDATE = re.compile(
-    b"(?=.{4}(?:" + b"|".join(sorted(_VALID_VRS)) + b"))", re.DOTALL
-)
+_EXPLICIT_CANDIDATE = re.compile(b"(?=.{4}(?:" + b"|".join(sorted(_VALID_VRS)) + b"))", re.DOTALL)
 _RESYNC_WINDOW = 1 << 22  # bytes searched for the next plausible element before giving up
 
 
@@ -271,9 +269,7 @@ class _Walker:
         pos = self.walk_meta(pos)
         if pos >= size:
             if pos == size and not self.faults:
-                self.fault(
-                    "DATASET_MISSING", pos, 0, -1, "no data set follows the file meta group"
-                )
+                self.fault("DATASET_MISSING", pos, 0, -1, "no data set follows the file meta group")
             return
         self.dataset_offset = pos
         enc = self.choose_encoding(pos)
@@ -358,10 +354,10 @@ class _Walker:
                 if pos + 12 > limit:
                     return False
                 length = enc.u32.unpack_from(self.buf, pos + 8)[0]
-                return length == UNDEFINED_LENGTH or pos + 12 + length <= limit
-            return pos + 8 + enc.u16.unpack_from(self.buf, pos + 6)[0] <= limit
+                return bool(length == UNDEFINED_LENGTH or pos + 12 + length <= limit)
+            return bool(pos + 8 + enc.u16.unpack_from(self.buf, pos + 6)[0] <= limit)
         length = enc.u32.unpack_from(self.buf, pos + 4)[0]
-        return length == UNDEFINED_LENGTH or pos + 8 + length <= limit
+        return bool(length == UNDEFINED_LENGTH or pos + 8 + length <= limit)
 
     def walk_meta(self, pos: int) -> int:
         """The file meta group (PS3.10 7.1): group 0002, Explicit VR Little Endian."""
@@ -380,17 +376,20 @@ class _Walker:
             return self.size
         enc = EXPLICIT_LE
         group = self.buf[pos] | self.buf[pos + 1] << 8
-        if group == 0x0002 and not self.header_fits(pos, EXPLICIT_LE, self.size):
-            if self.header_fits(pos, IMPLICIT_LE, self.size):
-                enc = IMPLICIT_LE
-                self.fault(
-                    "META_NOT_EXPLICIT_LE",
-                    pos,
-                    8,
-                    -1,
-                    "the file meta group is encoded Implicit VR Little Endian, "
-                    "PS3.10 requires Explicit VR Little Endian",
-                )
+        if (
+            group == 0x0002
+            and not self.header_fits(pos, EXPLICIT_LE, self.size)
+            and self.header_fits(pos, IMPLICIT_LE, self.size)
+        ):
+            enc = IMPLICIT_LE
+            self.fault(
+                "META_NOT_EXPLICIT_LE",
+                pos,
+                8,
+                -1,
+                "the file meta group is encoded Implicit VR Little Endian, "
+                "PS3.10 requires Explicit VR Little Endian",
+            )
         if group != 0x0002:
             return pos
         pos = self.walk(pos, [Frame(FrameKind.META, -1, self.size, False, enc, 0)])
@@ -550,7 +549,7 @@ class _Walker:
 
     # -- the walk ----------------------------------------------------------------------------
 
-    def walk(self, pos: int, stack: list[Frame]) -> int:  # noqa: C901 - one loop, kept flat
+    def walk(self, pos: int, stack: list[Frame]) -> int:
         """Walk from ``pos`` until ``stack`` is empty; return where the walk stopped."""
         buf = self.buf
         t = self.t
@@ -605,10 +604,16 @@ class _Walker:
                     )
                     pos += 8
                 else:
-                    what = "fragments of encapsulated Pixel Data" if fk == FrameKind.FRAGMENTS else "a sequence"
+                    what = (
+                        "fragments of encapsulated Pixel Data"
+                        if fk == FrameKind.FRAGMENTS
+                        else "a sequence"
+                    )
                     if f.defined:
                         self.fault(
-                            "ENCAPSULATED_NOT_ITEM" if fk == FrameKind.FRAGMENTS else "ITEM_EXPECTED",
+                            "ENCAPSULATED_NOT_ITEM"
+                            if fk == FrameKind.FRAGMENTS
+                            else "ITEM_EXPECTED",
                             pos,
                             limit - pos,
                             f.node,
@@ -619,7 +624,9 @@ class _Walker:
                         pos = limit
                     else:
                         self.fault(
-                            "ENCAPSULATED_NOT_ITEM" if fk == FrameKind.FRAGMENTS else "SEQUENCE_DELIMITER_MISSING",
+                            "ENCAPSULATED_NOT_ITEM"
+                            if fk == FrameKind.FRAGMENTS
+                            else "SEQUENCE_DELIMITER_MISSING",
                             pos,
                             8,
                             f.node,
@@ -635,7 +642,9 @@ class _Walker:
                 self.leftover(f, pos, stack)
                 pos = limit
                 continue
-            group = buf[pos] | buf[pos + 1] << 8 if enc.little_endian else buf[pos] << 8 | buf[pos + 1]
+            group = (
+                buf[pos] | buf[pos + 1] << 8 if enc.little_endian else buf[pos] << 8 | buf[pos + 1]
+            )
             if fk == FrameKind.META and group != 0x0002:
                 stack.pop()
                 continue
@@ -657,7 +666,8 @@ class _Walker:
                 if pos + 12 > limit:
                     self.leftover(f, pos, stack)
                     return limit
-                _, _, _, reserved, length = enc.long.unpack_from(buf, pos)
+                # The reserved bytes are the validator's business (RESERVED_BYTES_NONZERO).
+                length = enc.long.unpack_from(buf, pos)[4]
                 header = 12
             elif vr in _VALID_VRS:
                 header = 8
@@ -674,7 +684,9 @@ class _Walker:
             if length != UNDEFINED_LENGTH and pos + 8 + length > limit:
                 # A single explicit VR element inside an implicit data set (PS3.5 A.1)?
                 vr = bytes(buf[pos + 4 : pos + 6])
-                if vr in _VALID_VRS and self.header_fits(pos, EXPLICIT_LE if enc.little_endian else EXPLICIT_BE, limit):
+                if vr in _VALID_VRS and self.header_fits(
+                    pos, EXPLICIT_LE if enc.little_endian else EXPLICIT_BE, limit
+                ):
                     self.fault(
                         "TRANSFER_SYNTAX_MISMATCH",
                         pos,
@@ -717,8 +729,12 @@ class _Walker:
             Kind.ELEMENT, pos, end, tag, vrc, explicit, length, value_offset,
             f.depth, f.node, self.stream,
         )  # fmt: skip
-        if vrc == _SQ or (vrc == _UN and not explicit and self.starts_with_item(value_offset, end, f.enc)):
-            self.push(stack, Frame(FrameKind.SEQUENCE, node, end, True, f.enc, f.depth + 1, f.hidden))
+        if vrc == _SQ or (
+            vrc == _UN and not explicit and self.starts_with_item(value_offset, end, f.enc)
+        ):
+            self.push(
+                stack, Frame(FrameKind.SEQUENCE, node, end, True, f.enc, f.depth + 1, f.hidden)
+            )
             return value_offset
         return end
 
@@ -727,8 +743,8 @@ class _Walker:
         if pos + 8 > end:
             return False
         group, elem, length = enc.implicit.unpack_from(self.buf, pos)
-        return (group << 16 | elem) == ITEM and (
-            length == UNDEFINED_LENGTH or pos + 8 + length <= end
+        return bool(
+            (group << 16 | elem) == ITEM and (length == UNDEFINED_LENGTH or pos + 8 + length <= end)
         )
 
     def open_undefined(
@@ -743,12 +759,19 @@ class _Walker:
     ) -> int:
         """An element of undefined length: a sequence, UN (CP-246) or encapsulated pixel data."""
         if tag == PIXEL_DATA and vrc != _SQ:
-            self.push(stack, Frame(FrameKind.FRAGMENTS, node, f.end, False, f.enc, f.depth + 1, f.hidden))
+            self.push(
+                stack, Frame(FrameKind.FRAGMENTS, node, f.end, False, f.enc, f.depth + 1, f.hidden)
+            )
         elif vrc == _UN:
             # PS3.5 6.2.2: UN of undefined length holds Implicit VR Little Endian (CP-246).
-            self.push(stack, Frame(FrameKind.SEQUENCE, node, f.end, False, IMPLICIT_LE, f.depth + 1, f.hidden))
+            self.push(
+                stack,
+                Frame(FrameKind.SEQUENCE, node, f.end, False, IMPLICIT_LE, f.depth + 1, f.hidden),
+            )
         elif vrc == _SQ or not explicit:
-            self.push(stack, Frame(FrameKind.SEQUENCE, node, f.end, False, f.enc, f.depth + 1, f.hidden))
+            self.push(
+                stack, Frame(FrameKind.SEQUENCE, node, f.end, False, f.enc, f.depth + 1, f.hidden)
+            )
         else:
             self.fault(
                 "UNDEFINED_LENGTH_NOT_ALLOWED",
@@ -761,7 +784,10 @@ class _Walker:
             nxt = self.peek_tag(value_offset, f.enc, f.end)
             if nxt in (ITEM, SEQUENCE_DELIMITER):
                 # Laid out as a sequence: read it as one so the items are not lost.
-                self.push(stack, Frame(FrameKind.SEQUENCE, node, f.end, False, f.enc, f.depth + 1, f.hidden))
+                self.push(
+                    stack,
+                    Frame(FrameKind.SEQUENCE, node, f.end, False, f.enc, f.depth + 1, f.hidden),
+                )
             elif node >= 0:
                 self.t.end[node] = value_offset
         return value_offset
@@ -868,7 +894,9 @@ class _Walker:
                 return cand
             nxt = self.element_end(cand, enc)
             if nxt == limit or (
-                nxt is not None and nxt < limit and self.header_fits(nxt, enc, limit)
+                nxt is not None
+                and nxt < limit
+                and self.header_fits(nxt, enc, limit)
                 and (self.peek_tag(nxt, enc, limit) or 0) > tag
             ):
                 return cand
@@ -891,8 +919,10 @@ class _Walker:
         limit = f.end
         implicit = IMPLICIT_LE if enc.little_endian else None
         node = len(self.t.kind)
-        if implicit is not None and self.header_fits(pos, implicit, limit) and (
-            specdata.lookup(tag) is not None or tag & 0x10000
+        if (
+            implicit is not None
+            and self.header_fits(pos, implicit, limit)
+            and (specdata.lookup(tag) is not None or tag & 0x10000)
         ):
             self.fault(
                 "TRANSFER_SYNTAX_MISMATCH",
@@ -959,7 +989,12 @@ class _Walker:
                 )  # fmt: skip
             return pos + 8
         if tag == SEQUENCE_DELIMITER:
-            if f.kind == FrameKind.ITEM and not f.defined and len(stack) >= 2 and not stack[-2].defined:
+            if (
+                f.kind == FrameKind.ITEM
+                and not f.defined
+                and len(stack) >= 2
+                and not stack[-2].defined
+            ):
                 self.fault(
                     "ITEM_DELIMITER_MISSING",
                     pos,
@@ -1044,6 +1079,7 @@ class _Walker:
         if end > limit and not self.first_cut(limit):
             end = limit
         if end > limit:
+            where = self.container_name(f) if f.defined else "its container"
             if f.defined:
                 code = "ITEM_OVERRUNS_SEQUENCE"
             elif limit == self.size:
@@ -1056,7 +1092,7 @@ class _Walker:
                 4,
                 node,
                 f"{'fragment' if fragments else 'item'} length {length} runs "
-                f"{end - limit} bytes past the end of {self.container_name(f) if f.defined else 'its container'}; cut at {limit:#x}",
+                f"{end - limit} bytes past the end of {where}; cut at {limit:#x}",
             )
             end = limit
         self.t.add(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import tempfile
@@ -44,11 +45,9 @@ class Source:
 
     def close(self) -> None:
         for c in self._closers:
-            try:
+            # A caller may still hold a memoryview of the map; it is freed with the last view.
+            with contextlib.suppress(BufferError, ValueError):
                 c.close()
-            except (BufferError, ValueError):
-                # A caller still holds a memoryview of the map; it is freed with the last view.
-                pass
         self._closers.clear()
 
     def __enter__(self) -> Source:
@@ -67,7 +66,9 @@ class InflateResult:
     capped: bool  # inflation stopped at ``max_inflated``
 
 
-def inflate(src: Source, start: int, *, wbits: int = RAW_DEFLATE_WBITS, max_inflated: int) -> InflateResult:
+def inflate(
+    src: Source, start: int, *, wbits: int = RAW_DEFLATE_WBITS, max_inflated: int
+) -> InflateResult:
     """Inflate ``src[start:]`` into an mmapped temporary file (PS3.5 A.5)."""
     inflater = zlib.decompressobj(wbits)
     tmp = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the Source

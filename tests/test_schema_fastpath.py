@@ -32,7 +32,7 @@ def test_derived_formats_are_the_expected_layouts() -> None:
 @pytest.mark.parametrize("enc", ENCODINGS, ids=lambda e: e.name)
 def test_fast_path_matches_schema_on_random_headers(enc: object) -> None:
     rng = random.Random(1455)
-    vrs = sorted(LONG_LENGTH_VRS) + [b"CS", b"US", b"UI", b"PN", b"FD", b"AT"]
+    vrs = [*sorted(LONG_LENGTH_VRS), b"CS", b"US", b"UI", b"PN", b"FD", b"AT"]
     for _ in range(2000):
         data = bytearray(rng.randbytes(12))
         if enc.explicit_vr:  # type: ignore[attr-defined]

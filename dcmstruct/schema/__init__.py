@@ -10,9 +10,9 @@ Every piece cites the section of the standard it implements.
 """
 
 from dcmstruct.schema.dataset import (
+    DataElement,
     DataSetToEnd,
     DataSetUntilDelimiter,
-    DataElement,
     Item,
     UndefinedLengthSequence,
 )

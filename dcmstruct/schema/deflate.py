@@ -6,7 +6,7 @@ import io
 import zlib
 from typing import Any
 
-from construct import Construct, Container, SizeofError, Subconstruct
+from construct import Container, SizeofError, Subconstruct
 from construct.core import stream_read_entire, stream_write
 
 # RFC 1951 raw deflate: negative window bits mean "no zlib header or checksum" (PS3.5 A.5).
@@ -54,5 +54,3 @@ class RawDeflate(Subconstruct):  # type: ignore[misc]
 
     def _sizeof(self, context: Any, path: str) -> int:
         raise SizeofError("compressed size is not fixed", path=path)
-
-

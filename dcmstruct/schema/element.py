@@ -40,7 +40,7 @@ ITEM = 0xFFFEE000
 ITEM_DELIMITER = 0xFFFEE00D
 SEQUENCE_DELIMITER = 0xFFFEE0DD
 ITEM_GROUP = 0xFFFE
-# PS3.6 6: (7FE0,0010) Pixel Data, the only element that may hold encapsulated fragments (PS3.5 A.4).
+# PS3.6 6: (7FE0,0010) Pixel Data, the one element that may hold fragments (PS3.5 A.4).
 PIXEL_DATA = 0x7FE00010
 # PS3.5 7.1.1: a value length of FFFFFFFFH means "undefined length".
 UNDEFINED_LENGTH = 0xFFFFFFFF

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from construct import Array, Bytes, Check, Construct, Int32ub, Int32ul, Struct, this
 
-from dcmstruct.schema.element import EXPLICIT_LE, ITEM, SEQUENCE_DELIMITER, Encoding, delimiter, is_tag
+from dcmstruct.schema.element import (
+    EXPLICIT_LE,
+    ITEM,
+    SEQUENCE_DELIMITER,
+    Encoding,
+    delimiter,
+    is_tag,
+)
 from dcmstruct.schema.repeat import RepeatUntilTag
 
 
