@@ -729,14 +729,21 @@ class _Walker:
             Kind.ELEMENT, pos, end, tag, vrc, explicit, length, value_offset,
             f.depth, f.node, self.stream,
         )  # fmt: skip
-        if vrc == _SQ or (
-            vrc == _UN and not explicit and self.starts_with_item(value_offset, end, f.enc)
-        ):
-            self.push(
-                stack, Frame(FrameKind.SEQUENCE, node, end, True, f.enc, f.depth + 1, f.hidden)
-            )
-            return value_offset
-        return end
+        enc = f.enc
+        if vrc == _UN:
+            # Implicit VR, unknown tag: a sequence if its value reads as items. Explicit UN of a
+            # tag the dictionary calls SQ (or a private one) that reads as items: a sequence
+            # written by a reader that did not know the tag, in Implicit VR LE (PS3.5 6.2.2).
+            if explicit:
+                enc = IMPLICIT_LE
+                if _implicit_vr(tag) not in (_SQ, _UN):
+                    return end
+            if not self.starts_with_item(value_offset, end, enc):
+                return end
+        elif vrc != _SQ:
+            return end
+        self.push(stack, Frame(FrameKind.SEQUENCE, node, end, True, enc, f.depth + 1, f.hidden))
+        return value_offset
 
     def starts_with_item(self, pos: int, end: int, enc: Encoding) -> bool:
         """Implicit VR, unknown tag, defined length: does the value read as a sequence of items?"""

@@ -135,6 +135,7 @@ SKIP_SUFFIXES = frozenset(
 SKIP_NAME_RE = re.compile(r"^(README|LICEN[CS]E|COPYING)(\..*)?$", re.IGNORECASE)
 
 READ_BANNER_RE = re.compile(r"^\*{8} While reading .*\*{8}$")
+VL_RE = re.compile(r"VL=<0x([0-9a-fA-F]+)>")
 AS_READ_BANNER_RE = re.compile(r"^\*{8} As read .*\*{8}$")
 PREFIX_RE = re.compile(r"@0x([0-9a-f]{8,}),0x([0-9a-f]{8}) of 0x([0-9a-f]{8}): ")
 DESCRIPTION_RE = re.compile(r"^\(0x([0-9a-f]{4}),0x([0-9a-f]{4})\) .*\t VR=<[A-Za-z]*> +VL=<0x")
@@ -508,6 +509,18 @@ def parse_dcdump(path: Path, returncode: int | None, stderr: str, stdout: str = 
                 f"line {index + 1}: 'As read' offset not reported while reading: "
                 f"{lines[index][:160]}"
             )
+
+    # dcdump does not notice a value that runs past the end of the file: it "reads" it and
+    # exits 0 (no_meta.dcm: a 173 MB value in a 38 KB file). Reading past the end is an error.
+    if not result.deflated:
+        for offset, _label, how, lineno, _text in raw:
+            vl = VL_RE.search(lines[lineno - 1])
+            if how == "element" and vl and vl.group(1).lower() != "ffffffff":
+                if offset + 8 + int(vl.group(1), 16) > len(data):
+                    late_errors.append(
+                        f"line {lineno}: value length 0x{vl.group(1)} at 0x{offset:x} runs past "
+                        f"the end of the {len(data)}-byte file (dcdump reports no error)"
+                    )
 
     # last, so that the first error shown is the most telling one
     result.errors.extend(late_errors)
