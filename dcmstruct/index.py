@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from array import array
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -146,22 +147,22 @@ class ElementIndex:
         self.close()
 
 
+# Fields of a row of the table, in order.
+F_KIND, F_OFFSET, F_END, F_TAG, F_VR, F_VR_EXPLICIT, F_LENGTH, F_VALUE_OFFSET = range(8)
+F_DEPTH, F_PARENT, F_STREAM = range(8, 11)
+_WIDTH = 11
+
+
 class _Table:
-    """Column builder: plain lists while walking, numpy arrays at the end."""
+    """Row builder: one flat ``array('q')`` while walking (one ``extend`` per node, no Python
+    object per node), numpy columns at the end (a zero-copy view, then one cast per column)."""
 
     def __init__(self) -> None:
-        self.kind: list[int] = []
-        self.offset: list[int] = []
-        self.end: list[int] = []
-        self.tag: list[int] = []
-        self.vr: list[int] = []
-        self.vr_explicit: list[bool] = []
-        self.length: list[int] = []
-        self.value_offset: list[int] = []
-        self.depth: list[int] = []
-        self.parent: list[int] = []
-        self.stream: list[int] = []
+        self.rows = array("q")
         self.hidden = False  # inside a branch deeper than the depth limit: record nothing
+
+    def __len__(self) -> int:
+        return len(self.rows) // _WIDTH
 
     def add(
         self,
@@ -179,32 +180,33 @@ class _Table:
     ) -> int:
         if self.hidden:
             return -1
-        self.kind.append(kind)
-        self.offset.append(offset)
-        self.end.append(end)
-        self.tag.append(tag)
-        self.vr.append(vr)
-        self.vr_explicit.append(vr_explicit)
-        self.length.append(length)
-        self.value_offset.append(value_offset)
-        self.depth.append(depth)
-        self.parent.append(parent)
-        self.stream.append(stream)
-        return len(self.kind) - 1
+        rows = self.rows
+        rows.extend(
+            (kind, offset, end, tag, vr, vr_explicit, length, value_offset, depth, parent, stream)
+        )
+        return len(rows) // _WIDTH - 1
+
+    def get(self, node: int, field: int) -> int:
+        return self.rows[node * _WIDTH + field]
+
+    def set_end(self, node: int, end: int) -> None:
+        if node >= 0:
+            self.rows[node * _WIDTH + F_END] = end
 
     def freeze(self) -> Columns:
+        table = np.frombuffer(self.rows, dtype=np.int64).reshape(-1, _WIDTH)
         return Columns(
-            kind=np.array(self.kind, dtype=np.uint8),
-            offset=np.array(self.offset, dtype=np.int64),
-            end=np.array(self.end, dtype=np.int64),
-            tag=np.array(self.tag, dtype=np.int64),
-            vr=np.array(self.vr, dtype=np.uint16),
-            vr_explicit=np.array(self.vr_explicit, dtype=np.bool_),
-            length=np.array(self.length, dtype=np.int64),
-            value_offset=np.array(self.value_offset, dtype=np.int64),
-            depth=np.array(self.depth, dtype=np.int32),
-            parent=np.array(self.parent, dtype=np.int32),
-            stream=np.array(self.stream, dtype=np.uint8),
+            kind=table[:, F_KIND].astype(np.uint8),
+            offset=table[:, F_OFFSET].copy(),
+            end=table[:, F_END].copy(),
+            tag=table[:, F_TAG].copy(),
+            vr=table[:, F_VR].astype(np.uint16),
+            vr_explicit=table[:, F_VR_EXPLICIT].astype(np.bool_),
+            length=table[:, F_LENGTH].copy(),
+            value_offset=table[:, F_VALUE_OFFSET].copy(),
+            depth=table[:, F_DEPTH].astype(np.int32),
+            parent=table[:, F_PARENT].astype(np.int32),
+            stream=table[:, F_STREAM].astype(np.uint8),
         )
 
 
@@ -224,6 +226,8 @@ _OW = vr_code("OW")
 _SQ = vr_code("SQ")
 _OB = vr_code("OB")
 _IMPLICIT_VR_CACHE: dict[int, int] = {}
+_VR_CODES: dict[bytes, int] = {vr: vr_code(vr) for vr in _VALID_VRS}
+_ELEMENT = int(Kind.ELEMENT)
 
 
 class _Walker:
@@ -398,16 +402,17 @@ class _Walker:
 
     def read_transfer_syntax(self) -> None:
         t = self.t
-        for i in range(len(t.tag)):
-            if t.tag[i] == TRANSFER_SYNTAX_UID and t.length[i] >= 0:
-                raw = bytes(self.buf[t.value_offset[i] : t.end[i]])
+        for i in range(len(t)):
+            if t.get(i, F_TAG) == TRANSFER_SYNTAX_UID and t.get(i, F_LENGTH) >= 0:
+                value_offset, end = t.get(i, F_VALUE_OFFSET), t.get(i, F_END)
+                raw = bytes(self.buf[value_offset:end])
                 self.ts_uid = raw.rstrip(b"\0 ").decode("ascii", "replace")
                 self.ts = specdata.transfer_syntax(self.ts_uid)
                 if self.ts is None:
                     self.fault(
                         "TRANSFER_SYNTAX_UNKNOWN",
-                        t.value_offset[i],
-                        t.end[i] - t.value_offset[i],
+                        value_offset,
+                        end - value_offset,
                         i,
                         f"(0002,0010) '{self.ts_uid}' names no known transfer syntax; "
                         "the encoding was detected from the data set",
@@ -555,6 +560,8 @@ class _Walker:
         t = self.t
         add = t.add
         stream = int(self.stream)
+        vr_codes = _VR_CODES
+        implicit_cache = _IMPLICIT_VR_CACHE
         while stack:
             f = stack[-1]
             t.hidden = self.hidden = f.hidden
@@ -642,14 +649,30 @@ class _Walker:
                 self.leftover(f, pos, stack)
                 pos = limit
                 continue
-            group = (
-                buf[pos] | buf[pos + 1] << 8 if enc.little_endian else buf[pos] << 8 | buf[pos + 1]
-            )
+            # The common case, inlined: a header that fits, a short value that fits. Anything
+            # else (long VRs, sequences, faults) goes through element().
+            if enc.explicit_vr:
+                group, elem, vr, length = enc.short.unpack_from(buf, pos)
+                vrc = vr_codes.get(vr, -1) if vr not in LONG_LENGTH_VRS else -1
+            else:
+                group, elem, length = enc.implicit.unpack_from(buf, pos)
+                tag = group << 16 | elem
+                vrc = implicit_cache.get(tag, -1)
+                if vrc == _SQ or vrc == _UN:
+                    vrc = -1
             if fk == FrameKind.META and group != 0x0002:
                 stack.pop()
                 continue
             if group == ITEM_GROUP:
                 pos = self.group_fffe(f, pos, stack)
+                continue
+            end = pos + 8 + length
+            if vrc >= 0 and end <= limit and length != UNDEFINED_LENGTH:
+                add(
+                    _ELEMENT, pos, end, group << 16 | elem, vrc, enc.explicit_vr, length,
+                    pos + 8, f.depth, f.node, stream,
+                )  # fmt: skip
+                pos = end
                 continue
             pos = self.element(f, pos, stack)
         return pos
@@ -691,7 +714,7 @@ class _Walker:
                         "TRANSFER_SYNTAX_MISMATCH",
                         pos,
                         8,
-                        len(self.t.kind),
+                        len(self.t),
                         f"({format_tag(tag)}) is encoded with an explicit VR '{vr.decode()}' "
                         "inside an Implicit VR data set",
                     )
@@ -796,7 +819,7 @@ class _Walker:
                     Frame(FrameKind.SEQUENCE, node, f.end, False, f.enc, f.depth + 1, f.hidden),
                 )
             elif node >= 0:
-                self.t.end[node] = value_offset
+                self.t.set_end(node, value_offset)
         return value_offset
 
     def peek_tag(self, pos: int, enc: Encoding, limit: int) -> int | None:
@@ -829,7 +852,7 @@ class _Walker:
             field_at, field_size = pos + 6, 2
         else:
             field_at, field_size = pos + 4, 4
-        node = len(self.t.kind)
+        node = len(self.t)
         where = self.container_name(f)
         found = None
         if resync and tag != PIXEL_DATA:
@@ -925,7 +948,7 @@ class _Walker:
         enc = f.enc
         limit = f.end
         implicit = IMPLICIT_LE if enc.little_endian else None
-        node = len(self.t.kind)
+        node = len(self.t)
         if (
             implicit is not None
             and self.header_fits(pos, implicit, limit)
@@ -1031,7 +1054,7 @@ class _Walker:
                 "ITEM_OUTSIDE_SEQUENCE",
                 pos,
                 8,
-                len(t.kind),
+                len(t),
                 "an Item (FFFE,E000) directly inside a data set, not in a sequence; read as one",
             )
             return self.open_item(f, pos, length, stack)
@@ -1077,12 +1100,12 @@ class _Walker:
                     "a pixel data fragment has undefined length (FFFFFFFFH)",
                 )
                 if node >= 0:
-                    self.t.end[node] = value_offset
+                    self.t.set_end(node, value_offset)
                 return value_offset
             self.push(stack, Frame(FrameKind.ITEM, node, limit, False, f.enc, f.depth, f.hidden))
             return value_offset
         end = value_offset + length
-        node = len(self.t.kind)
+        node = len(self.t)
         if end > limit and not self.first_cut(limit):
             end = limit
         if end > limit:
@@ -1119,7 +1142,7 @@ class _Walker:
                 self.faults.append(
                     Fault(
                         "NESTING_TOO_DEEP",
-                        self.t.offset[node],
+                        self.t.get(node, F_OFFSET),
                         8,
                         node,
                         f"nesting deeper than {self.max_depth} levels: the contents of this "
@@ -1165,8 +1188,7 @@ class _Walker:
         that gets there was never closed by its delimiter.
         """
         stack.pop()
-        if f.node >= 0:
-            self.t.end[f.node] = pos
+        self.t.set_end(f.node, pos)
         if not at_limit or f.defined or f.kind in (FrameKind.DATASET, FrameKind.META):
             return
         if not self.first_cut(f.end):
@@ -1183,7 +1205,7 @@ class _Walker:
             pos,
             0,
             f.node,
-            f"the undefined-length {what} at {self.t.offset[f.node]:#x} is not closed "
+            f"the undefined-length {what} at {self.t.get(f.node, F_OFFSET):#x} is not closed "
             f"before the end of {'the file' if f.end == self.size else 'its container'}",
         )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from enum import Enum
 from typing import Any
 
@@ -144,26 +145,26 @@ class Encoding:
     header: Construct
     item_header: Construct
 
-    @property
+    @cached_property
     def short(self) -> struct.Struct:
         """group, element, VR, 16-bit length (explicit VR only)."""
         return _formats(self)[HeaderForm.SHORT]
 
-    @property
+    @cached_property
     def long(self) -> struct.Struct:
         """group, element, VR, reserved, 32-bit length (explicit VR only)."""
         return _formats(self)[HeaderForm.LONG]
 
-    @property
+    @cached_property
     def implicit(self) -> struct.Struct:
         """group, element, 32-bit length: implicit VR headers, items and delimiters."""
         return _formats(self)[HeaderForm.IMPLICIT]
 
-    @property
+    @cached_property
     def u16(self) -> struct.Struct:
         return struct.Struct("<H" if self.little_endian else ">H")
 
-    @property
+    @cached_property
     def u32(self) -> struct.Struct:
         return struct.Struct("<I" if self.little_endian else ">I")
 
