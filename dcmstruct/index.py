@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from array import array
 import struct
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -658,7 +658,7 @@ class _Walker:
                 group, elem, length = enc.implicit.unpack_from(buf, pos)
                 tag = group << 16 | elem
                 vrc = implicit_cache.get(tag, -1)
-                if vrc == _SQ or vrc == _UN:
+                if vrc in (_SQ, _UN):
                     vrc = -1
             if fk == FrameKind.META and group != 0x0002:
                 stack.pop()
