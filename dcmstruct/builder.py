@@ -16,8 +16,10 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from dcmstruct import specdata
-from dcmstruct.schema.deflate import RAW_DEFLATE_WBITS
+from dcmstruct.schema.deflate import DEFLATE_LEVEL, RAW_DEFLATE_WBITS
 from dcmstruct.schema.element import (
     EXPLICIT_BE,
     EXPLICIT_LE,
@@ -126,14 +128,20 @@ _NUMBER_FORMATS = {
 
 def encode_value(vr: str, value: object, little_endian: bool = True) -> bytes:
     """The value field of ``vr`` for a Python value, padded to even length (PS3.5 6.2, 7.1.1)."""
+    if isinstance(value, np.ndarray):
+        # Arrays are written in the data set's byte order, whatever their own.
+        dtype = value.dtype.newbyteorder("<" if little_endian else ">")
+        return _pad(vr, value.astype(dtype, copy=False).tobytes())
     if isinstance(value, bytes | bytearray | memoryview):
         return _pad(vr, bytes(value))
+    if isinstance(value, np.generic):
+        value = value.item()
     order = "<" if little_endian else ">"
     if vr == "AT":
         tags = [parse_tag(t) for t in _as_list(value)]  # type: ignore[arg-type]
         return b"".join(struct.pack(order + "HH", t >> 16, t & 0xFFFF) for t in tags)
     if vr in _NUMBER_FORMATS:
-        values = _as_list(value)
+        values = [v.item() if isinstance(v, np.generic) else v for v in _as_list(value)]
         return struct.pack(f"{order}{len(values)}{_NUMBER_FORMATS[vr]}", *values)
     if isinstance(value, str):
         return _pad(vr, value.encode("latin-1"))
@@ -196,9 +204,11 @@ class Writer:
         vr = e.vr_code
         value = e.value
         if isinstance(value, Seq):
-            body = b"".join(self.item(i) for i in value.items)
+            # PS3.5 6.2.2 (CP-246): the items of a sequence written as UN are Implicit VR LE.
+            inner = Writer(IMPLICIT_LE) if vr == "UN" else self
+            body = b"".join(inner.item(i) for i in value.items)
             if value.undefined and value.delimiter:
-                body += self.header(SEQUENCE_DELIMITER, None, value.delimiter_length)
+                body += inner.header(SEQUENCE_DELIMITER, None, value.delimiter_length)
             length = UNDEFINED_LENGTH if value.undefined else len(body)
         elif isinstance(value, Frags):
             body = self.fragments(value)
@@ -291,6 +301,6 @@ def part10(
     body = Writer(encoding or encoding_for(transfer_syntax)).dataset(dataset)
     ts = specdata.transfer_syntax(transfer_syntax)
     if ts is not None and ts.deflated:
-        deflater = zlib.compressobj(9, zlib.DEFLATED, RAW_DEFLATE_WBITS)
+        deflater = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, RAW_DEFLATE_WBITS)
         body = deflater.compress(body) + deflater.flush()
     return head + body

@@ -11,6 +11,8 @@ from construct.core import stream_read_entire, stream_write
 
 # RFC 1951 raw deflate: negative window bits mean "no zlib header or checksum" (PS3.5 A.5).
 RAW_DEFLATE_WBITS = -15
+# The level used when a data set is (re)compressed: any level is valid; one is used everywhere.
+DEFLATE_LEVEL = 9
 
 
 def inflate_raw(data: bytes) -> tuple[bytes, bytes]:
@@ -45,7 +47,7 @@ class RawDeflate(Subconstruct):  # type: ignore[misc]
         inflated = buf.getvalue()
         compressed = obj.get("compressed")
         if compressed is None or inflate_raw(compressed)[0] != inflated:
-            deflater = zlib.compressobj(6, zlib.DEFLATED, RAW_DEFLATE_WBITS)
+            deflater = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, RAW_DEFLATE_WBITS)
             compressed = deflater.compress(inflated) + deflater.flush()
         stream_write(stream, compressed, len(compressed), path)
         trailing = obj.get("trailing") or b""
