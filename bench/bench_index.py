@@ -40,6 +40,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -489,9 +490,17 @@ check = 0
 for offset in index.columns.offset.tolist():  # touch every node
     check += offset
 t2 = time.perf_counter()
-faults = len(index.faults)
+info = {"import_s": t1 - t0, "work_s": t2 - t1, "nodes": nodes, "faults": len(index.faults)}
+try:  # Linux: how much of the RSS is the file's mapped pages, at the end of the walk
+    with open("/proc/self/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("VmHWM", "RssAnon", "RssFile"):
+                info[key + "_kib"] = int(value.split()[0])
+except OSError:
+    pass
 index.close()
-print(json.dumps({"import_s": t1 - t0, "work_s": t2 - t1, "nodes": nodes, "faults": faults}))
+print(json.dumps(info))
 """
 
 PYDICOM_WALK_SNIPPET = """
@@ -730,22 +739,29 @@ def measure_once(tool: Tool, path: Path, time_path: str | None) -> Run:
             stdout = subprocess.PIPE if tool.snippet else subprocess.DEVNULL
             stderr = subprocess.DEVNULL if tool.stderr_to_null else err
             start = time.perf_counter()
-            proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr)
-            out = b""
-            if proc.stdout is not None:
-                out = proc.stdout.read()
-                proc.stdout.close()
+            # Its own process group, so a run that times out is ended with its children.
+            proc = subprocess.Popen(argv, stdout=stdout, stderr=stderr, start_new_session=True)
+            peak: int | None = None
+            timed_out = False
             if time_path is None:
                 # Fallback: this child's own rusage. It includes this process's RSS at fork
                 # time (the high-water mark survives fork and exec), so it over-reports.
+                out = proc.stdout.read() if proc.stdout is not None else b""
                 _, status, usage = os.wait4(proc.pid, 0)
                 proc.returncode = os.waitstatus_to_exitcode(status)
-                peak: int | None = usage.ru_maxrss
+                peak = usage.ru_maxrss
             else:
-                proc.wait(timeout=RUN_TIMEOUT)
-                peak = None
+                try:
+                    out, _ = proc.communicate(timeout=RUN_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)  # this run's own process group
+                    out, _ = proc.communicate()
+                    timed_out = True
+            out = out or b""
             wall = time.perf_counter() - start
         error = Path(err_file).read_text(errors="replace").strip()
+        if timed_out:
+            error += f"\ntimed out after {RUN_TIMEOUT} s"
         if time_path is not None:
             lines = Path(rss_file).read_text().split() if os.path.exists(rss_file) else []
             peak = int(lines[-1]) if lines and lines[-1].isdigit() else None
@@ -824,7 +840,16 @@ def machine_info(time_path: str | None) -> list[tuple[str, str]]:
         ("dcmtk", dcmdump.replace("$", "").strip()),
         ("dicom3tools", dicom3tools),
         ("peak memory via", f"{time_path} -f %M" if time_path else "os.wait4 (over-reports)"),
+        ("load average (1, 5, 15 min)", _load()),
     ]
+
+
+def _load() -> str:
+    """Other processes on the machine skew every figure: say how busy it was."""
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
 
 
 def _cell(result: Result | None) -> str:
@@ -859,6 +884,18 @@ def format_table(
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
+def rss_breakdown(files: list[InputFile], results: dict[tuple[str, str], Result]) -> str:
+    parts = []
+    for f in files:
+        dcm = results.get(("dcmstruct", f.name))
+        if dcm is None or not dcm.ok:
+            continue
+        anon, mapped = dcm.info("RssAnon_kib"), dcm.info("RssFile_kib")
+        if isinstance(anon, int) and isinstance(mapped, int):
+            parts.append(f"{f.name} {anon / 1024:.0f} MiB anonymous + {mapped / 1024:.0f} MiB file")
+    return "; ".join(parts)
+
+
 def requirement_lines(
     files: list[InputFile], results: dict[tuple[str, str], Result], full: bool
 ) -> list[str]:
@@ -881,9 +918,13 @@ def requirement_lines(
             peak = dcm.peak_mib or float("inf")
             fast = "met" if dcm.best < 1.0 else "NOT met"
             small = "met" if peak < 100 else "NOT met"
+            mapped = dcm.info("RssFile_kib")
+            detail = (
+                f", {mapped / 1024:.0f} MiB of it file-backed" if isinstance(mapped, int) else ""
+            )
             out.append(
                 f"- {f.name} ({f.size / MIB:.0f} MiB): dcmstruct index {dcm.best:.3f} s "
-                f"(< 1 s: {fast}), peak {peak:.0f} MiB (< 100 MiB: {small})"
+                f"(< 1 s: {fast}), peak {peak:.0f} MiB{detail} (< 100 MiB: {small})"
             )
     return out
 
@@ -1002,6 +1043,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         dcm = results.get(("dcmstruct", f.name))
         if dcm is not None and dcm.ok and dcm.info("faults"):
             print(f"- WARNING: dcmstruct reported {dcm.info('faults')} faults in {f.name}")
+    breakdown = rss_breakdown(files, results)
+    if breakdown:
+        print(
+            "- dcmstruct index, RSS at the end of the walk (/proc/self/status): anonymous "
+            "memory vs file-backed pages (shared libraries, ~16 MiB, plus the pages of the input "
+            "that its mmap has mapped: page cache, shared and reclaimable, yet counted in RSS): "
+            f"{breakdown}."
+        )
         for key in ("pydicom", "pydicom-defer"):
             py = results.get((key, f.name))
             if py is not None and py.ok and f.elements is not None:
@@ -1011,6 +1060,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         f"- WARNING: {key}'s walk counted {counted} elements in {f.name}, "
                         f"the generator wrote {f.elements}"
                     )
+    print(f"- Load average at the end (1, 5, 15 min): {_load()} on {os.cpu_count()} cores.")
     lines = requirement_lines([f for f in files if f.name != BASELINE.name], results, full)
     if lines:
         print("\nRequirements:")

@@ -59,8 +59,10 @@ def write_text(index: ElementIndex, out: TextIO, *, width: int = 48) -> None:
     faults_by_node: dict[int, list[int]] = {}
     loose: list[int] = []
     for n, fault in enumerate(index.faults):
-        if fault.node >= 0:
-            faults_by_node.setdefault(fault.node, []).append(n)
+        # A fault of no particular node is shown after the node that holds its offset.
+        node = fault.node if fault.node >= 0 else index.find(fault.offset, fault.stream)
+        if node is not None:
+            faults_by_node.setdefault(node, []).append(n)
         else:
             loose.append(n)
     ts = index.transfer_syntax

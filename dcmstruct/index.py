@@ -458,8 +458,8 @@ class _Walker:
                 pos,
                 8,
                 -1,
-                f"(0002,0010) says {declared.name} but the data set is encoded "
-                f"{detected.name}; read as {detected.name}",
+                f"(0002,0010) is {ts.name}, so the data set should be {declared.name}, "
+                f"but it is encoded {detected.name}; read as {detected.name}",
             )
             return detected
         return declared
@@ -1165,9 +1165,9 @@ class _Walker:
         else:
             code = "FILE_TRUNCATED"
             msg = f"the file ends {n} bytes into a {_FRAME_NAMES[f.kind]} header"
+        node = self.trailing(pos, limit, f.depth, f.node)
         if self.first_cut(limit) or not f.defined:
-            self.fault(code, pos, n, f.node, msg)
-        self.trailing(pos, limit, f.depth, f.node)
+            self.fault(code, pos, n, node, msg)
 
     def first_cut(self, limit: int) -> bool:
         """Is this the first thing cut short at ``limit``?

@@ -76,6 +76,9 @@ def test_bench_runs_on_tiny_files(tmp_path: Path, capsys: pytest.CaptureFixture[
             assert FIGURE.match(cell), f"{name}, {tool}: {cell!r} is not 'seconds / MiB'"
     assert int(rows["many_small.dcm"][2].replace(",", "")) >= 1000
 
+    # The generated files are well formed: dcmstruct found no fault in them and pydicom's walk
+    # counted the elements the generator wrote (the script prints a WARNING otherwise).
+    assert "WARNING" not in out, out
     # The machine block and the JSON report are there, with a figure for every run.
     assert "- pydicom: " in out and "- CPU: " in out
     payload = json.loads(report.read_text())
