@@ -60,9 +60,9 @@ def write_text(index: ElementIndex, out: TextIO, *, width: int = 48) -> None:
     loose: list[int] = []
     for n, fault in enumerate(index.faults):
         # A fault of no particular node is shown after the node that holds its offset.
-        node = fault.node if fault.node >= 0 else index.find(fault.offset, fault.stream)
-        if node is not None:
-            faults_by_node.setdefault(node, []).append(n)
+        holder = fault.node if fault.node >= 0 else index.find(fault.offset, fault.stream)
+        if holder is not None:
+            faults_by_node.setdefault(holder, []).append(n)
         else:
             loose.append(n)
     ts = index.transfer_syntax

@@ -458,7 +458,8 @@ class _Walker:
                 pos,
                 8,
                 -1,
-                f"(0002,0010) is {ts.name}, so the data set should be {declared.name}, "
+                f"(0002,0010) is {ts.name if ts else '?'}, so the data set should be "
+                f"{declared.name}, "
                 f"but it is encoded {detected.name}; read as {detected.name}",
             )
             return detected

@@ -515,12 +515,12 @@ def parse_dcdump(path: Path, returncode: int | None, stderr: str, stdout: str = 
     if not result.deflated:
         for offset, _label, how, lineno, _text in raw:
             vl = VL_RE.search(lines[lineno - 1])
-            if how == "element" and vl and vl.group(1).lower() != "ffffffff":
-                if offset + 8 + int(vl.group(1), 16) > len(data):
-                    late_errors.append(
-                        f"line {lineno}: value length 0x{vl.group(1)} at 0x{offset:x} runs past "
-                        f"the end of the {len(data)}-byte file (dcdump reports no error)"
-                    )
+            defined = how == "element" and vl and vl.group(1).lower() != "ffffffff"
+            if defined and vl and offset + 8 + int(vl.group(1), 16) > len(data):
+                late_errors.append(
+                    f"line {lineno}: value length 0x{vl.group(1)} at 0x{offset:x} runs past "
+                    f"the end of the {len(data)}-byte file (dcdump reports no error)"
+                )
 
     # last, so that the first error shown is the most telling one
     result.errors.extend(late_errors)
