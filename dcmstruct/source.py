@@ -37,6 +37,10 @@ class Source:
             return cls(b"", 0)
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         f.close()  # the mapping stays valid after the descriptor is closed
+        if hasattr(mmap, "MADV_RANDOM"):
+            # Indexing reads a header, then jumps over the value: without this the kernel reads
+            # ahead (and maps) megabytes of pixel data around every fragment header it touches.
+            mm.madvise(mmap.MADV_RANDOM)
         return cls(mm, size, "file", [mm])
 
     @classmethod
