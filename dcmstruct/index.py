@@ -9,6 +9,7 @@ bounded by the enclosing container's length, or re-synchronised on the next plau
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import struct
@@ -58,7 +59,8 @@ TRANSFER_SYNTAX_UID = 0x00020010
 _VALID_VRS: frozenset[bytes] = frozenset(v.encode("ascii") for v in specdata.VR_CODES)
 # Finds positions whose bytes 4-5 are a VR code: candidates for an explicit VR header.
 _EXPLICIT_CANDIDATE = re.compile(b"(?=.{4}(?:" + b"|".join(sorted(_VALID_VRS)) + b"))", re.DOTALL)
-_RESYNC_WINDOW = 1 << 22  # bytes searched for the next plausible element before giving up
+_RESYNC_WINDOW = 1 << 22
+_RELEASE_EVERY = 16 << 20  # bytes walked between two releases of the mapped pages  # bytes searched for the next plausible element before giving up
 
 
 class FrameKind:
@@ -563,7 +565,17 @@ class _Walker:
         stream = int(self.stream)
         vr_codes = _VR_CODES
         implicit_cache = _IMPLICIT_VR_CACHE
+        release = getattr(buf, "madvise", None)
+        released = 0
         while stack:
+            if pos - released > _RELEASE_EVERY and release is not None:
+                # Touching one header maps the cached pages around it too ("fault-around"):
+                # over thousands of fragments that is most of the file counted as our memory.
+                # Unmapping what the walk has passed keeps the footprint flat; a later read of
+                # a value maps its pages again from the page cache.
+                upto = pos - pos % mmap.PAGESIZE
+                release(mmap.MADV_DONTNEED, released, upto - released)
+                released = upto
             f = stack[-1]
             t.hidden = self.hidden = f.hidden
             limit = f.end
