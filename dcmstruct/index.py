@@ -59,8 +59,8 @@ TRANSFER_SYNTAX_UID = 0x00020010
 _VALID_VRS: frozenset[bytes] = frozenset(v.encode("ascii") for v in specdata.VR_CODES)
 # Finds positions whose bytes 4-5 are a VR code: candidates for an explicit VR header.
 _EXPLICIT_CANDIDATE = re.compile(b"(?=.{4}(?:" + b"|".join(sorted(_VALID_VRS)) + b"))", re.DOTALL)
-_RESYNC_WINDOW = 1 << 22
-_RELEASE_EVERY = 16 << 20  # bytes walked between two releases of the mapped pages  # bytes searched for the next plausible element before giving up
+_RESYNC_WINDOW = 1 << 22  # bytes searched for the next plausible element before giving up
+_RELEASE_EVERY = 16 << 20  # bytes walked between two releases of the mapped pages
 
 
 class FrameKind:
@@ -82,7 +82,6 @@ class Frame:
     enc: Encoding
     depth: int  # depth of the nodes directly inside it
     hidden: bool = False  # deeper than the depth limit: walked, but nothing recorded
-    items: int = 0
 
 
 @dataclass
@@ -585,76 +584,7 @@ class _Walker:
             enc = f.enc
             fk = f.kind
             if fk == FrameKind.SEQUENCE or fk == FrameKind.FRAGMENTS:
-                if pos + 8 > limit:
-                    self.leftover(f, pos, stack)
-                    pos = limit
-                    continue
-                group, elem, length = enc.implicit.unpack_from(buf, pos)
-                tag = group << 16 | elem
-                if tag == ITEM:
-                    pos = self.open_item(f, pos, length, stack)
-                elif tag == SEQUENCE_DELIMITER:
-                    node = add(
-                        Kind.SEQUENCE_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
-                        f.depth, f.node, stream,
-                    )  # fmt: skip
-                    self.check_delimiter_length(pos, length, node)
-                    pos += 8
-                    if f.defined:
-                        self.fault(
-                            "DELIMITER_IN_DEFINED_LENGTH",
-                            pos - 8,
-                            8,
-                            node,
-                            "a Sequence Delimitation Item inside a sequence of defined length",
-                        )
-                    else:
-                        self.close(f, pos, stack)
-                elif tag == ITEM_DELIMITER:
-                    node = add(
-                        Kind.ITEM_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
-                        f.depth, f.node, stream,
-                    )  # fmt: skip
-                    self.fault(
-                        "STRAY_DELIMITER",
-                        pos,
-                        8,
-                        node,
-                        "an Item Delimitation Item directly inside a sequence, with no item open",
-                    )
-                    pos += 8
-                else:
-                    what = (
-                        "fragments of encapsulated Pixel Data"
-                        if fk == FrameKind.FRAGMENTS
-                        else "a sequence"
-                    )
-                    if f.defined:
-                        self.fault(
-                            "ENCAPSULATED_NOT_ITEM"
-                            if fk == FrameKind.FRAGMENTS
-                            else "ITEM_EXPECTED",
-                            pos,
-                            limit - pos,
-                            f.node,
-                            f"({format_tag(tag)}) where an item (FFFE,E000) was expected in "
-                            f"{what}; the rest of its defined length is skipped",
-                        )
-                        self.trailing(pos, limit, f.depth, f.node)
-                        pos = limit
-                    else:
-                        self.fault(
-                            "ENCAPSULATED_NOT_ITEM"
-                            if fk == FrameKind.FRAGMENTS
-                            else "SEQUENCE_DELIMITER_MISSING",
-                            pos,
-                            8,
-                            f.node,
-                            f"({format_tag(tag)}) where an item or a Sequence Delimitation "
-                            f"Item was expected in {what}; closed it here, and the element "
-                            "is read as the next one of the enclosing data set",
-                        )
-                        self.close(f, pos, stack)
+                pos = self.in_sequence(f, pos, stack)
                 continue
 
             # A data set: the top level, the meta group or an item.
@@ -688,6 +618,83 @@ class _Walker:
                 pos = end
                 continue
             pos = self.element(f, pos, stack)
+        return pos
+
+    def in_sequence(self, f: Frame, pos: int, stack: list[Frame]) -> int:
+        """The next item, delimiter or stray element in a sequence or fragment list."""
+        buf = self.buf
+        add = self.t.add
+        stream = int(self.stream)
+        enc = f.enc
+        fk = f.kind
+        limit = f.end
+        if pos + 8 > limit:
+            self.leftover(f, pos, stack)
+            return limit
+        group, elem, length = enc.implicit.unpack_from(buf, pos)
+        tag = group << 16 | elem
+        if tag == ITEM:
+            pos = self.open_item(f, pos, length, stack)
+        elif tag == SEQUENCE_DELIMITER:
+            node = add(
+                Kind.SEQUENCE_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                f.depth, f.node, stream,
+            )  # fmt: skip
+            self.check_delimiter_length(pos, length, node)
+            pos += 8
+            if f.defined:
+                self.fault(
+                    "DELIMITER_IN_DEFINED_LENGTH",
+                    pos - 8,
+                    8,
+                    node,
+                    "a Sequence Delimitation Item inside a sequence of defined length",
+                )
+            else:
+                self.close(f, pos, stack)
+        elif tag == ITEM_DELIMITER:
+            node = add(
+                Kind.ITEM_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                f.depth, f.node, stream,
+            )  # fmt: skip
+            self.fault(
+                "STRAY_DELIMITER",
+                pos,
+                8,
+                node,
+                "an Item Delimitation Item directly inside a sequence, with no item open",
+            )
+            pos += 8
+        else:
+            what = (
+                "fragments of encapsulated Pixel Data"
+                if fk == FrameKind.FRAGMENTS
+                else "a sequence"
+            )
+            if f.defined:
+                self.fault(
+                    "ENCAPSULATED_NOT_ITEM" if fk == FrameKind.FRAGMENTS else "ITEM_EXPECTED",
+                    pos,
+                    limit - pos,
+                    f.node,
+                    f"({format_tag(tag)}) where an item (FFFE,E000) was expected in "
+                    f"{what}; the rest of its defined length is skipped",
+                )
+                self.trailing(pos, limit, f.depth, f.node)
+                pos = limit
+            else:
+                self.fault(
+                    "ENCAPSULATED_NOT_ITEM"
+                    if fk == FrameKind.FRAGMENTS
+                    else "SEQUENCE_DELIMITER_MISSING",
+                    pos,
+                    8,
+                    f.node,
+                    f"({format_tag(tag)}) where an item or a Sequence Delimitation "
+                    f"Item was expected in {what}; closed it here, and the element "
+                    "is read as the next one of the enclosing data set",
+                )
+                self.close(f, pos, stack)
         return pos
 
     def element(self, f: Frame, pos: int, stack: list[Frame]) -> int:
@@ -1098,7 +1105,6 @@ class _Walker:
         fragments = f.kind == FrameKind.FRAGMENTS
         kind = Kind.FRAGMENT if fragments else Kind.ITEM
         value_offset = pos + 8
-        f.items += 1
         if length == UNDEFINED_LENGTH:
             node = self.t.add(
                 kind, pos, limit, ITEM, 0, False, UNDEFINED, value_offset,
