@@ -165,3 +165,27 @@ def test_cli_empty_file(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0
     assert "FILE_TOO_SHORT" in proc.stdout
+
+
+def _reference_jsonl(index: object) -> str:
+    from dcmstruct.dump import jsonl_records
+
+    dumps = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
+    return "".join(dumps(rec) + "\n" for rec in jsonl_records(index))  # type: ignore[arg-type]
+
+
+def test_fast_jsonl_writer_equals_json_of_the_records() -> None:
+    rng = random.Random(7)
+    sources = [p.read_bytes() for p in sorted(FIXTURES.glob("*.dcm"))]
+    cases = list(sources)
+    for _ in range(200):  # broken files too: invalid VR bytes must be escaped the same way
+        data = bytearray(rng.choice(sources))
+        for _ in range(4):
+            pos = rng.randrange(len(data))
+            data[pos] = rng.randrange(256)
+        cases.append(bytes(data))
+    for data in cases:
+        index = index_bytes(data)
+        out = io.StringIO()
+        write_jsonl(index, out)
+        assert out.getvalue() == _reference_jsonl(index)
