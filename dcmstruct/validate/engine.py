@@ -1,0 +1,90 @@
+"""Run the rules on one file: index, then every selected rule, then findings in byte order."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from dcmstruct.index import ElementIndex, index_file
+from dcmstruct.validate.context import Context
+from dcmstruct.validate.finding import Finding, Severity
+from dcmstruct.validate.registry import REGISTRY, load_all
+
+
+@dataclass
+class Selection:
+    """Which rules run, and at what severity (``--select``, ``--ignore``, config)."""
+
+    select: Collection[str] | None = None  # None: all
+    ignore: Collection[str] = ()
+    severities: dict[str, Severity] = field(default_factory=dict)
+
+    def enabled(self, name: str) -> bool:
+        if name in self.ignore:
+            return False
+        return self.select is None or name in self.select
+
+
+@dataclass
+class FileReport:
+    path: str
+    findings: list[Finding]
+    error: str | None = None  # the file could not be read at all (missing, permission)
+    internal: list[str] = field(default_factory=list)  # bugs met: exit code 3
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+
+def validate_index(
+    index: ElementIndex, selection: Selection | None = None
+) -> tuple[list[Finding], list[str]]:
+    """Findings of every enabled rule, in byte order, and any internal errors met."""
+    selection = selection or Selection()
+    load_all()
+    ctx = Context(index, selection.severities)
+    findings: list[Finding] = []
+    internal: list[str] = []
+    by_code: dict[str, list[int]] = {}
+    for n, fault in enumerate(index.faults):
+        by_code.setdefault(fault.code, []).append(n)
+    unknown = set(by_code) - set(REGISTRY)
+    for code in sorted(unknown):
+        internal.append(f"the index recorded a fault {code} that no rule declares")
+    for rule in REGISTRY.values():
+        if not selection.enabled(rule.name):
+            continue
+        if rule.check is None:
+            for n in by_code.get(rule.name, ()):
+                fault = index.faults[n]
+                findings.append(
+                    ctx.finding(
+                        rule.name,
+                        fault.message,
+                        node=fault.node,
+                        offset=fault.offset,
+                        length=fault.length,
+                        stream=fault.stream,
+                    )
+                )
+            continue
+        try:
+            findings.extend(rule.check(ctx))
+        except Exception:  # noqa: BLE001 - one rule's bug must not hide the others' findings
+            internal.append(f"rule {rule.name} failed:\n{traceback.format_exc()}")
+    findings.sort(key=lambda f: (int(f.stream), f.offset, f.rule))
+    return findings, internal
+
+
+def validate_path(path: str | os.PathLike[str], selection: Selection | None = None) -> FileReport:
+    """Validate one file. A file that cannot be opened is an ``error``, not an exception."""
+    name = os.fspath(path)
+    try:
+        index = index_file(path)
+    except OSError as exc:
+        return FileReport(name, [], error=exc.strerror or str(exc))
+    with index:
+        findings, internal = validate_index(index, selection)
+    return FileReport(name, findings, internal=internal)

@@ -1,0 +1,1 @@
+"""Rules: container (being written)."""

@@ -1,0 +1,1 @@
+"""Rules: dicomdir (being written)."""

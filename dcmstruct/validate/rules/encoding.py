@@ -1,0 +1,1 @@
+"""Rules: encoding (being written)."""

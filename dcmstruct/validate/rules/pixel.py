@@ -1,0 +1,1 @@
+"""Rules: pixel (being written)."""

@@ -1,0 +1,1 @@
+"""Rules: private (being written)."""

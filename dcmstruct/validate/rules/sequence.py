@@ -1,0 +1,1 @@
+"""Rules: sequence (being written)."""
