@@ -2,6 +2,7 @@
 
 from dcmstruct.validate.rules import (  # noqa: F401 - imported for their registrations
     container,
+    deflate,
     dicomdir,
     encoding,
     meta,

@@ -1,0 +1,1 @@
+"""Rules: deflate (being written)."""
