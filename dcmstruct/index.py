@@ -709,9 +709,23 @@ class _Walker:
                 if pos + 12 > limit:
                     self.leftover(f, pos, stack)
                     return limit
-                # The reserved bytes are the validator's business (RESERVED_BYTES_NONZERO).
+                short_length = length  # bytes 6-7: reserved in the long form
                 length = enc.long.unpack_from(buf, pos)[4]
                 header = 12
+                if short_length and self.short_form_instead(
+                    pos, group << 16 | elem, short_length, length, limit, enc
+                ):
+                    self.fault(
+                        "LENGTH_FIELD_FORM_WRONG",
+                        pos + 6,
+                        2,
+                        len(self.t),
+                        f"({format_tag(group << 16 | elem)}) {vr.decode()} needs 2 reserved "
+                        "bytes and a 32-bit length (PS3.5 Table 7.1-1), but is written with a "
+                        f"16-bit length {short_length}",
+                    )
+                    length, header = short_length, 8
+                # Other nonzero reserved bytes are the validator's (RESERVED_BYTES_NONZERO).
             elif vr in _VALID_VRS:
                 header = 8
             else:
@@ -814,9 +828,19 @@ class _Walker:
             )
         elif vrc == _UN:
             # PS3.5 6.2.2: UN of undefined length holds Implicit VR Little Endian (CP-246).
+            enc = IMPLICIT_LE
+            if explicit and self.explicit_content(value_offset, f.end, f.enc):
+                self.fault(
+                    "UN_UNDEFINED_CONTENT_NOT_IMPLICIT",
+                    value_offset + 8,
+                    8,
+                    node,
+                    f"({format_tag(tag)}) UN of undefined length holds {f.enc.name} items; "
+                    "PS3.5 6.2.2 requires Implicit VR Little Endian. Read as written",
+                )
+                enc = f.enc
             self.push(
-                stack,
-                Frame(FrameKind.SEQUENCE, node, f.end, False, IMPLICIT_LE, f.depth + 1, f.hidden),
+                stack, Frame(FrameKind.SEQUENCE, node, f.end, False, enc, f.depth + 1, f.hidden)
             )
         elif vrc == _SQ or not explicit:
             self.push(
@@ -841,6 +865,15 @@ class _Walker:
             elif node >= 0:
                 self.t.set_end(node, value_offset)
         return value_offset
+
+    def explicit_content(self, pos: int, limit: int, enc: Encoding) -> bool:
+        """Does the first element of the first item at ``pos`` read as explicit VR only?"""
+        if pos + 16 > limit or self.peek_tag(pos, enc, limit) != ITEM:
+            return False
+        first = pos + 8
+        return self.header_fits(first, enc, limit) and not self.header_fits(
+            first, IMPLICIT_LE, limit
+        )
 
     def peek_tag(self, pos: int, enc: Encoding, limit: int) -> int | None:
         if pos + 4 > limit:
@@ -963,10 +996,75 @@ class _Walker:
         length = enc.u32.unpack_from(self.buf, pos + 4)[0]
         return None if length == UNDEFINED_LENGTH else pos + 8 + length
 
+    def short_form_instead(
+        self, pos: int, tag: int, short_length: int, long_length: int, limit: int, enc: Encoding
+    ) -> bool:
+        """A long-form VR whose header reads better in the short form (PS3.5 Table 7.1-2)?
+
+        Only when the 16-bit reading ends where a plausible next element (or the container)
+        starts and the 32-bit reading does not: nonzero reserved bytes alone are not enough.
+        """
+        short_end = pos + 8 + short_length
+        if short_end > limit:
+            return False
+        if short_end < limit and not (
+            self.header_fits(short_end, enc, limit)
+            and (self.peek_tag(short_end, enc, limit) or 0) > tag
+        ):
+            return False
+        if long_length == UNDEFINED_LENGTH:
+            return False
+        long_end = pos + 12 + long_length
+        return long_end > limit or (long_end < limit and not self.header_fits(long_end, enc, limit))
+
+    def long_form_instead(self, f: Frame, pos: int) -> int | None:
+        """Was the element just before ``pos`` a short-form VR written in the long form?
+
+        Read in the short form, its reserved bytes 0000H became a zero length and its 32-bit
+        length became the start of a "next element" with no valid VR: the one at ``pos``.
+        """
+        t = self.t
+        last = len(t) - 1
+        if last < 0 or t.get(last, F_KIND) != Kind.ELEMENT or t.get(last, F_END) != pos:
+            return None
+        start = t.get(last, F_OFFSET)
+        if (
+            t.get(last, F_LENGTH) != 0
+            or not t.get(last, F_VR_EXPLICIT)
+            or t.get(last, F_VALUE_OFFSET) != start + 8
+            or t.get(last, F_PARENT) != f.node
+            or pos + 4 > f.end
+        ):
+            return None
+        length = int(f.enc.u32.unpack_from(self.buf, pos)[0])
+        end = pos + 4 + length
+        if length == UNDEFINED_LENGTH or end > f.end:
+            return None
+        if end < f.end and not self.header_fits(end, f.enc, f.end):
+            return None
+        rows = t.rows
+        base = last * _WIDTH
+        rows[base + F_LENGTH] = length
+        rows[base + F_VALUE_OFFSET] = pos + 4
+        rows[base + F_END] = end
+        vr = _vr_str(t.get(last, F_VR))
+        self.fault(
+            "LENGTH_FIELD_FORM_WRONG",
+            start + 6,
+            6,
+            last,
+            f"({format_tag(t.get(last, F_TAG))}) {vr} takes a 16-bit length (PS3.5 Table "
+            f"7.1-2), but is written with 2 reserved bytes and a 32-bit length {length}",
+        )
+        return end
+
     def bad_vr(self, f: Frame, pos: int, tag: int, vr: bytes, stack: list[Frame]) -> int:
         """Explicit VR bytes that are no VR code: implicit VR here, or a damaged header."""
         enc = f.enc
         limit = f.end
+        fixed = self.long_form_instead(f, pos)
+        if fixed is not None:
+            return fixed
         implicit = IMPLICIT_LE if enc.little_endian else None
         node = len(self.t)
         if (

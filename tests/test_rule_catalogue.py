@@ -16,6 +16,7 @@ from dcmstruct.validate.finding import Severity
 from dcmstruct.validate.registry import load_all
 from fixtures.make_rule_fixtures import write
 from fixtures.rule_fixtures import all_fixtures
+from fixtures.rule_fixtures.base import RuleFixture
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_RULES = ROOT.parent / "shared" / "spec" / "rules.tsv"
@@ -36,7 +37,11 @@ def test_every_catalogue_rule_is_registered_with_its_severity() -> None:
     catalogue = shared_catalogue()
     missing = sorted(set(catalogue) - set(RULES))
     assert not missing, f"rules of the catalogue not implemented: {missing}"
-    wrong = {n: (RULES[n].severity.label, s) for n, s in catalogue.items() if RULES[n].severity.label != s}
+    wrong = {
+        n: (RULES[n].severity.label, s)
+        for n, s in catalogue.items()
+        if RULES[n].severity.label != s
+    }
     assert not wrong, wrong
 
 
@@ -56,15 +61,17 @@ def test_rule_has_a_fixture(name: str) -> None:
 
 
 @pytest.mark.parametrize("fx", FIXTURES, ids=lambda fx: fx.name)
-def test_fixture_yields_its_finding_at_its_offset(fx: object) -> None:
-    index = index_bytes(fx.data)  # type: ignore[attr-defined]
+def test_fixture_yields_its_finding_at_its_offset(fx: RuleFixture) -> None:
+    index = index_bytes(fx.data)
     findings, internal = validate_index(index)
     assert not internal
-    stream = Stream.INFLATED if fx.stream == "inflated" else Stream.FILE  # type: ignore[attr-defined]
-    hits = [f for f in findings if f.rule == fx.rule]  # type: ignore[attr-defined]
-    assert hits, f"{fx.rule} not reported; got {[(f.rule, hex(f.offset)) for f in findings]}"  # type: ignore[attr-defined]
+    stream = Stream.INFLATED if fx.stream == "inflated" else Stream.FILE
+    hits = [f for f in findings if f.rule == fx.rule]
+    got = [(f.rule, hex(f.offset)) for f in findings]
+    assert hits, f"{fx.rule} not reported; got {got}"
     where = [(f.offset, f.stream) for f in hits]
-    assert (fx.offset, stream) in where, f"{fx.rule} at {[hex(o) for o, _ in where]}, expected {fx.offset:#x}"  # type: ignore[attr-defined]
+    expected = f"{fx.rule} at {[hex(o) for o, _ in where]}, expected {fx.offset:#x}"
+    assert (fx.offset, stream) in where, expected
 
 
 def test_committed_rule_fixtures_are_what_the_builder_makes(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cached_property
+from typing import Literal
 
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import Kind, Node, Stream
@@ -103,19 +104,34 @@ class Context:
         """Nodes directly inside ``node`` (-1: the top level), in file order."""
         return self.index.children(node)
 
+    @cached_property
+    def tags(self) -> list[int]:
+        """The tag column as a list: indexing a list is far cheaper than a numpy scalar."""
+        return self.columns.tag.tolist()  # type: ignore[no-any-return]
+
+    @cached_property
+    def _datasets(self) -> list[tuple[int, list[int]]]:
+        c = self.columns
+        kinds = c.kind.tolist()
+        parents = c.parent.tolist()
+        tags = self.tags
+        element, item = int(Kind.ELEMENT), int(Kind.ITEM)
+        members: dict[int, list[int]] = {}
+        owners = [-1]
+        for i, kind in enumerate(kinds):
+            if kind == element:
+                parent = parents[i]
+                if parent == -1 and tags[i] >> 16 == 0x0002:
+                    continue  # the file meta group is not part of the data set
+                members.setdefault(parent, []).append(i)
+            elif kind == item:
+                owners.append(i)
+        return [(owner, members.get(owner, [])) for owner in owners]
+
     def datasets(self) -> Iterator[tuple[int, list[int]]]:
         """Every data set as (owner, element nodes): the top level (owner -1, the file meta
         group excluded) and each item of a sequence (owner: the item node)."""
-        c = self.columns
-        top = [
-            i
-            for i in self.children(-1)
-            if int(c.kind[i]) == Kind.ELEMENT and int(c.tag[i]) >> 16 != 0x0002
-        ]
-        yield -1, top
-        for i in range(len(c)):
-            if int(c.kind[i]) == Kind.ITEM:
-                yield i, [j for j in self.children(i) if int(c.kind[j]) == Kind.ELEMENT]
+        return iter(self._datasets)
 
     def meta(self) -> list[int]:
         """The element nodes of the file meta group (group 0002 at the top level)."""
@@ -160,7 +176,7 @@ class Context:
         vr = self.node(node).vr
         if raw is None:
             return None
-        order = "little" if self.little_endian(node) else "big"
+        order: Literal["little", "big"] = "little" if self.little_endian(node) else "big"
         if vr == "US" and len(raw) >= 2:
             return int.from_bytes(raw[:2], order)
         if vr == "UL" and len(raw) >= 4:

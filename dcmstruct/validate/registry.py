@@ -70,10 +70,8 @@ def rule(
     """Declare a rule checked by the decorated function ``check(ctx) -> Iterable[Finding]``."""
 
     def decorate(check: Check) -> Check:
-        _register(
-            Rule(name, Severity.parse(severity), standard, summary, why, example, check,
-                 check.__module__)  # fmt: skip
-        )
+        parsed = Severity.parse(severity)
+        _register(Rule(name, parsed, standard, summary, why, example, check, check.__module__))
         return check
 
     return decorate

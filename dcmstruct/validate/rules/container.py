@@ -1,1 +1,193 @@
-"""Rules: container (being written)."""
+"""Rules: the Part 10 container (PS3.10 7): preamble, prefix, what follows the last element.
+
+Most of these faults are met by the element index while it walks the file (it has to decide
+where the meta group and the data set start, and where the bytes stop making sense), so they
+are declared with :func:`index_rule`; :func:`preamble_nonzero` looks at the preamble itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dcmstruct.model import Kind, Stream
+from dcmstruct.validate.context import Context
+from dcmstruct.validate.finding import Finding
+from dcmstruct.validate.registry import index_rule, rule
+
+PREAMBLE_LENGTH = 128  # PS3.10 7.1
+PREFIX = b"DICM"
+
+index_rule(
+    "PREAMBLE_MISSING",
+    "error",
+    "PS3.10 7.1",
+    summary="No 128-byte preamble before the prefix: a bare data set, or 'DICM' at offset 0",
+    why="""\
+A Part 10 file starts with 128 bytes of preamble and 'DICM' at offset 128 (PS3.10 7.1).
+Readers that check the prefix (dcmtk without --read-dataset, most PACS import folders,
+file-type sniffers) reject a bare data set or 'DICM' at offset 0 as "not DICOM"; others
+guess, and may guess the transfer syntax wrong because a bare data set has no meta group.
+The finding points at offset 0: at 'DICM' when it is there, at the stray bytes before a data
+set when there are any, and is empty (length 0) for a bare data set.""",
+    example="""\
+00000000  44 49 43 4d 02 00 00 00 55 4c 04 00 ...   'DICM' at 0, then (0002,0000) UL
+00000000  08 00 05 00 43 53 0a 00 49 53 4f ...      a bare data set: (0008,0005) CS first""",
+    module=__name__,
+)
+
+index_rule(
+    "PREFIX_NOT_DICM",
+    "error",
+    "PS3.10 7.1",
+    summary="Bytes 128-131 are not 'DICM'",
+    why="""\
+The four bytes after the preamble identify the file as DICOM (PS3.10 7.1). Every
+prefix-checking reader (dcmtk, pydicom without force=True, OS and PACS file sniffers) refuses
+the file outright; the meta group is still parsed here, from offset 132, so the rest of the
+file can be checked.""",
+    example="""\
+00000080  44 49 43 58 02 00 00 00 55 4c 04 00   'DICX' where 'DICM' belongs""",
+    module=__name__,
+)
+
+index_rule(
+    "FILE_TOO_SHORT",
+    "error",
+    "PS3.10 7.1",
+    summary="File (even empty) too short to hold preamble, prefix and a file meta group",
+    why="""\
+A file of fewer than 132 bytes that does not start with a data set cannot be a Part 10
+file: there is no room for preamble, 'DICM' and a meta group. Such files come from aborted
+transfers, zero-byte placeholders and disks that filled up; a PACS import fails on them with
+an unhelpful parse error, or silently skips them. The finding covers the whole file.""",
+    example="""\
+(0 bytes)                                  an empty file
+00000000  00 00 00 00 ... (50 bytes)       too short for preamble + 'DICM'""",
+    module=__name__,
+)
+
+index_rule(
+    "DATASET_MISSING",
+    "error",
+    "PS3.10 7",
+    summary="File meta group present but no data set follows",
+    why="""\
+A DICOM file is a meta group followed by a data set (PS3.10 7); a file that stops after the
+meta group (or right after 'DICM') holds no image, no patient, no SOP instance. Readers
+return an empty data set or fail on the missing SOP Class/Instance UIDs; an archive would
+store an object with no content. The finding is empty (length 0), at the end of the file.""",
+    example="""\
+00000084  02 00 00 00 55 4c 04 00 ... (0002,0013) SH 'DCMSTRUCT_0_1'   <end of file>""",
+    module=__name__,
+)
+
+index_rule(
+    "TRAILING_BYTES",
+    "error",
+    "PS3.10 7.2; PS3.5 7.1",
+    summary="Bytes after the last element that do not form an element (garbage, zero run, one "
+    "odd byte)",
+    why="""\
+Every byte of a data set belongs to a data element (PS3.5 7.1); padding at the end of a file
+must be the Data Set Trailing Padding element (FFFC,FFFC) (PS3.10 7.2), which is legal and
+not reported. Bytes that form no element are read differently by each reader: dcmtk stops
+with "illegal element" or reads a bogus element, pydicom raises or warns, and a reader that
+round-trips the file may drop or mangle them. They usually mean a buggy writer (an odd byte
+left over, a buffer written past its end) or two files concatenated. The finding covers the
+bytes that form no element.""",
+    example="""\
+000001cc  01                      one odd byte after the last element
+000001cc  67 61 72 62 61 67 65 21 'garbage!' after the last element""",
+    module=__name__,
+)
+
+index_rule(
+    "FILE_TRUNCATED",
+    "error",
+    "PS3.10 7; PS3.5 7.1",
+    summary="File ends inside the meta group, an element header, a value, an item or a sequence",
+    why="""\
+A truncated file (an interrupted transfer, a full disk, a copy cut short) loses the end of
+its data set: usually pixel data, so viewers show a partial or black image; strict readers
+(dcmtk, pydicom) raise on the short read and show nothing. The finding points at what the
+end of the file cut: the length field of the value cut short, the partial header, or the
+end of the file where an undefined-length item or sequence was still open.""",
+    example="""\
+000001a6  10 00 10 00 50 4e 0c 00 52 55 4c 45   (0010,0010) PN VL 12, 4 bytes left""",
+    module=__name__,
+)
+
+index_rule(
+    "NESTING_TOO_DEEP",
+    "error",
+    "(safety limit)",
+    summary="Nesting deeper than the configured limit; parsing of that branch stops, the rest "
+    "of the file goes on",
+    why="""\
+No real IOD nests sequences more than a dozen levels deep; thousands of nested
+undefined-length sequences are a known way to crash readers that recurse (pydicom, gdcm and
+dicom3tools have all hit stack overflows on such files). dcmstruct walks the branch without
+recording it and goes on with the rest of the file. The finding points at the item that
+would open the first level beyond the limit (128 by default).""",
+    example="""\
+(0040,A730) SQ FFFFFFFF > (FFFE,E000) FFFFFFFF > (0040,A730) SQ FFFFFFFF > ... x 200""",
+    module=__name__,
+)
+
+
+@rule(
+    "PREAMBLE_NONZERO",
+    "info",
+    "PS3.10 7.1",
+    summary="Preamble holds non-zero bytes (legal, e.g. a TIFF header); reported for awareness",
+    why="""\
+PS3.10 7.1 lets an application put anything in the 128-byte preamble (e.g. a TIFF header
+that makes the file a dual-personality DICOM/TIFF file), and readers ignore it. It is
+reported because a non-zero preamble is also where executable or polyglot content hides
+(a file that is both DICOM and a Windows PE, CVE-2019-11687), which de-identification and
+security scanners want to know about. The finding covers the non-zero bytes: from the first
+to the last non-zero byte of the preamble.""",
+    example="""\
+00000000  49 49 2a 00 08 00 00 00 ... 44 49 43 4d   a little-endian TIFF header, then 'DICM'""",
+)
+def preamble_nonzero(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    if len(c) == 0 or int(c.kind[0]) != Kind.PREAMBLE:
+        return
+    src = ctx.index.sources.get(Stream.FILE)
+    if src is None or src.size < PREAMBLE_LENGTH + len(PREFIX):
+        return
+    head = bytes(src.buf[: PREAMBLE_LENGTH + len(PREFIX)])
+    if head[PREAMBLE_LENGTH:] != PREFIX:
+        return  # no 'DICM': PREFIX_NOT_DICM says it, and this may be no preamble at all
+    preamble = head[:PREAMBLE_LENGTH]
+    stripped = preamble.strip(b"\0")
+    if not stripped:
+        return
+    first = len(preamble) - len(preamble.lstrip(b"\0"))
+    last = len(preamble.rstrip(b"\0"))
+    count = sum(1 for b in preamble if b)
+    message = (
+        f"the preamble holds {count} non-zero byte{'s' if count != 1 else ''} "
+        f"between {first:#x} and {last - 1:#x}"
+    )
+    kind = _preamble_kind(preamble)
+    if kind:
+        message += f"; it starts like {kind}"
+    yield ctx.finding(
+        "PREAMBLE_NONZERO", message + " (legal: PS3.10 lets applications use it)",
+        offset=first, length=last - first, stream=Stream.FILE,
+    )  # fmt: skip
+
+
+def _preamble_kind(preamble: bytes) -> str | None:
+    """What the preamble's first bytes look like, if they are a known file signature."""
+    if preamble.startswith((b"II*\0", b"MM\0*")):
+        return "a TIFF header"
+    if preamble.startswith(b"MZ"):
+        return "a Windows executable (MZ header)"
+    if preamble.startswith(b"\x7fELF"):
+        return "an ELF executable"
+    if preamble.startswith(b"%PDF"):
+        return "a PDF document"
+    return None

@@ -1,1 +1,345 @@
-"""Rules: encoding (being written)."""
+"""Rules: how elements are encoded (PS3.5 7.1, 7.2, 6.2): VRs, lengths, order, groups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from dcmstruct import specdata
+from dcmstruct.model import Kind, Stream, vr_text
+from dcmstruct.schema.element import format_tag
+from dcmstruct.validate.context import Context
+from dcmstruct.validate.finding import Finding
+from dcmstruct.validate.registry import index_rule, rule
+
+index_rule(
+    "TRANSFER_SYNTAX_MISMATCH",
+    "error",
+    "PS3.5 7.1.1-7.1.3, A.1-A.3",
+    summary="The data set is not encoded as (0002,0010) says (implicit vs explicit VR, byte "
+    "order), in whole or for single elements.",
+    why="A reader that trusts (0002,0010) reads VR bytes as a length (or the reverse) and "
+    "either stops or reads garbage; readers that sniff the encoding recover silently, which "
+    "is why such files 'open everywhere but here'. dcmstruct reads what is there and says so.",
+    example="(0002,0010) = 1.2.840.10008.1.2.1 (explicit VR LE), then\n"
+    "08 00 16 00 1a 00 00 00 31 2e 32 ...   (0008,0016), no VR, 32-bit length: implicit",
+    module=__name__,
+)
+
+index_rule(
+    "VALUE_OVERRUNS_PARENT",
+    "error",
+    "PS3.5 7.1.1, 7.5.1",
+    summary="A value length runs past the end of the item, sequence or file that holds it "
+    "(including hostile lengths such as 0xFFFFFFF0).",
+    why="Readers that trust the length allocate or skip that many bytes: they crash, hang, or "
+    "silently drop the rest of the container. The finding points at the length field and says "
+    "where parsing resumed (re-synchronised on the next plausible element, or cut at the end "
+    "of the container).",
+    example="(0008,1030) LO, VL 0xFFF0 in an item with 20 bytes left",
+    module=__name__,
+)
+
+index_rule(
+    "INVALID_VR",
+    "error",
+    "PS3.5 6.2, 7.1.2",
+    summary="The two VR bytes of an explicit VR element are not a VR code of the standard.",
+    why="Without a VR the length field's form (16 or 32 bits) is unknown, so every reader has to "
+    "guess where the element ends; most give up on the rest of the file.",
+    example="10 00 10 00 'Pn' 08 00 ...   (0010,0010) with VR 'Pn'",
+    module=__name__,
+)
+
+index_rule(
+    "UNDEFINED_LENGTH_NOT_ALLOWED",
+    "error",
+    "PS3.5 7.1.1-7.1.3",
+    summary="Undefined length (FFFFFFFFH) on a VR that may not have it (only SQ, UN, and OB/OW "
+    "Pixel Data when encapsulated).",
+    why="An undefined length is only meaningful where a delimiter closes the value; on any "
+    "other VR a reader cannot know where the value ends.",
+    example="(0008,1030) UT, VL FFFFFFFFH",
+    module=__name__,
+)
+
+index_rule(
+    "LENGTH_FIELD_FORM_WRONG",
+    "error",
+    "PS3.5 7.1.2 Table 7.1-1",
+    summary="A VR that needs 2 reserved bytes and a 32-bit length written with a 16-bit length, "
+    "or the reverse.",
+    why="The header is 8 bytes where 12 are expected (or the reverse), so a strict reader "
+    "misplaces every element that follows. dcmstruct reads the form that makes the next "
+    "element line up and reports the mismatch on the length field.",
+    example="e0 7f 10 00 'OB' 0a 00 ...   (7FE0,0010) OB with a 16-bit length 10",
+    module=__name__,
+)
+
+index_rule(
+    "UN_UNDEFINED_CONTENT_NOT_IMPLICIT",
+    "error",
+    "PS3.5 6.2.2",
+    summary="UN with undefined length whose content is not Implicit VR Little Endian.",
+    why="A reader that does not know the tag treats UN of undefined length as a sequence in "
+    "Implicit VR Little Endian (CP-246); explicit VR content makes it read VR bytes as lengths.",
+    example="(0008,1140) UN undefined length, first item element: 08 00 50 11 'UI' 04 00 ...",
+    module=__name__,
+)
+
+
+def _length_field(ctx: Context, i: int) -> tuple[int, int]:
+    """Offset and size of element ``i``'s length field (PS3.5 Tables 7.1-1..7.1-3)."""
+    c = ctx.columns
+    offset = int(c.offset[i])
+    header = int(c.value_offset[i]) - offset
+    if header == 12:
+        return offset + 8, 4
+    if bool(c.vr_explicit[i]):
+        return offset + 6, 2
+    return offset + 4, 4
+
+
+def _elements(ctx: Context) -> np.ndarray:
+    c = ctx.columns
+    return np.flatnonzero(c.kind == Kind.ELEMENT)
+
+
+@rule(
+    "ODD_VALUE_LENGTH",
+    "error",
+    "PS3.5 7.1.1",
+    summary="A defined value length is odd.",
+    why="Every value field has even length (padded as its VR says). Odd lengths misalign "
+    "readers that assume it, and some toolkits 'fix' the file by padding, changing it.",
+    example="(0010,0010) PN, VL 11: 'DOE^JOHN^A' + no padding",
+)
+def odd_value_length(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    idx = np.flatnonzero((c.kind == Kind.ELEMENT) & (c.length >= 0) & (c.length % 2 == 1))
+    for i in idx.tolist():
+        at, size = _length_field(ctx, i)
+        yield ctx.finding(
+            "ODD_VALUE_LENGTH",
+            f"VL {int(c.length[i])} is odd; values are padded to even length",
+            node=i,
+            offset=at,
+            length=size,
+        )
+
+
+def _tag_order_findings(ctx: Context, nodes: list[int]) -> Iterator[Finding]:
+    tags = ctx.tags
+    seen: set[int] = set()
+    previous = -1
+    for i in nodes:
+        tag = tags[i]
+        if tag in seen:
+            yield ctx.finding(
+                "DUPLICATE_TAG",
+                f"({format_tag(tag)}) appears a second time in this data set",
+                node=i,
+                length=8,
+            )
+        elif tag < previous:
+            yield ctx.finding(
+                "TAGS_NOT_ASCENDING",
+                f"({format_tag(tag)}) follows ({format_tag(previous)}); tags must increase",
+                node=i,
+                length=8,
+            )
+        seen.add(tag)
+        previous = max(previous, tag)
+
+
+@rule(
+    "TAGS_NOT_ASCENDING",
+    "error",
+    "PS3.5 7.1",
+    summary="Tags in a data set or item are not in strictly increasing order.",
+    why="Readers that stop at the first tag past the one they want (or merge sorted streams) "
+    "miss elements; dcmtk reorders silently and so changes the file when it writes it back.",
+    example="(0010,0020) LO PatientID, then (0010,0010) PN PatientName",
+)
+def tags_not_ascending(ctx: Context) -> Iterator[Finding]:
+    for finding in _order_findings(ctx):
+        if finding.rule == "TAGS_NOT_ASCENDING":
+            yield finding
+
+
+@rule(
+    "DUPLICATE_TAG",
+    "error",
+    "PS3.5 7.1",
+    summary="The same tag twice in one data set or item.",
+    why="Readers disagree on which one wins (pydicom keeps the last, dcmtk the first), so two "
+    "systems show different values for the same file.",
+    example="(0010,0010) PN 'DOE^A' ... (0010,0010) PN 'DOE^B' in the same data set",
+)
+def duplicate_tag(ctx: Context) -> Iterator[Finding]:
+    for finding in _order_findings(ctx):
+        if finding.rule == "DUPLICATE_TAG":
+            yield finding
+
+
+def _order_findings(ctx: Context) -> Iterator[Finding]:
+    yield from _tag_order_findings(ctx, ctx.meta())
+    for _owner, nodes in ctx.datasets():
+        yield from _tag_order_findings(ctx, nodes)
+
+
+@rule(
+    "VL_NOT_MULTIPLE_OF_VALUE_SIZE",
+    "error",
+    "PS3.5 6.2 Table 6.2-1",
+    summary="A value length is not a multiple of the VR's value size (US, UL, FL, FD, AT, SS, "
+    "SL, SV, UV, OW, OF, OD, OL, OV).",
+    why="The last value is cut in the middle: readers either drop it, read past the value, or "
+    "refuse the element.",
+    example="(0028,0010) US, VL 3",
+)
+def vl_not_multiple(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    sizes: dict[int, int] = {}
+    for code in specdata.VR_CODES:
+        info = specdata.vr_info(code)
+        if info is not None and info.value_size and info.value_size > 1:
+            b = code.encode("ascii")
+            sizes[(b[0] << 8) | b[1]] = info.value_size
+    idx = np.flatnonzero((c.kind == Kind.ELEMENT) & (c.length > 0) & np.isin(c.vr, list(sizes)))
+    for i in idx.tolist():
+        size = sizes[int(c.vr[i])]
+        length = int(c.length[i])
+        if length % size:
+            at, field = _length_field(ctx, i)
+            yield ctx.finding(
+                "VL_NOT_MULTIPLE_OF_VALUE_SIZE",
+                f"VL {length} is not a multiple of {size}, the size of one "
+                f"{vr_text(int(c.vr[i]))} value",
+                node=i,
+                offset=at,
+                length=field,
+            )
+
+
+@rule(
+    "RESERVED_BYTES_NONZERO",
+    "warning",
+    "PS3.5 7.1.2",
+    summary="The 2 reserved bytes after a long-form VR are not 0000H.",
+    why="The standard reserves them for future use and requires 0000H; some readers use them "
+    "to sniff the header form and then misread the length.",
+    example="e0 7f 10 00 'OW' 20 20 00 02 00 00   (reserved bytes 2020H)",
+)
+def reserved_bytes_nonzero(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    idx = np.flatnonzero(
+        (c.kind == Kind.ELEMENT) & c.vr_explicit & (c.value_offset - c.offset == 12)
+    )
+    for i in idx.tolist():
+        src = ctx.index.sources[Stream(int(c.stream[i]))]
+        at = int(c.offset[i]) + 6
+        reserved = bytes(src.buf[at : at + 2])
+        if reserved != b"\0\0":
+            yield ctx.finding(
+                "RESERVED_BYTES_NONZERO",
+                f"reserved bytes are {reserved.hex().upper()}H, expected 0000H",
+                node=i,
+                offset=at,
+                length=2,
+            )
+
+
+@rule(
+    "GROUP_LENGTH_MISMATCH",
+    "warning",
+    "PS3.5 7.2",
+    summary="A (retired) group length (gggg,0000) outside group 0002 has the wrong value.",
+    why="Group lengths are retired but still honoured by some readers to skip whole groups: a "
+    "wrong one makes them skip too little or too much.",
+    example="(0008,0000) UL 100, while the group 0008 elements after it take 120 bytes",
+)
+def group_length_mismatch(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    tags = ctx.tags
+    for _owner, nodes in ctx.datasets():
+        for k, i in enumerate(nodes):
+            tag = tags[i]
+            group = tag >> 16
+            if tag & 0xFFFF or group == 0x0002 or int(c.length[i]) != 4:
+                continue
+            said = ctx.uint(i)
+            if said is None:
+                continue
+            last = i
+            for j in nodes[k + 1 :]:
+                if int(c.tag[j]) >> 16 != group:
+                    break
+                last = j
+            actual = int(c.end[last]) - int(c.end[i])
+            if said != actual:
+                yield ctx.finding(
+                    "GROUP_LENGTH_MISMATCH",
+                    f"({format_tag(tag)}) says {said} bytes, the group holds {actual}",
+                    node=i,
+                    offset=int(c.value_offset[i]),
+                    length=4,
+                )
+
+
+ILLEGAL_GROUPS = frozenset({0x0001, 0x0003, 0x0005, 0x0007, 0xFFFF})
+
+
+@rule(
+    "ILLEGAL_GROUP",
+    "error",
+    "PS3.5 7.8.1",
+    summary="An element in group 0001, 0003, 0005, 0007 or FFFF.",
+    why="These odd groups may not be used, not even as private groups; readers that map "
+    "private groups by number misattribute them.",
+    example="(0003,0010) LO 'ACME' ...",
+)
+def illegal_group(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    groups = c.tag >> 16
+    idx = np.flatnonzero((c.kind == Kind.ELEMENT) & np.isin(groups, list(ILLEGAL_GROUPS)))
+    for i in idx.tolist():
+        yield ctx.finding(
+            "ILLEGAL_GROUP",
+            f"({format_tag(int(c.tag[i]))}) is in group {int(groups[i]):04X}, which may "
+            "not be used",
+            node=i,
+            length=4,
+        )
+
+
+@rule(
+    "UNKNOWN_STANDARD_TAG",
+    "info",
+    "PS3.6 6",
+    summary="An even-group tag that the data dictionary (DICOM 2024c) does not know.",
+    why="A standard tag unknown to the dictionary is either newer than it, a typo in a "
+    "generator, or a private element written into a standard group; readers treat it as UN.",
+    example="(0008,0017) in a file: no such attribute in PS3.6",
+)
+def unknown_standard_tag(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    tags = ctx.tags
+    even = (c.tag >> 16) % 2 == 0
+    idx = np.flatnonzero(
+        (c.kind == Kind.ELEMENT) & even & ((c.tag & 0xFFFF) != 0) & ((c.tag >> 16) != 0xFFFE)
+    )
+    known: dict[int, bool] = {}
+    for i in idx.tolist():
+        tag = tags[i]
+        hit = known.get(tag)
+        if hit is None:
+            hit = known[tag] = specdata.lookup(tag) is not None
+        if not hit:
+            yield ctx.finding(
+                "UNKNOWN_STANDARD_TAG",
+                f"({format_tag(tag)}) is not in the DICOM {specdata.EDITION} data dictionary",
+                node=i,
+                length=4,
+            )

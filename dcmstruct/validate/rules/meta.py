@@ -1,1 +1,434 @@
-"""Rules: meta (being written)."""
+"""Rules: the file meta group (PS3.10 7.1 Table 7.1-1) and the transfer syntax it names.
+
+The element index ends the meta group at the first element of another group. What the writer
+meant as its meta group is what (0002,0000) announces; :func:`meta_group` puts both views
+together (once per file) for the rules below.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from dcmstruct.model import Kind, Stream
+from dcmstruct.schema.element import format_tag
+from dcmstruct.validate.context import Context
+from dcmstruct.validate.finding import Finding
+from dcmstruct.validate.registry import index_rule, rule
+
+GROUP_LENGTH = 0x00020000
+VERSION = 0x00020001
+MEDIA_STORAGE_SOP_CLASS = 0x00020002
+MEDIA_STORAGE_SOP_INSTANCE = 0x00020003
+TRANSFER_SYNTAX = 0x00020010
+IMPLEMENTATION_CLASS = 0x00020012
+SOP_CLASS = 0x00080016
+SOP_INSTANCE = 0x00080018
+# PS3.10 7.1 Table 7.1-1: the Type 1 elements of the file meta group besides (0002,0000).
+REQUIRED = (VERSION, MEDIA_STORAGE_SOP_CLASS, MEDIA_STORAGE_SOP_INSTANCE, TRANSFER_SYNTAX,
+            IMPLEMENTATION_CLASS)  # fmt: skip
+VERSION_VALUE = b"\x00\x01"  # PS3.10 7.1: OB 00H 01H
+_UID_BYTES = 256  # a UI value has at most 64 characters; read no more than this of one
+
+
+@dataclass(frozen=True)
+class MetaGroup:
+    """The file meta group of one file, as walked and as announced."""
+
+    elements: tuple[int, ...]  # the leading run of top-level group 0002 elements
+    members: frozenset[int]  # what the writer put in it: ``elements`` + any 0002 element
+    # inside the span (0002,0000) announces
+    intruders: tuple[int, ...]  # elements of other groups inside that span
+    end: int  # one past the last byte of ``elements`` (0 if there are none)
+    group_length: int | None  # the (0002,0000) node
+    announced: int | None  # its value
+    truncated: bool  # the file ends inside the meta group
+
+    @property
+    def start(self) -> int | None:
+        return self.elements[0] if self.elements else None
+
+
+_CACHE: weakref.WeakKeyDictionary[Context, MetaGroup] = weakref.WeakKeyDictionary()
+
+
+def meta_group(ctx: Context) -> MetaGroup:
+    """The meta group of ``ctx``'s file, computed once per Context (O(top-level nodes))."""
+    cached = _CACHE.get(ctx)
+    if cached is None:
+        cached = _CACHE[ctx] = _meta_group(ctx)
+    return cached
+
+
+def _meta_group(ctx: Context) -> MetaGroup:
+    c = ctx.columns
+    top = [
+        i
+        for i in ctx.children(-1)
+        if int(c.kind[i]) == Kind.ELEMENT and int(c.stream[i]) == Stream.FILE
+    ]
+    # The meta group as walked: group 0002 elements from the start, up to the first element of
+    # another group. (If the index did not recognise a meta group, e.g. one written big endian,
+    # a leading run of group 0002 is still taken as the meta group rather than as misplaced.)
+    n = 0
+    while n < len(top) and int(c.tag[top[n]]) >> 16 == 0x0002:
+        n += 1
+    elements = tuple(top[:n])
+    members = set(elements)
+    group_length = next((i for i in elements if int(c.tag[i]) == GROUP_LENGTH), None)
+    announced = None if group_length is None else _u32(ctx, group_length)
+    intruders: tuple[int, ...] = ()
+    actual_end = max((int(c.end[i]) for i in elements), default=0)
+    if group_length is not None and announced is not None:
+        announced_end = int(c.end[group_length]) + announced
+        if announced_end > actual_end:
+            # Does the announced span end exactly at the end of a later element? Then the
+            # writer put those elements in its meta group; the group length is consistent.
+            span: list[int] = []
+            for i in top[n:]:
+                if int(c.offset[i]) >= announced_end:
+                    break
+                span.append(i)
+                if int(c.end[i]) == announced_end:
+                    others = tuple(j for j in span if int(c.tag[j]) >> 16 != 0x0002)
+                    if others:
+                        intruders = others
+                        members.update(j for j in span if int(c.tag[j]) >> 16 == 0x0002)
+                    break
+    truncated = ctx.index.dataset_offset is None and any(
+        f.code in ("FILE_TRUNCATED", "TRAILING_BYTES") and f.stream == Stream.FILE
+        for f in ctx.index.faults
+    )
+    return MetaGroup(
+        elements, frozenset(members), intruders, actual_end, group_length, announced, truncated
+    )
+
+
+def _u32(ctx: Context, node: int) -> int | None:
+    """A 4-byte unsigned value, in the byte order it was read in (None if it is not 4 bytes)."""
+    if int(ctx.columns.length[node]) != 4:
+        return None
+    raw = ctx.value_bytes(node, 4)
+    if raw is None or len(raw) != 4:
+        return None
+    offset = ctx.index.dataset_offset
+    enc = ctx.index.dataset_encoding
+    big = (
+        offset is not None
+        and int(ctx.columns.offset[node]) >= offset
+        and enc is not None
+        and not enc.little_endian
+    )
+    return int.from_bytes(raw, "big" if big else "little")
+
+
+def _uid(ctx: Context, node: int) -> str:
+    raw = ctx.value_bytes(node, _UID_BYTES) or b""
+    return raw.decode("latin-1").strip(" \0")
+
+
+def _has_prefix(ctx: Context) -> bool:
+    kinds = ctx.columns.kind[:2]
+    return bool(np.any(kinds == Kind.PREFIX))
+
+
+index_rule(
+    "META_NOT_EXPLICIT_LE",
+    "error",
+    "PS3.10 7.1",
+    summary="File meta group not encoded Explicit VR Little Endian",
+    why="""\
+PS3.10 7.1 requires the file meta group in Explicit VR Little Endian whatever the data set's
+transfer syntax, so that every reader can find (0002,0010) before knowing anything else.
+A meta group written Implicit VR (a writer that used the data set's encoding for everything)
+is misread by strict readers (dcmtk reports illegal VRs, pydicom may read the transfer syntax
+wrong) and then the whole data set is misread. The finding covers the first meta element's
+8-byte header.""",
+    example="""\
+00000084  02 00 00 00 04 00 00 00 c4 00 00 00   (0002,0000) implicit: no 'UL', 32-bit length""",
+    module=__name__,
+)
+
+index_rule(
+    "TRANSFER_SYNTAX_UNKNOWN",
+    "error",
+    "PS3.5 10; PS3.6 Table A-1",
+    summary="(0002,0010) names no known transfer syntax (parsing then falls back to detection, "
+    "and says so)",
+    why="""\
+The transfer syntax UID tells a reader how the data set is encoded (PS3.5 10). A UID that is
+not a transfer syntax of PS3.6 Table A-1 (a typo, a SOP Class UID in its place, a private
+syntax, an empty value) makes standard readers give up ("unsupported transfer syntax") or
+guess; a PACS rejects the object. dcmstruct detects the encoding from the data set's first
+bytes. The finding covers the value of (0002,0010).""",
+    example="""\
+(0002,0010) UI '1.2.3.4.5'               not a transfer syntax UID""",
+    module=__name__,
+)
+
+
+@rule(
+    "META_GROUP_LENGTH_MISSING",
+    "error",
+    "PS3.10 7.1 Table 7.1-1",
+    summary="(0002,0000) absent",
+    why="""\
+(0002,0000) File Meta Information Group Length is Type 1 (PS3.10 Table 7.1-1). Readers use it
+to find where the meta group ends and the data set (possibly of another encoding) begins;
+without it dcmtk and pydicom fall back to reading group 0002 tags one by one, which goes
+wrong when the data set's first element cannot be read as Explicit VR Little Endian. The
+finding is empty (length 0), where (0002,0000) belongs: at the first meta element.""",
+    example="""\
+00000084  02 00 01 00 4f 42 00 00 02 00 00 00 00 01   (0002,0001) first: no (0002,0000)""",
+)
+def meta_group_length_missing(ctx: Context) -> Iterator[Finding]:
+    meta = meta_group(ctx)
+    if meta.start is None or meta.group_length is not None:
+        return
+    start = int(ctx.columns.offset[meta.start])
+    yield ctx.finding(
+        "META_GROUP_LENGTH_MISSING",
+        "no (0002,0000) File Meta Information Group Length: the meta group starts with "
+        f"({format_tag(int(ctx.columns.tag[meta.start]))})",
+        offset=start, length=0, tag=GROUP_LENGTH, stream=Stream.FILE,
+    )  # fmt: skip
+
+
+@rule(
+    "META_GROUP_LENGTH_MISMATCH",
+    "error",
+    "PS3.10 7.1 Table 7.1-1",
+    summary="(0002,0000) value differs from the byte length of the group that follows it",
+    why="""\
+(0002,0000) gives the number of bytes from the end of its own value to the end of the last
+meta element (PS3.10 Table 7.1-1). Readers that trust it (pydicom, dcmtk, most toolkits in
+C and Java) jump that many bytes and start the data set there: too short and they read meta
+elements with the data set's transfer syntax, too long and they skip the first data set
+elements or start in the middle of one. The finding covers the 4-byte value.""",
+    example="""\
+(0002,0000) UL 190        <- the group after it holds 188 bytes""",
+)
+def meta_group_length_mismatch(ctx: Context) -> Iterator[Finding]:
+    meta = meta_group(ctx)
+    gl = meta.group_length
+    if gl is None or meta.announced is None or meta.intruders:
+        return
+    c = ctx.columns
+    gl_end = int(c.end[gl])
+    actual = meta.end - gl_end
+    if actual == meta.announced:
+        return
+    if meta.truncated and gl_end + meta.announced > ctx.index.size:
+        return  # the file ends inside the meta group: FILE_TRUNCATED says so
+    yield ctx.finding(
+        "META_GROUP_LENGTH_MISMATCH",
+        f"(0002,0000) says {meta.announced} bytes, the group holds {actual}",
+        node=gl, offset=int(c.value_offset[gl]), length=4,
+    )  # fmt: skip
+
+
+@rule(
+    "META_REQUIRED_MISSING",
+    "error",
+    "PS3.10 7.1 Table 7.1-1",
+    summary="One of (0002,0001) (0002,0002) (0002,0003) (0002,0010) (0002,0012) absent",
+    why="""\
+These meta elements are Type 1 (PS3.10 Table 7.1-1). Without (0002,0010) a reader must guess
+the transfer syntax; without (0002,0002)/(0002,0003) media applications (DICOMDIR builders,
+PACS import) cannot tell what object the file holds without parsing the data set and reject
+or misfile it; (0002,0001) and (0002,0012) are checked by strict importers. One finding per
+missing element, empty (length 0), where it belongs in tag order. A file whose data set
+directly follows 'DICM' (no meta group at all) gets one finding at the data set's start.""",
+    example="""\
+(0002,0003) UI '1.2.826.0.1.3680043.10.1455.4.1'
+(0002,0012) UI '1.2.826.0.1.3680043.10.1455.1'   <- no (0002,0010) between them""",
+)
+def meta_required_missing(ctx: Context) -> Iterator[Finding]:
+    meta = meta_group(ctx)
+    c = ctx.columns
+    if meta.start is None:
+        start = ctx.index.dataset_offset
+        if _has_prefix(ctx) and start is not None:
+            yield ctx.finding(
+                "META_REQUIRED_MISSING",
+                f"no file meta group: the data set starts at {start:#x}, right after 'DICM' "
+                "(no (0002,0001) (0002,0002) (0002,0003) (0002,0010) (0002,0012))",
+                offset=start, length=0, stream=Stream.FILE,
+            )  # fmt: skip
+        return
+    members = sorted(meta.members, key=lambda i: int(c.offset[i]))
+    tags = {int(c.tag[i]) for i in members}
+    last_tag = max(tags)
+    last_end = max(int(c.end[i]) for i in members)
+    for tag in REQUIRED:
+        if tag in tags or (meta.truncated and tag > last_tag):
+            continue
+        after = next((i for i in members if int(c.tag[i]) > tag), None)
+        where = int(c.offset[after]) if after is not None else last_end
+        message = f"({format_tag(tag)}) is missing from the file meta group"
+        elsewhere = _elsewhere(ctx, tag, meta)
+        if elsewhere is not None:
+            message += f" (it appears after the meta group, at {elsewhere:#x})"
+        yield ctx.finding(
+            "META_REQUIRED_MISSING", message, offset=where, length=0, tag=tag, stream=Stream.FILE
+        )
+
+
+def _elsewhere(ctx: Context, tag: int, meta: MetaGroup) -> int | None:
+    c = ctx.columns
+    for i in ctx.children(-1):
+        if int(c.tag[i]) == tag and int(c.kind[i]) == Kind.ELEMENT and i not in meta.members:
+            return int(c.offset[i])
+    return None
+
+
+@rule(
+    "META_VERSION_INVALID",
+    "warning",
+    "PS3.10 7.1 Table 7.1-1",
+    summary="(0002,0001) is not OB 00\\01",
+    why="""\
+(0002,0001) File Meta Information Version is OB with the two bytes 00H 01H (PS3.10 Table
+7.1-1). Most readers ignore the value, but strict importers and validators (dciodvfy,
+some PACS) flag or reject other values, and a wrong VR here often shows a writer that
+encodes the whole meta group wrongly. The finding covers the value (or the VR bytes, when
+the value is right but the VR is not OB).""",
+    example="""\
+(0002,0001) OB 00\\02                   <- expected 00\\01""",
+)
+def meta_version_invalid(ctx: Context) -> Iterator[Finding]:
+    meta = meta_group(ctx)
+    c = ctx.columns
+    node = next((i for i in sorted(meta.members) if int(c.tag[i]) == VERSION), None)
+    if node is None:
+        return
+    n = ctx.node(node)
+    raw = ctx.value_bytes(node, 16)
+    vr_ok = n.vr == "OB" or not n.vr_explicit
+    if raw is None:
+        yield ctx.finding(
+            "META_VERSION_INVALID",
+            "(0002,0001) has undefined length, expected OB 00\\01",
+            node=node, offset=n.offset, length=n.end - n.offset,
+        )  # fmt: skip
+        return
+    if raw != VERSION_VALUE or (n.length or 0) != 2:
+        shown = "\\".join(f"{b:02X}" for b in raw[:8]) + ("..." if (n.length or 0) > 8 else "")
+        yield ctx.finding(
+            "META_VERSION_INVALID",
+            f"(0002,0001) is {n.vr or '??'} {shown or '(empty)'}, expected OB 00\\01",
+            node=node, offset=n.value_offset, length=n.end - (n.value_offset or n.offset),
+        )  # fmt: skip
+    elif not vr_ok:
+        yield ctx.finding(
+            "META_VERSION_INVALID",
+            f"(0002,0001) has VR {n.vr}, expected OB",
+            node=node, offset=n.offset + 4, length=2,
+        )  # fmt: skip
+
+
+@rule(
+    "META_UID_MISMATCH",
+    "error",
+    "PS3.10 7.1 Table 7.1-1",
+    summary="(0002,0002)/(0002,0003) differ from (0008,0016)/(0008,0018)",
+    why="""\
+Media Storage SOP Class/Instance UID must equal the data set's SOP Class/Instance UID (PS3.10
+Table 7.1-1). Archives, DICOMDIR builders and de-duplicating importers key on the meta values
+without parsing the data set; a mismatch (typically after a tool edited the data set and
+left the meta group alone) files the object under the wrong UID, makes it look like a
+duplicate or hides it from queries. Values are compared without their NUL/space padding.
+The finding covers the meta element's value.""",
+    example="""\
+(0002,0003) UI '1.2.826.0.1.3680043.10.1455.4.1'
+(0008,0018) UI '1.2.826.0.1.3680043.10.1455.4.2'    <- differs""",
+)
+def meta_uid_mismatch(ctx: Context) -> Iterator[Finding]:
+    meta = meta_group(ctx)
+    c = ctx.columns
+    by_tag: dict[int, int] = {}
+    for i in sorted(meta.members):
+        by_tag.setdefault(int(c.tag[i]), i)
+    for meta_tag, ds_tag in ((MEDIA_STORAGE_SOP_CLASS, SOP_CLASS),
+                             (MEDIA_STORAGE_SOP_INSTANCE, SOP_INSTANCE)):  # fmt: skip
+        m = by_tag.get(meta_tag)
+        d = ctx.find_top(ds_tag)
+        if m is None or d is None or int(c.length[m]) < 0 or int(c.length[d]) < 0:
+            continue
+        mv, dv = _uid(ctx, m), _uid(ctx, d)
+        if mv == dv:
+            continue
+        value_offset = int(c.value_offset[m])
+        yield ctx.finding(
+            "META_UID_MISMATCH",
+            f"({format_tag(meta_tag)}) is '{mv}', ({format_tag(ds_tag)}) is '{dv}'",
+            node=m, offset=value_offset, length=int(c.end[m]) - value_offset,
+        )  # fmt: skip
+
+
+@rule(
+    "META_CONTAINS_NON_META",
+    "error",
+    "PS3.10 7.1",
+    summary="An element of a group other than 0002 inside the file meta group",
+    why="""\
+The file meta group holds group 0002 only (PS3.10 7.1). A writer that puts a data set
+element (often (0008,0005) or (0008,0016)) inside it and counts it in (0002,0000) makes
+readers disagree: those that trust the group length read the element as part of the meta
+group, in Explicit VR Little Endian, and never see it in the data set; those that stop at the
+first non-0002 tag read it as the data set's first element, maybe in the wrong encoding.
+Detected when (0002,0000) announces a span that ends exactly at the end of an element of
+another group; the finding covers that element.""",
+    example="""\
+(0002,0000) UL 198        <- counts the next element too
+(0002,0013) SH 'DCMSTRUCT_0_1'
+(0008,0005) CS 'ISO_IR 100'          <- inside the announced meta group""",
+)
+def meta_contains_non_meta(ctx: Context) -> Iterator[Finding]:
+    meta = meta_group(ctx)
+    if not meta.intruders or meta.group_length is None or meta.announced is None:
+        return
+    c = ctx.columns
+    end = int(c.end[meta.group_length]) + meta.announced
+    for i in meta.intruders:
+        yield ctx.finding(
+            "META_CONTAINS_NON_META",
+            f"({format_tag(int(c.tag[i]))}) is inside the file meta group: (0002,0000) "
+            f"announces it runs to {end:#x}",
+            node=i,
+        )
+
+
+@rule(
+    "META_ELEMENT_IN_DATASET",
+    "error",
+    "PS3.10 7.1",
+    summary="A group 0002 element after the file meta group",
+    why="""\
+Group 0002 belongs in the file meta group only (PS3.10 7.1); it is never part of a data set
+and must not appear in items. A reader that has already switched to the data set's transfer
+syntax misreads it; dcmtk moves it into the meta group or drops it when writing, pydicom keeps
+it in the data set and may write it out again in the wrong place; a network send (where
+group 0002 is not allowed) fails or strips it. The finding covers the element.""",
+    example="""\
+(0008,0060) CS 'CT'
+(0002,0010) UI '1.2.840.10008.1.2.1'    <- in the data set""",
+)
+def meta_element_in_dataset(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    hits = np.flatnonzero((c.kind == Kind.ELEMENT) & ((c.tag >> 16) == 0x0002))
+    if hits.size == 0:
+        return
+    meta = meta_group(ctx)
+    for i in hits.tolist():
+        if i in meta.members:
+            continue
+        where = "inside an item" if int(c.depth[i]) > 0 else "in the data set"
+        if meta.elements:
+            where += f", after the file meta group ended at {meta.end:#x}"
+        yield ctx.finding(
+            "META_ELEMENT_IN_DATASET", f"({format_tag(int(c.tag[i]))}) {where}", node=i
+        )
