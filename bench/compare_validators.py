@@ -5,8 +5,9 @@
 For every file in fixtures/rules/ (one per rule and variant), prints whether each tool
 noticed anything structural: dcmstruct (the fixture's rule at the fixture's offset), dciodvfy
 (an "Error"/"Warning" line that is not about IOD content: missing attributes, modules, unknown
-private tags are filtered out) and dcmdump (an "E:" or "W:" line of `dcmdump FILE`, or a non-zero exit). The
-first line each tool printed is shown so a person can judge whether it is the same fault.
+private tags are filtered out) and dcmdump (an "E:" or "W:" line of `dcmdump FILE`, or a
+non-zero exit). The first line each tool printed is shown so a person can judge whether it is
+the same fault.
 """
 
 from __future__ import annotations
