@@ -59,6 +59,10 @@ TRANSFER_SYNTAX_UID = 0x00020010
 _VALID_VRS: frozenset[bytes] = frozenset(v.encode("ascii") for v in specdata.VR_CODES)
 # Finds positions whose bytes 4-5 are a VR code: candidates for an explicit VR header.
 _EXPLICIT_CANDIDATE = re.compile(b"(?=.{4}(?:" + b"|".join(sorted(_VALID_VRS)) + b"))", re.DOTALL)
+# Groups no element of a file's data set can have: 0000 is the command group of DIMSE
+# messages (PS3.7), FFFF is illegal (PS3.5 7.8.1). At a header position they mean garbage:
+# a zero run, FF padding, or text.
+_GARBAGE_GROUPS = frozenset({0x0000, 0xFFFF})
 _RESYNC_WINDOW = 1 << 22  # bytes searched for the next plausible element before giving up
 _RELEASE_EVERY = 16 << 20  # bytes walked between two releases of the mapped pages
 
@@ -409,7 +413,8 @@ class _Walker:
                 raw = bytes(self.buf[value_offset:end])
                 self.ts_uid = raw.rstrip(b"\0 ").decode("ascii", "replace")
                 self.ts = specdata.transfer_syntax(self.ts_uid)
-                if self.ts is None:
+                cut = end - value_offset < t.get(i, F_LENGTH)  # FILE_TRUNCATED says it already
+                if self.ts is None and not cut:
                     self.fault(
                         "TRANSFER_SYNTAX_UNKNOWN",
                         value_offset,
@@ -682,6 +687,18 @@ class _Walker:
                 )
                 self.trailing(pos, limit, f.depth, f.node)
                 pos = limit
+            elif fk == FrameKind.SEQUENCE and tag <= self.t.get(f.node, F_TAG):
+                # Not the next element of the enclosing data set either (its tag would be
+                # greater than the sequence's): an element where an item should be.
+                self.fault(
+                    "ITEM_EXPECTED",
+                    pos,
+                    8,
+                    f.node,
+                    f"({format_tag(tag)}) where an item (FFFE,E000) or a Sequence Delimitation "
+                    f"Item was expected in {what}; read as an element and skipped",
+                )
+                return self.element(f, pos, stack)
             else:
                 self.fault(
                     "ENCAPSULATED_NOT_ITEM"
@@ -703,6 +720,9 @@ class _Walker:
         enc = f.enc
         limit = f.end
         explicit = enc.explicit_vr
+        group = enc.u16.unpack_from(buf, pos)[0]
+        if group in _GARBAGE_GROUPS:
+            return self.garbage(f, pos, f"group {group:04X} is not used in files")
         if explicit:
             group, elem, vr, length = enc.short.unpack_from(buf, pos)
             if vr in LONG_LENGTH_VRS:
@@ -778,6 +798,10 @@ class _Walker:
             )  # fmt: skip
             return self.open_undefined(f, node, tag, vrc, explicit, value_offset, stack)
         end = value_offset + length
+        if end > limit and limit == self.size and self.implausible(f, pos, tag, header, explicit):
+            # Text or junk after the last element reads as a header with a huge length: calling
+            # it a truncated element would send the user looking for missing bytes.
+            return self.garbage(f, pos, "its header reads as an element that cannot be")
         if end > limit:
             # A sequence's items are walked up to the limit instead: their own headers say more
             # than a resync guess would.
@@ -923,7 +947,7 @@ class _Walker:
             return found
         if not self.first_cut(limit):
             return limit
-        truncated = limit == self.size and f.kind != FrameKind.ITEM
+        truncated = limit == self.size and not (f.kind == FrameKind.ITEM and f.defined)
         hostile = length >= self.size
         code = "FILE_TRUNCATED" if truncated and not hostile else "VALUE_OVERRUNS_PARENT"
         self.fault(
@@ -1065,6 +1089,9 @@ class _Walker:
         fixed = self.long_form_instead(f, pos)
         if fixed is not None:
             return fixed
+        if tag <= self.last_tag(f):
+            # Neither a VR nor an ascending tag: no element starts here.
+            return self.garbage(f, pos, f"no VR, and ({format_tag(tag)}) does not ascend")
         implicit = IMPLICIT_LE if enc.little_endian else None
         node = len(self.t)
         if (
@@ -1083,33 +1110,20 @@ class _Walker:
             length = implicit.u32.unpack_from(self.buf, pos + 4)[0]
             vrc = _implicit_vr(tag)
             return self.finish_element(f, pos, tag, vrc, False, 8, length, stack)
-        self.fault(
-            "INVALID_VR",
-            pos + 4,
-            2,
-            node,
-            f"({format_tag(tag)}) VR bytes {vr!r} are not a VR code of PS3.5 6.2",
-        )
+        invalid = f"({format_tag(tag)}) VR bytes {vr!r} are not a VR code of PS3.5 6.2"
         # Guess the header form from the bytes that would be a long form's reserved field.
         if bytes(self.buf[pos + 6 : pos + 8]) == b"\0\0" and pos + 12 <= limit:
             length = enc.u32.unpack_from(self.buf, pos + 8)[0]
             if length == UNDEFINED_LENGTH or pos + 12 + length <= limit:
+                self.fault("INVALID_VR", pos + 4, 2, node, invalid)
                 return self.finish_element(f, pos, tag, vr_code(vr), True, 12, length, stack)
         length = enc.u16.unpack_from(self.buf, pos + 6)[0]
         if pos + 8 + length <= limit:
+            self.fault("INVALID_VR", pos + 4, 2, node, invalid)
             return self.finish_element(f, pos, tag, vr_code(vr), True, 8, length, stack)
-        nxt = self.resync(pos + 2, limit, f, after_tag=tag, confirm=True)
-        stop = limit if nxt is None else nxt
-        self.trailing(pos, stop, f.depth, f.node)
-        self.fault(
-            "TRAILING_BYTES",
-            pos,
-            stop - pos,
-            node,
-            f"{stop - pos} bytes at {pos:#x} form no element"
-            + (f"; re-synchronised at {nxt:#x}" if nxt is not None else ""),
-        )
-        return stop
+        # Neither header form gives a length that fits: not an element with a bad VR, but
+        # bytes that are no element at all.
+        return self.garbage(f, pos, f"no VR, and no length that fits at {pos:#x}")
 
     def group_fffe(self, f: Frame, pos: int, stack: list[Frame]) -> int:
         """An item or delimiter met where a data element was expected."""
@@ -1167,6 +1181,24 @@ class _Walker:
                     "a Sequence Delimitation Item where no sequence is open",
                 )  # fmt: skip
             return pos + 8
+        if (
+            tag == ITEM
+            and f.kind == FrameKind.ITEM
+            and not f.defined
+            and len(stack) >= 2
+            and stack[-2].kind == FrameKind.SEQUENCE
+        ):
+            # The next item of the same sequence: this one was never closed.
+            self.fault(
+                "ITEM_DELIMITER_MISSING",
+                pos,
+                8,
+                f.node,
+                f"the undefined-length item at {self.t.get(f.node, F_OFFSET):#x} is not closed "
+                "by an Item Delimitation Item before the next item starts",
+            )
+            self.close(f, pos, stack)
+            return pos
         if tag == ITEM:
             self.fault(
                 "ITEM_OUTSIDE_SEQUENCE",
@@ -1276,6 +1308,9 @@ class _Walker:
         if f.defined:
             code = "SEQUENCE_LENGTH_MISMATCH" if f.kind == FrameKind.SEQUENCE else "TRAILING_BYTES"
             msg = f"{n} bytes at the end of a defined-length {_FRAME_NAMES[f.kind]} form no element"
+        elif f.kind in (FrameKind.DATASET, FrameKind.META) and self.partial_header(f, pos):
+            code = "FILE_TRUNCATED"
+            msg = f"the file ends {n} bytes into an element header"
         elif f.kind in (FrameKind.DATASET, FrameKind.META):
             code = "TRAILING_BYTES"
             msg = f"{n} bytes after the last element form no element"
@@ -1285,6 +1320,63 @@ class _Walker:
         node = self.trailing(pos, limit, f.depth, f.node)
         if self.first_cut(limit) or not f.defined:
             self.fault(code, pos, n, node, msg)
+
+    def implausible(self, f: Frame, pos: int, tag: int, header: int, explicit: bool) -> bool:
+        """Is the element header at ``pos`` one no writer would produce?"""
+        if explicit:
+            # PS3.5 7.1.2: the reserved bytes of the long form are 0000H.
+            return header == 12 and bytes(self.buf[pos + 6 : pos + 8]) != b"\0\0"
+        if specdata.lookup(tag) is not None:
+            return False
+        group, element = tag >> 16, tag & 0xFFFF
+        if group % 2 == 0 or element < 0x1000:
+            return True  # an unknown standard tag, or a private one in a reserved range
+        creator = (group << 16) | (element >> 8)
+        t = self.t
+        for i in range(len(t) - 1, max(-1, len(t) - 4097), -1):
+            if t.get(i, F_PARENT) == f.node and t.get(i, F_TAG) == creator:
+                return False
+        return True  # a private element whose creator is not in its data set
+
+    def last_tag(self, f: Frame) -> int:
+        """The tag of the last element recorded directly in frame ``f`` (-1 if none)."""
+        t = self.t
+        for i in range(len(t) - 1, -1, -1):
+            parent = t.get(i, F_PARENT)
+            if parent == f.node and t.get(i, F_KIND) == Kind.ELEMENT:
+                return t.get(i, F_TAG)
+            if parent < f.node:
+                break
+        return -1
+
+    def partial_header(self, f: Frame, pos: int) -> bool:
+        """Do the (fewer than 8, or 8-11) bytes at ``pos`` start like the next element's header?"""
+        n = min(f.end, self.size) - pos
+        if n < 4:
+            return False
+        group, elem = struct.unpack_from("<HH" if f.enc.little_endian else ">HH", self.buf, pos)
+        tag = group << 16 | elem
+        if group in _GARBAGE_GROUPS or tag <= self.last_tag(f):
+            return False
+        return not f.enc.explicit_vr or n < 6 or bytes(self.buf[pos + 4 : pos + 6]) in _VALID_VRS
+
+    def garbage(self, f: Frame, pos: int, why: str) -> int:
+        """Bytes at ``pos`` that are no element: re-synchronise, or the rest is trailing."""
+        limit = f.end
+        nxt = self.resync(pos + 2, limit, f, after_tag=self.last_tag(f), confirm=True)
+        stop = limit if nxt is None else nxt
+        node = self.trailing(pos, stop, f.depth, f.node)
+        zeros = not any(self.buf[pos:stop])
+        what = "zero bytes" if zeros else "bytes"
+        self.fault(
+            "TRAILING_BYTES",
+            pos,
+            stop - pos,
+            node,
+            f"{stop - pos} {what} at {pos:#x} form no element ({why})"
+            + (f"; re-synchronised at {nxt:#x}" if nxt is not None else ""),
+        )
+        return stop
 
     def first_cut(self, limit: int) -> bool:
         """Is this the first thing cut short at ``limit``?

@@ -65,7 +65,7 @@ class JunitWriter(Writer):
         if report.error is not None:
             errors += 1
             cases.append(
-                f"    <testcase classname={cls} name=\"read\" file={cls}>\n"
+                f'    <testcase classname={cls} name="read" file={cls}>\n'
                 f"      <error message={xml_attr('cannot read: ' + report.error)} "
                 f'type="unreadable"/>\n    </testcase>\n'
             )
@@ -97,7 +97,7 @@ class JunitWriter(Writer):
         if not cases:
             cases.append(f'    <testcase classname={cls} name="no findings" file={cls}/>\n')
         self.out.write(
-            f"  <testsuite name={cls} tests=\"{len(cases)}\" failures=\"{failures}\" "
+            f'  <testsuite name={cls} tests="{len(cases)}" failures="{failures}" '
             f'errors="{errors}" skipped="0">\n' + "".join(cases) + "  </testsuite>\n"
         )
         self.out.flush()

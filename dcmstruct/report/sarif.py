@@ -17,10 +17,11 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import quote
 
 from dcmstruct.model import Stream
-from dcmstruct.report import RuleRun, Summary, Writer, clean, display_path
+from dcmstruct.report import ReportOptions, RuleRun, Summary, Writer, clean, display_path
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
 
@@ -54,7 +55,7 @@ def rule_descriptor(run: RuleRun) -> dict[str, object]:
     return {
         "id": r.name,
         "shortDescription": {"text": r.summary.strip()},
-        "fullDescription": {"text": f"{r.summary.strip()} {' '.join(r.why.split())}"},
+        "fullDescription": {"text": f"{r.summary.strip().rstrip('.')}. {' '.join(r.why.split())}"},
         "help": {"text": r.doc()},
         "defaultConfiguration": {"level": LEVELS[run.severity]},
         "properties": {"standard": r.standard, "family": r.module.rsplit(".", 1)[-1]},
@@ -62,13 +63,16 @@ def rule_descriptor(run: RuleRun) -> dict[str, object]:
 
 
 class SarifWriter(Writer):
-    _rule_index: dict[str, int]
-    _results = 0
-    _notifications: list[dict[str, object]]
+    def __init__(self, out: TextIO, options: ReportOptions | None = None) -> None:
+        super().__init__(out, options)
+        self._started = False
+        self._rule_index: dict[str, int] = {}
+        self._results = 0
+        self._notifications: list[dict[str, object]] = []
 
     def start(self, rules: Sequence[RuleRun]) -> None:
+        self._started = True
         self._rule_index = {run.name: i for i, run in enumerate(rules)}
-        self._notifications = []
         root = Path.cwd().as_uri().rstrip("/") + "/"
         driver = {
             "name": "dcmstruct",
@@ -111,7 +115,7 @@ class SarifWriter(Writer):
         return res
 
     def file(self, report: FileReport) -> None:
-        if not hasattr(self, "_rule_index"):
+        if not self._started:
             self.start([])
         location = artifact_location(report.path)
         if report.error is not None:
@@ -122,7 +126,8 @@ class SarifWriter(Writer):
             return
         parts = []
         for f in report.findings:
-            parts.append(("\n" if self._results == 0 else ",\n") + json.dumps(self.result(location, f)))
+            sep = "\n" if self._results == 0 else ",\n"
+            parts.append(sep + json.dumps(self.result(location, f)))
             self._results += 1
         self.out.write("".join(parts))
         self.out.flush()
@@ -137,7 +142,7 @@ class SarifWriter(Writer):
         )
 
     def finish(self, summary: Summary) -> None:
-        if not hasattr(self, "_rule_index"):
+        if not self._started:
             self.start([])
         invocation = {
             "executionSuccessful": not self._notifications,

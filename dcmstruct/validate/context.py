@@ -39,7 +39,7 @@ class Context:
         stream: Stream | None = None,
     ) -> Finding:
         """A finding of ``rule``; offset, length, tag, path and stream default to ``node``'s."""
-        severity = self.severities.get(rule) or REGISTRY[rule].severity
+        severity = self.severities[rule] if rule in self.severities else REGISTRY[rule].severity
         if node >= 0:
             c = self.columns
             if offset is None:

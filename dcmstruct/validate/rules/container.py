@@ -24,9 +24,10 @@ index_rule(
     summary="No 128-byte preamble before the prefix: a bare data set, or 'DICM' at offset 0",
     why="""\
 A Part 10 file starts with 128 bytes of preamble and 'DICM' at offset 128 (PS3.10 7.1).
-Readers that check the prefix (dcmtk without --read-dataset, most PACS import folders,
-file-type sniffers) reject a bare data set or 'DICM' at offset 0 as "not DICOM"; others
-guess, and may guess the transfer syntax wrong because a bare data set has no meta group.
+Readers that check the prefix (pydicom without force=True, PACS import folders, file-type
+sniffers) reject a bare data set or 'DICM' at offset 0 as "not DICOM"; lenient ones (dcmtk)
+fall back to reading a bare data set and must guess its transfer syntax, since there is no
+meta group to name it.
 The finding points at offset 0: at 'DICM' when it is there, at the stray bytes before a data
 set when there are any, and is empty (length 0) for a bare data set.""",
     example="""\
@@ -41,9 +42,10 @@ index_rule(
     "PS3.10 7.1",
     summary="Bytes 128-131 are not 'DICM'",
     why="""\
-The four bytes after the preamble identify the file as DICOM (PS3.10 7.1). Every
-prefix-checking reader (dcmtk, pydicom without force=True, OS and PACS file sniffers) refuses
-the file outright; the meta group is still parsed here, from offset 132, so the rest of the
+The four bytes after the preamble identify the file as DICOM (PS3.10 7.1). Prefix-checking
+readers (pydicom without force=True, OS and PACS file sniffers) refuse the file outright;
+lenient ones (dcmtk) try to read it as a bare data set from offset 0 and fail on the
+preamble bytes. The meta group is still parsed here, from offset 132, so the rest of the
 file can be checked.""",
     example="""\
 00000080  44 49 43 58 02 00 00 00 55 4c 04 00   'DICX' where 'DICM' belongs""",
@@ -90,8 +92,8 @@ index_rule(
     why="""\
 Every byte of a data set belongs to a data element (PS3.5 7.1); padding at the end of a file
 must be the Data Set Trailing Padding element (FFFC,FFFC) (PS3.10 7.2), which is legal and
-not reported. Bytes that form no element are read differently by each reader: dcmtk stops
-with "illegal element" or reads a bogus element, pydicom raises or warns, and a reader that
+not reported. Bytes that form no element are read differently by each reader: some stop
+with a parse error, some read a bogus element from them, some ignore them, and a tool that
 round-trips the file may drop or mangle them. They usually mean a buggy writer (an odd byte
 left over, a buffer written past its end) or two files concatenated. The finding covers the
 bytes that form no element.""",
@@ -108,10 +110,11 @@ index_rule(
     summary="File ends inside the meta group, an element header, a value, an item or a sequence",
     why="""\
 A truncated file (an interrupted transfer, a full disk, a copy cut short) loses the end of
-its data set: usually pixel data, so viewers show a partial or black image; strict readers
-(dcmtk, pydicom) raise on the short read and show nothing. The finding points at what the
-end of the file cut: the length field of the value cut short, the partial header, or the
-end of the file where an undefined-length item or sequence was still open.""",
+its data set: usually pixel data, so viewers show a partial or black image, or the reader
+fails on the short read (dcmtk: premature end of stream) and shows nothing. The finding
+points at what the end of the file cut: the length field of the value cut short, the
+partial header, or the end of the file where an undefined-length item or sequence was
+still open.""",
     example="""\
 000001a6  10 00 10 00 50 4e 0c 00 52 55 4c 45   (0010,0010) PN VL 12, 4 bytes left""",
     module=__name__,
@@ -125,8 +128,8 @@ index_rule(
     "of the file goes on",
     why="""\
 No real IOD nests sequences more than a dozen levels deep; thousands of nested
-undefined-length sequences are a known way to crash readers that recurse (pydicom, gdcm and
-dicom3tools have all hit stack overflows on such files). dcmstruct walks the branch without
+undefined-length sequences are a known way to crash readers that recurse on nesting (stack
+overflow, or Python's RecursionError). dcmstruct walks the branch without
 recording it and goes on with the rest of the file. The finding points at the item that
 would open the first level beyond the limit (128 by default).""",
     example="""\

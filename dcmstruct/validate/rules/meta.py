@@ -144,11 +144,11 @@ index_rule(
 PS3.10 7.1 requires the file meta group in Explicit VR Little Endian whatever the data set's
 transfer syntax, so that every reader can find (0002,0010) before knowing anything else.
 A meta group written Implicit VR (a writer that used the data set's encoding for everything)
-is misread by strict readers (dcmtk reports illegal VRs, pydicom may read the transfer syntax
-wrong) and then the whole data set is misread. The finding covers the first meta element's
+is rejected by strict readers or misread (tag and length bytes taken for a VR), and then the
+whole data set may be misread. The finding covers the first meta element's
 8-byte header.""",
     example="""\
-00000084  02 00 00 00 04 00 00 00 c4 00 00 00   (0002,0000) implicit: no 'UL', 32-bit length""",
+00000084  02 00 00 00 04 00 00 00 ac 00 00 00   (0002,0000) implicit: no 'UL', 32-bit length""",
     module=__name__,
 )
 
@@ -178,8 +178,9 @@ bytes. The finding covers the value of (0002,0010).""",
     why="""\
 (0002,0000) File Meta Information Group Length is Type 1 (PS3.10 Table 7.1-1). Readers use it
 to find where the meta group ends and the data set (possibly of another encoding) begins;
-without it dcmtk and pydicom fall back to reading group 0002 tags one by one, which goes
-wrong when the data set's first element cannot be read as Explicit VR Little Endian. The
+without it dcmtk warns and reads group 0002 tags one by one (which goes wrong when the data
+set's first element cannot be read as Explicit VR Little Endian), and readers that need it
+(streaming parsers, some C and Java toolkits) fail. The
 finding is empty (length 0), where (0002,0000) belongs: at the first meta element.""",
     example="""\
 00000084  02 00 01 00 4f 42 00 00 02 00 00 00 00 01   (0002,0001) first: no (0002,0000)""",
@@ -204,12 +205,13 @@ def meta_group_length_missing(ctx: Context) -> Iterator[Finding]:
     summary="(0002,0000) value differs from the byte length of the group that follows it",
     why="""\
 (0002,0000) gives the number of bytes from the end of its own value to the end of the last
-meta element (PS3.10 Table 7.1-1). Readers that trust it (pydicom, dcmtk, most toolkits in
-C and Java) jump that many bytes and start the data set there: too short and they read meta
+meta element (PS3.10 Table 7.1-1). Readers that trust it (dcmtk by default, many C and Java
+toolkits) jump that many bytes and start the data set there: too short and they read meta
 elements with the data set's transfer syntax, too long and they skip the first data set
-elements or start in the middle of one. The finding covers the 4-byte value.""",
+elements or start in the middle of one; readers that stop at the first non-0002 tag
+(pydicom) then disagree with them about the file's content. The finding covers the 4-byte value.""",
     example="""\
-(0002,0000) UL 190        <- the group after it holds 188 bytes""",
+(0002,0000) UL 190        <- the group after it holds 176 bytes""",
 )
 def meta_group_length_mismatch(ctx: Context) -> Iterator[Finding]:
     meta = meta_group(ctx)
@@ -292,8 +294,8 @@ def _elsewhere(ctx: Context, tag: int, meta: MetaGroup) -> int | None:
     summary="(0002,0001) is not OB 00\\01",
     why="""\
 (0002,0001) File Meta Information Version is OB with the two bytes 00H 01H (PS3.10 Table
-7.1-1). Most readers ignore the value, but strict importers and validators (dciodvfy,
-some PACS) flag or reject other values, and a wrong VR here often shows a writer that
+7.1-1). Most readers ignore the value, but strict importers and validators flag or reject
+other values, and a wrong VR here often shows a writer that
 encodes the whole meta group wrongly. The finding covers the value (or the VR bytes, when
 the value is right but the VR is not OB).""",
     example="""\
@@ -383,7 +385,7 @@ first non-0002 tag read it as the data set's first element, maybe in the wrong e
 Detected when (0002,0000) announces a span that ends exactly at the end of an element of
 another group; the finding covers that element.""",
     example="""\
-(0002,0000) UL 198        <- counts the next element too
+(0002,0000) UL 194        <- counts (0008,0005) too
 (0002,0013) SH 'DCMSTRUCT_0_1'
 (0008,0005) CS 'ISO_IR 100'          <- inside the announced meta group""",
 )
@@ -410,9 +412,9 @@ def meta_contains_non_meta(ctx: Context) -> Iterator[Finding]:
     why="""\
 Group 0002 belongs in the file meta group only (PS3.10 7.1); it is never part of a data set
 and must not appear in items. A reader that has already switched to the data set's transfer
-syntax misreads it; dcmtk moves it into the meta group or drops it when writing, pydicom keeps
-it in the data set and may write it out again in the wrong place; a network send (where
-group 0002 is not allowed) fails or strips it. The finding covers the element.""",
+syntax may misread it; toolkits disagree on what to do with it (move it into the meta group,
+drop it, or keep it and write it again in the wrong place), and it has no place in a network
+transfer either (PS3.7 carries no group 0002 in the data set). The finding covers the element.""",
     example="""\
 (0008,0060) CS 'CT'
 (0002,0010) UI '1.2.840.10008.1.2.1'    <- in the data set""",

@@ -1,1 +1,1039 @@
-"""Rules: pixel (being written)."""
+"""Rules: pixel data (PS3.5 8.1.1, 8.2, A.4, Annex G; PS3.3 C.7.6.3).
+
+These rules read headers only: the Pixel Data element's header, the fragment items' headers
+(index nodes), the Basic and Extended Offset Tables, and at most 64 bytes of an RLE fragment.
+They never read or decode pixel values.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dcmstruct import specdata
+from dcmstruct.model import Kind, vr_code
+from dcmstruct.schema.element import format_tag
+from dcmstruct.validate.context import Context
+from dcmstruct.validate.finding import Finding
+from dcmstruct.validate.registry import index_rule, rule
+
+PIXEL_DATA = 0x7FE00010
+FLOAT_PIXEL_DATA = 0x7FE00008
+DOUBLE_FLOAT_PIXEL_DATA = 0x7FE00009
+EXTENDED_OFFSET_TABLE = 0x7FE00001
+EXTENDED_OFFSET_TABLE_LENGTHS = 0x7FE00002
+SAMPLES_PER_PIXEL = 0x00280002
+PHOTOMETRIC_INTERPRETATION = 0x00280004
+NUMBER_OF_FRAMES = 0x00280008
+ROWS = 0x00280010
+COLUMNS = 0x00280011
+BITS_ALLOCATED = 0x00280100
+
+RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+ENCAPSULATED_UNCOMPRESSED = "1.2.840.10008.1.2.1.98"
+# PS3.5 G.1 (RLE) and A.4.11 (Encapsulated Uncompressed): each frame in exactly one fragment.
+ONE_FRAGMENT_PER_FRAME = frozenset({RLE_LOSSLESS, ENCAPSULATED_UNCOMPRESSED})
+RLE_HEADER_SIZE = 64  # PS3.5 G.5: sixteen 32-bit little-endian unsigned integers
+RLE_MAX_SEGMENTS = 15
+
+# Findings of one rule for one Pixel Data element beyond this many are summarised in one more.
+MAX_FINDINGS_PER_ELEMENT = 100
+
+_PIXEL_TAGS = (PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA)
+_ATTR_TAGS = (
+    SAMPLES_PER_PIXEL,
+    PHOTOMETRIC_INTERPRETATION,
+    NUMBER_OF_FRAMES,
+    ROWS,
+    COLUMNS,
+    BITS_ALLOCATED,
+    EXTENDED_OFFSET_TABLE,
+    EXTENDED_OFFSET_TABLE_LENGTHS,
+)
+
+# The first bytes of a compressed frame: a first item that starts so is a fragment, not a
+# Basic Offset Table (whose first entry is always 0, PS3.5 A.4).
+_CODEC_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "a JPEG / JPEG-LS SOI marker"),
+    (b"\xff\x4f\xff\x51", "a JPEG 2000 codestream SOC marker"),
+    (b"\x00\x00\x00\x0cjP  ", "a JP2 signature box"),
+    (b"\xff\x0a", "a JPEG XL codestream signature"),
+    (b"\x00\x00\x00\x0cJXL ", "a JPEG XL container signature"),
+    (b"\x00\x00\x00\x01", "an MPEG / H.264 / HEVC start code"),
+    (b"\x00\x00\x01", "an MPEG start code"),
+)
+
+
+# -- what the pixel rules share: each Pixel Data element, its data set and its items ---------
+
+
+@dataclass
+class PixelElement:
+    """One Pixel Data (or Float / Double Float Pixel Data) element and what surrounds it."""
+
+    node: int
+    tag: int
+    owner: int  # -1: the top-level data set; else the item node holding it
+    attrs: dict[int, int]  # image attribute tag -> its node, in the same data set
+    encapsulated: bool  # undefined length (PS3.5 A.4)
+    items: list[int] = field(default_factory=list)  # FRAGMENT children, in order
+    bot: int | None = None  # the Basic Offset Table item
+    bot_missing: str | None = None  # why the first item is taken for a fragment
+    fragments: list[int] = field(default_factory=list)  # the items after the BOT
+    # Closed by its Sequence Delimitation Item: the item list is complete. When not (a
+    # truncated file, a stray element), counts of items say nothing about the encoder.
+    closed: bool = False
+
+    @property
+    def top(self) -> bool:
+        return self.owner == -1
+
+
+@dataclass
+class Analysis:
+    elements: list[PixelElement]
+    ts: specdata.TransferSyntax | None
+
+
+_SQ = vr_code("SQ")
+_CACHE: weakref.WeakKeyDictionary[Context, Analysis] = weakref.WeakKeyDictionary()
+
+
+def analyse(ctx: Context) -> Analysis:
+    """Every pixel data element of the file, with its attributes and items (cached per ctx)."""
+    cached = _CACHE.get(ctx)
+    if cached is not None:
+        return cached
+    c = ctx.columns
+    is_element = c.kind == int(Kind.ELEMENT)
+    attrs_by_owner: dict[int, dict[int, int]] = {}
+    for i in np.flatnonzero(is_element & np.isin(c.tag, _ATTR_TAGS)).tolist():
+        attrs_by_owner.setdefault(int(c.parent[i]), {}).setdefault(int(c.tag[i]), i)
+    ts = ctx.index.transfer_syntax
+    elements: list[PixelElement] = []
+    for i in np.flatnonzero(is_element & np.isin(c.tag, _PIXEL_TAGS)).tolist():
+        owner = int(c.parent[i])
+        tag = int(c.tag[i])
+        # Undefined length: fragments (PS3.5 A.4), unless written as a sequence (VR SQ), which
+        # the index reads as items and PIXEL_DATA_VR_INVALID reports.
+        encapsulated = int(c.length[i]) == -1 and tag == PIXEL_DATA and int(c.vr[i]) != _SQ
+        pe = PixelElement(i, tag, owner, attrs_by_owner.get(owner, {}), encapsulated)
+        if encapsulated:
+            _split_items(ctx, pe, ts)
+        elements.append(pe)
+    result = Analysis(elements, ts)
+    _CACHE[ctx] = result
+    return result
+
+
+def _split_items(ctx: Context, pe: PixelElement, ts: specdata.TransferSyntax | None) -> None:
+    """The Basic Offset Table item and the fragments of encapsulated pixel data (PS3.5 A.4)."""
+    c = ctx.columns
+    kids = ctx.children(pe.node)
+    pe.items = [k for k in kids if int(c.kind[k]) == Kind.FRAGMENT]
+    pe.closed = bool(kids) and int(c.kind[kids[-1]]) == Kind.SEQUENCE_DELIMITER
+    if not kids or int(c.kind[kids[0]]) != Kind.FRAGMENT:
+        pe.fragments = list(pe.items)
+        return
+    first = kids[0]
+    why = _looks_like_fragment(ctx, first, ts)
+    if why is not None:
+        pe.bot_missing = why
+        pe.fragments = list(pe.items)
+    else:
+        pe.bot = first
+        pe.fragments = pe.items[1:]
+
+
+def _looks_like_fragment(ctx: Context, item: int, ts: specdata.TransferSyntax | None) -> str | None:
+    """Why the first item reads as compressed frame data rather than an offset table, if so."""
+    head = ctx.value_bytes(item, 12)
+    if not head:
+        return None
+    for signature, name in _CODEC_SIGNATURES:
+        if head.startswith(signature):
+            return f"it starts with {name}"
+    if ts is not None and ts.uid == RLE_LOSSLESS and len(head) >= 8:
+        count, first = struct.unpack_from("<2I", head)
+        length = int(ctx.columns.length[item])
+        if 1 <= count <= RLE_MAX_SEGMENTS and first == RLE_HEADER_SIZE and length >= 64:
+            return f"it starts with an RLE header ({count} segments, first at offset 64)"
+    return None
+
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def length_field(ctx: Context, node: int) -> tuple[int, int]:
+    """Offset and size of ``node``'s value length field (PS3.5 Tables 7.1-1 to 7.1-3)."""
+    c = ctx.columns
+    offset = int(c.offset[node])
+    value_offset = int(c.value_offset[node])
+    if bool(c.vr_explicit[node]) and value_offset - offset == 8:
+        return offset + 6, 2  # explicit VR, 16-bit length
+    return value_offset - 4, 4  # explicit VR long form, implicit VR, items
+
+
+def _attr(ctx: Context, pe: PixelElement, tag: int) -> int | None:
+    node = pe.attrs.get(tag)
+    return None if node is None else ctx.uint(node)
+
+
+def frames(ctx: Context, pe: PixelElement) -> int | None:
+    """Number of Frames (0028,0008): absent means 1 (PS3.3 C.7.6.6); None if unusable."""
+    node = pe.attrs.get(NUMBER_OF_FRAMES)
+    if node is None:
+        return 1
+    value = ctx.uint(node)
+    return value if value is not None and value > 0 else None
+
+
+def _read_uints(ctx: Context, node: int, size: int, count: int) -> list[int]:
+    """At most ``count`` unsigned integers of ``size`` bytes from ``node``'s value."""
+    raw = ctx.value_bytes(node, size * count)
+    if not raw:
+        return []
+    usable = len(raw) - len(raw) % size
+    order = "<" if ctx.little_endian(node) else ">"
+    dtype = np.dtype(f"{order}u{size}")
+    return [int(v) for v in np.frombuffer(raw[:usable], dtype=dtype).tolist()]
+
+
+def _fragment_starts(ctx: Context, pe: PixelElement) -> list[int]:
+    """Each fragment item's offset from the first fragment item after the BOT (PS3.5 A.4)."""
+    c = ctx.columns
+    if not pe.fragments:
+        return []
+    base = int(c.offset[pe.fragments[0]])
+    return [int(c.offset[f]) - base for f in pe.fragments]
+
+
+def _end(ctx: Context, pe: PixelElement) -> int:
+    """Where the last fragment item ends, counted like :func:`_fragment_starts`."""
+    c = ctx.columns
+    if not pe.fragments:
+        return 0
+    return int(c.end[pe.fragments[-1]]) - int(c.offset[pe.fragments[0]])
+
+
+def _video(ts: specdata.TransferSyntax | None) -> bool:
+    """MPEG-2, H.264 and HEVC: one stream whose fragments are not frames (PS3.5 8.2.5-8.2.8)."""
+    return ts is not None and ts.keyword.startswith(("MPEG", "HEVC"))
+
+
+def _ts_name(ts: specdata.TransferSyntax | None) -> str:
+    return "?" if ts is None else f"{ts.name} ({ts.uid})"
+
+
+def _plural(n: int, word: str) -> str:
+    if n == 1:
+        return f"{n} {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+
+
+def _nth(k: int) -> str:
+    """``k`` counted from 0, as an English ordinal counted from 1: 0 -> '1st'."""
+    n = k + 1
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+class _Capped:
+    """Collects one rule's findings for one element; past the cap, one summary finding."""
+
+    def __init__(self, ctx: Context, rule_name: str, what: str) -> None:
+        self.ctx = ctx
+        self.rule = rule_name
+        self.what = what
+        self.count = 0
+        self.first_dropped: tuple[int, int, int] | None = None
+
+    def add(self, message: str, *, node: int, offset: int, length: int) -> Iterator[Finding]:
+        self.count += 1
+        if self.count <= MAX_FINDINGS_PER_ELEMENT:
+            yield self.ctx.finding(self.rule, message, node=node, offset=offset, length=length)
+        elif self.first_dropped is None:
+            self.first_dropped = (node, offset, length)
+
+    def summary(self) -> Iterator[Finding]:
+        if self.first_dropped is not None:
+            node, offset, length = self.first_dropped
+            more = self.count - MAX_FINDINGS_PER_ELEMENT
+            yield self.ctx.finding(
+                self.rule,
+                f"{_plural(more, 'more ' + self.what)} like the above, from here on "
+                f"(only the first {MAX_FINDINGS_PER_ELEMENT} are listed)",
+                node=node,
+                offset=offset,
+                length=length,
+            )
+
+
+# -- transfer syntax vs encoding -------------------------------------------------------------
+
+
+@rule(
+    "ENCAPSULATED_DEFINED_LENGTH",
+    "error",
+    "PS3.5 A.4",
+    summary="Encapsulated transfer syntax but Pixel Data has a defined length",
+    why=(
+        "Under an encapsulated (compressed) transfer syntax the top-level Pixel Data must have\n"
+        "undefined length and hold a Basic Offset Table item and fragments. A defined length\n"
+        "means native pixels were written under a compressed transfer syntax UID (or the\n"
+        "other way round): decoders hand the raw bytes to a JPEG/RLE codec and fail, or a\n"
+        "PACS stores the object and then cannot render it."
+    ),
+    example=(
+        "(0002,0010) UI 1.2.840.10008.1.2.4.50 (JPEG Baseline)\n"
+        "(7FE0,0010) OB 00 00 00 00 01 00 00   # VL 65536, expected FFFFFFFFH"
+    ),
+)
+def check_encapsulated_defined_length(ctx: Context) -> Iterator[Finding]:
+    a = analyse(ctx)
+    ts = a.ts
+    if ts is None or not ts.encapsulated:
+        return
+    for pe in a.elements:
+        # PS3.5 A.4: Pixel Data nested in an Icon Image Sequence may be native in an
+        # encapsulated transfer syntax; only the top-level Pixel Data must be encapsulated.
+        if pe.tag != PIXEL_DATA or not pe.top or pe.encapsulated:
+            continue
+        offset, size = length_field(ctx, pe.node)
+        length = int(ctx.columns.length[pe.node])
+        yield ctx.finding(
+            "ENCAPSULATED_DEFINED_LENGTH",
+            f"Pixel Data has defined length {length}, but the transfer syntax "
+            f"{_ts_name(ts)} is encapsulated: expected undefined length (FFFFFFFFH) "
+            "followed by a Basic Offset Table item and fragments",
+            node=pe.node,
+            offset=offset,
+            length=size,
+        )
+
+
+@rule(
+    "NATIVE_PIXEL_UNDEFINED_LENGTH",
+    "error",
+    "PS3.5 A.4, 8.2",
+    summary="Native transfer syntax but Pixel Data has undefined length",
+    why=(
+        "Native (uncompressed) transfer syntaxes carry Pixel Data as one defined-length value.\n"
+        "An undefined length there means compressed fragments under an uncompressed transfer\n"
+        "syntax UID: readers that trust the UID take the item headers and the JPEG bytes for\n"
+        "pixel values, others refuse the file."
+    ),
+    example=(
+        "(0002,0010) UI 1.2.840.10008.1.2.1 (Explicit VR Little Endian)\n"
+        "(7FE0,0010) OB FFFFFFFFH  (FFFE,E000) ... (FFFE,E0DD)"
+    ),
+)
+def check_native_pixel_undefined_length(ctx: Context) -> Iterator[Finding]:
+    a = analyse(ctx)
+    ts = a.ts
+    if ts is None or ts.encapsulated:
+        return
+    for pe in a.elements:
+        if pe.tag != PIXEL_DATA or not pe.encapsulated:
+            continue
+        offset, size = length_field(ctx, pe.node)
+        yield ctx.finding(
+            "NATIVE_PIXEL_UNDEFINED_LENGTH",
+            f"Pixel Data has undefined length (FFFFFFFFH) and {_plural(len(pe.items), 'item')}, "
+            f"but the transfer syntax {_ts_name(ts)} is native: expected a defined length",
+            node=pe.node,
+            offset=offset,
+            length=size,
+        )
+
+
+# -- the Basic Offset Table ------------------------------------------------------------------
+
+
+@rule(
+    "BOT_MISSING",
+    "error",
+    "PS3.5 A.4",
+    summary="First item of encapsulated Pixel Data is not a Basic Offset Table item",
+    why=(
+        "PS3.5 A.4 requires the first item of encapsulated Pixel Data to be the Basic Offset\n"
+        "Table (possibly empty). Readers skip the first item unseen: when it is the first\n"
+        "fragment of the first frame, that frame loses its beginning (a JPEG without its SOI\n"
+        "marker) and every frame index is off by one."
+    ),
+    example=(
+        "(7FE0,0010) OB FFFFFFFFH\n"
+        "  (FFFE,E000) 2048  FF D8 FF E0 ...   # a JPEG fragment where the BOT belongs"
+    ),
+)
+def check_bot_missing(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    for pe in analyse(ctx).elements:
+        if not pe.encapsulated:
+            continue
+        if pe.bot_missing is not None:
+            first = pe.items[0]
+            yield ctx.finding(
+                "BOT_MISSING",
+                f"the first item of the encapsulated Pixel Data ({int(c.length[first])} bytes) "
+                f"is a fragment, not a Basic Offset Table: {pe.bot_missing}; expected an "
+                "offset table item (empty or 32-bit offsets) first",
+                node=first,
+                offset=int(c.offset[first]),
+                length=8,
+            )
+            continue
+        kids = ctx.children(pe.node)
+        if kids and int(c.kind[kids[0]]) == Kind.SEQUENCE_DELIMITER:
+            yield ctx.finding(
+                "BOT_MISSING",
+                "the encapsulated Pixel Data holds no item at all: expected a Basic Offset "
+                "Table item (FFFE,E000), then the fragments, before (FFFE,E0DD)",
+                node=kids[0],
+                offset=int(c.offset[kids[0]]),
+                length=8,
+            )
+
+
+@rule(
+    "BOT_INVALID",
+    "error",
+    "PS3.5 A.4 Table A.4-1",
+    summary=(
+        "Basic Offset Table length not a multiple of 4, offsets not ascending, or not pointing "
+        "at fragment starts"
+    ),
+    why=(
+        "Readers use the Basic Offset Table to find frame N without parsing the frames before\n"
+        "it. A table with a partial entry, entries out of order, more or fewer entries than\n"
+        "frames, or entries that land inside a fragment makes viewers show the wrong frame,\n"
+        "a torn frame, or fail to decode; some fall back to a slow scan, others do not."
+    ),
+    example=(
+        "(FFFE,E000) 8  00000000 00000032   # second offset 50: no fragment item starts at +50\n"
+        "(FFFE,E000) 300 FF D8 ...          # fragments start at +0 and +308"
+    ),
+)
+def check_bot_invalid(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    a = analyse(ctx)
+    for pe in a.elements:
+        bot = pe.bot
+        if bot is None:
+            continue
+        length = int(c.length[bot])
+        if length <= 0:
+            continue  # empty (or undefined: FRAGMENT_UNDEFINED_LENGTH)
+        if length % 4:
+            yield ctx.finding(
+                "BOT_INVALID",
+                f"the Basic Offset Table item's length {length} is not a multiple of 4: "
+                "its value must be 32-bit offsets",
+                node=bot,
+                offset=int(c.offset[bot]) + 4,
+                length=4,
+            )
+            continue
+        entries = length // 4
+        nframes = frames(ctx, pe)
+        if nframes is not None and entries != nframes and not _video(a.ts):
+            yield ctx.finding(
+                "BOT_INVALID",
+                f"the Basic Offset Table has {_plural(entries, 'entry')} (length {length}), "
+                f"Number of Frames is {nframes}: expected one offset per frame",
+                node=bot,
+                offset=int(c.offset[bot]) + 4,
+                length=4,
+            )
+        starts = _fragment_starts(ctx, pe)
+        if not starts:
+            continue
+        offsets = _read_uints(ctx, bot, 4, min(entries, len(starts) + 1))
+        yield from _check_offsets(
+            ctx,
+            "BOT_INVALID",
+            "Basic Offset Table",
+            bot,
+            4,
+            offsets,
+            starts,
+            _end(ctx, pe),
+            pe.closed,
+        )
+
+
+def _check_offsets(
+    ctx: Context,
+    rule_name: str,
+    table: str,
+    node: int,
+    size: int,
+    offsets: list[int],
+    starts: list[int],
+    end: int,
+    closed: bool,
+) -> Iterator[Finding]:
+    """Offsets of a Basic or Extended Offset Table against the fragment item starts: first
+    0, strictly ascending, each the start of a fragment item (PS3.5 A.4; PS3.3 C.7.6.3.1.8)."""
+    value_offset = int(ctx.columns.value_offset[node])
+    start_set = set(starts)
+    reported: set[str] = set()
+    for k, off in enumerate(offsets):
+        at = value_offset + size * k
+        problem = None
+        if k == 0 and off != 0:
+            problem = "first"
+            message = (
+                f"the {table}'s first offset is {off}: the first frame starts at the first "
+                "fragment item, expected 0"
+            )
+        elif k > 0 and off <= offsets[k - 1]:
+            problem = "order"
+            message = (
+                f"the {table}'s {_nth(k)} offset ({off}) is not greater than the {_nth(k - 1)} "
+                f"({offsets[k - 1]}): offsets must ascend"
+            )
+        elif off not in start_set and (off < end or closed):
+            problem = "start"
+            j = bisect.bisect_left(starts, off)
+            near = [starts[x] for x in (j - 1, j) if 0 <= x < len(starts)]
+            nearest = min(near, key=lambda s: abs(s - off))
+            message = (
+                f"the {table}'s {_nth(k)} offset ({off}) is not the start of a fragment item "
+                + (
+                    f"(the fragment items end at {end})"
+                    if off >= end
+                    else f"(the nearest starts at {nearest})"
+                )
+                + "; offsets count from the first fragment item after the Basic Offset Table"
+            )
+        if problem is not None and problem not in reported:
+            reported.add(problem)
+            yield ctx.finding(rule_name, message, node=node, offset=at, length=size)
+
+
+# -- the Extended Offset Table ---------------------------------------------------------------
+
+
+@rule(
+    "EXTENDED_OFFSET_TABLE_INVALID",
+    "error",
+    "PS3.3 C.7.6.3.1.8",
+    summary="(7FE0,0001)/(7FE0,0002) inconsistent with fragments or frame count",
+    why=(
+        "The Extended Offset Table (7FE0,0001) and its lengths (7FE0,0002) give 64-bit frame\n"
+        "positions for very large objects. Readers that find them use them instead of parsing\n"
+        "the fragments: a wrong count, an offset that is not a fragment start, a length that\n"
+        "does not match the fragment, a table without its lengths, or a non-empty Basic Offset\n"
+        "Table beside it yields torn or missing frames, or a frame read from the wrong place."
+    ),
+    example=(
+        "(0028,0008) IS 2\n"
+        "(7FE0,0001) OV 0\\1000\\2000      # 3 offsets for 2 frames\n"
+        "(7FE0,0002) OV 992\\992\\992"
+    ),
+)
+def check_extended_offset_table(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    name = "EXTENDED_OFFSET_TABLE_INVALID"
+    for pe in analyse(ctx).elements:
+        if pe.tag != PIXEL_DATA:
+            continue
+        eot = pe.attrs.get(EXTENDED_OFFSET_TABLE)
+        lengths_node = pe.attrs.get(EXTENDED_OFFSET_TABLE_LENGTHS)
+        if eot is None and lengths_node is None:
+            continue
+        if eot is None or lengths_node is None:
+            present = lengths_node if eot is None else eot
+            other = "(7FE0,0002)" if eot is not None else "(7FE0,0001)"
+            if present is None:
+                continue
+            yield ctx.finding(
+                name,
+                f"({format_tag(int(c.tag[present]))}) is present without {other}: the "
+                "Extended Offset Table and its lengths go together",
+                node=present,
+                offset=int(c.offset[present]),
+                length=int(c.value_offset[present]) - int(c.offset[present]),
+            )
+            continue
+        if not pe.encapsulated:
+            yield ctx.finding(
+                name,
+                "an Extended Offset Table (7FE0,0001) with native (defined-length) Pixel Data: "
+                "it is only for encapsulated Pixel Data",
+                node=eot,
+                offset=int(c.offset[eot]),
+                length=int(c.value_offset[eot]) - int(c.offset[eot]),
+            )
+            continue
+        yield from _check_eot(ctx, pe, eot, lengths_node)
+
+
+def _value_span(ctx: Context, node: int) -> tuple[int, int]:
+    c = ctx.columns
+    value_offset = int(c.value_offset[node])
+    return value_offset, max(0, int(c.end[node]) - value_offset)
+
+
+def _check_eot(ctx: Context, pe: PixelElement, eot: int, lengths_node: int) -> Iterator[Finding]:
+    c = ctx.columns
+    name = "EXTENDED_OFFSET_TABLE_INVALID"
+    n_offsets = max(0, int(c.length[eot])) // 8
+    n_lengths = max(0, int(c.length[lengths_node])) // 8
+    nframes = frames(ctx, pe)
+    if n_offsets != n_lengths:
+        offset, size = _value_span(ctx, lengths_node)
+        yield ctx.finding(
+            name,
+            f"(7FE0,0002) holds {_plural(n_lengths, 'length')}, (7FE0,0001) "
+            f"{_plural(n_offsets, 'offset')}: expected one of each per frame",
+            node=lengths_node,
+            offset=offset,
+            length=size,
+        )
+    if nframes is not None and n_offsets != nframes:
+        offset, size = _value_span(ctx, eot)
+        yield ctx.finding(
+            name,
+            f"the Extended Offset Table holds {_plural(n_offsets, 'offset')}, Number of Frames "
+            f"is {nframes}: expected one offset per frame",
+            node=eot,
+            offset=offset,
+            length=size,
+        )
+    bot = pe.bot
+    if bot is not None and int(c.length[bot]) > 0:
+        yield ctx.finding(
+            name,
+            f"the Basic Offset Table holds {int(c.length[bot])} bytes, but an Extended Offset "
+            "Table is present: the Basic Offset Table must then be empty",
+            node=bot,
+            offset=int(c.offset[bot]),
+            length=8,
+        )
+    if pe.closed and nframes is not None and len(pe.fragments) != nframes and n_offsets == nframes:
+        yield ctx.finding(
+            name,
+            f"an Extended Offset Table with {_plural(len(pe.fragments), 'fragment')} for "
+            f"{_plural(nframes, 'frame')}: with an Extended Offset Table each frame must be "
+            "exactly one fragment",
+            node=pe.node,
+            offset=int(c.offset[pe.node]),
+            length=int(c.value_offset[pe.node]) - int(c.offset[pe.node]),
+        )
+    starts = _fragment_starts(ctx, pe)
+    if not starts:
+        return
+    cap = len(starts) + 1
+    offsets = _read_uints(ctx, eot, 8, min(n_offsets, cap))
+    yield from _check_offsets(
+        ctx, name, "Extended Offset Table", eot, 8, offsets, starts, _end(ctx, pe), pe.closed
+    )
+    # Lengths: the frame's bytes in its fragment, padding excluded or not (PS3.3 C.7.6.3.1.8).
+    lengths = _read_uints(ctx, lengths_node, 8, min(n_lengths, cap))
+    by_start = {s: f for s, f in zip(starts, pe.fragments, strict=True)}
+    value_offset = int(c.value_offset[lengths_node])
+    for k, (off, frame_length) in enumerate(zip(offsets, lengths, strict=False)):
+        frag = by_start.get(off)
+        if frag is None:
+            continue
+        frag_length = int(c.length[frag])
+        if frag_length < 0 or frag_length - 1 <= frame_length <= frag_length:
+            continue
+        yield ctx.finding(
+            name,
+            f"(7FE0,0002)'s {_nth(k)} length is {frame_length}, but the fragment item at "
+            f"offset {off} holds {frag_length} bytes: expected the fragment's length (less "
+            "one byte of padding at most)",
+            node=lengths_node,
+            offset=value_offset + 8 * k,
+            length=8,
+        )
+        break
+
+
+# -- fragments -------------------------------------------------------------------------------
+
+
+@rule(
+    "FRAGMENT_ODD_LENGTH",
+    "error",
+    "PS3.5 A.4, 7.1.1",
+    summary="A pixel data fragment has odd length",
+    why=(
+        "Every item value, fragments included, has even length (PS3.5 7.1.1, A.4); the codec\n"
+        "stream is padded with one byte. Readers that step over fragments by their length\n"
+        "stay in step either way, but writers and validators that assume even lengths\n"
+        "(dcmtk, some PACS) reject the object or re-pad it, shifting the offset tables."
+    ),
+    example="(FFFE,E000) 1001  FF D8 ... FF D9   # odd: pad to 1002",
+)
+def check_fragment_odd_length(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    for pe in analyse(ctx).elements:
+        if not pe.encapsulated:
+            continue
+        capped = _Capped(ctx, "FRAGMENT_ODD_LENGTH", "odd-length fragments")
+        for frag in pe.fragments:
+            length = int(c.length[frag])
+            if length >= 0 and length % 2:
+                yield from capped.add(
+                    f"a pixel data fragment has odd length {length}: item values have even "
+                    "length (pad the codec stream with one byte)",
+                    node=frag,
+                    offset=int(c.offset[frag]) + 4,
+                    length=4,
+                )
+        yield from capped.summary()
+
+
+index_rule(
+    "FRAGMENT_UNDEFINED_LENGTH",
+    "error",
+    "PS3.5 A.4",
+    summary="A pixel data fragment has undefined length",
+    why=(
+        "Fragments are items of defined length (PS3.5 A.4): nothing delimits a fragment of\n"
+        "undefined length, so its end cannot be found. Readers either stop at it (losing every\n"
+        "later frame) or misread the codec stream as item headers."
+    ),
+    example="(FFFE,E000) FFFFFFFFH  FF D8 FF E0 ...   # a fragment must give its length",
+    module=__name__,
+)
+
+index_rule(
+    "ENCAPSULATED_NOT_ITEM",
+    "error",
+    "PS3.5 A.4",
+    summary="A tag other than Item/Sequence Delimiter among the fragments",
+    why=(
+        "Encapsulated Pixel Data holds only items (FFFE,E000) and ends with (FFFE,E0DD).\n"
+        "Anything else there means a broken fragment length or a missing delimiter; readers\n"
+        "stop decoding the frames, or read the rest of the file as pixel data."
+    ),
+    example=(
+        "(7FE0,0010) OB FFFFFFFFH  (FFFE,E000) 0  (FFFE,E000) 100 ...\n"
+        "  (7FE0,0020) ...   # where an item or (FFFE,E0DD) belongs"
+    ),
+    module=__name__,
+)
+
+
+@rule(
+    "FRAGMENT_COUNT_VS_FRAMES",
+    "error",
+    "PS3.5 A.4, Annex G",
+    summary=(
+        "Fragment count impossible for Number of Frames (fewer fragments than frames with no "
+        "offset table; RLE needs exactly one per frame)"
+    ),
+    why=(
+        "A fragment never holds more than one frame (PS3.5 A.4), so there are at least as many\n"
+        "fragments as frames; RLE Lossless and Encapsulated Uncompressed put each frame in\n"
+        "exactly one fragment. Otherwise frames are missing: viewers show fewer frames than\n"
+        "Number of Frames says, or fail on the frame they cannot find."
+    ),
+    example="(0028,0008) IS 3   (7FE0,0010) OB FFFFFFFFH  BOT, 2 fragments",
+)
+def check_fragment_count(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    a = analyse(ctx)
+    ts = a.ts
+    for pe in a.elements:
+        if not pe.encapsulated:
+            continue
+        nframes = frames(ctx, pe)
+        if nframes is None:
+            continue
+        if not pe.closed:
+            continue  # cut short (FILE_TRUNCATED, ENCAPSULATED_NOT_ITEM): the count is partial
+        count = len(pe.fragments)
+        one_each = ts is not None and ts.uid in ONE_FRAGMENT_PER_FRAME
+        header = int(c.value_offset[pe.node]) - int(c.offset[pe.node])
+        if one_each and count > nframes:
+            extra = pe.fragments[nframes]
+            yield ctx.finding(
+                "FRAGMENT_COUNT_VS_FRAMES",
+                f"{_plural(count, 'fragment')} for {_plural(nframes, 'frame')}: "
+                f"{_ts_name(ts)} puts each frame in exactly one fragment; this is the "
+                f"{_nth(nframes)} fragment, the first one too many",
+                node=extra,
+                offset=int(c.offset[extra]),
+                length=8,
+            )
+        elif count < nframes and (count == 0 or not _video(ts)):
+            need = "exactly one" if one_each else "at least one"
+            yield ctx.finding(
+                "FRAGMENT_COUNT_VS_FRAMES",
+                f"{_plural(count, 'fragment')} for {_plural(nframes, 'frame')} "
+                f"(Number of Frames): each frame needs {need} fragment of its own",
+                node=pe.node,
+                offset=int(c.offset[pe.node]),
+                length=header,
+            )
+
+
+# -- RLE Lossless ----------------------------------------------------------------------------
+
+
+@rule(
+    "RLE_HEADER_INVALID",
+    "error",
+    "PS3.5 G.3.1, G.5",
+    summary="RLE segment header: segment count or offsets wrong for the image",
+    why=(
+        "Each RLE Lossless frame starts with a 64-byte header: the number of segments (one\n"
+        "per byte of each sample: Samples per Pixel x Bits Allocated / 8, at most 15) and\n"
+        "their offsets (the first is 64, ascending, inside the fragment). RLE decoders trust\n"
+        "it: a wrong count scrambles the byte planes (a 16-bit image decoded as 8-bit), an\n"
+        "offset past the fragment reads out of bounds or fails."
+    ),
+    example=(
+        "(0028,0100) US 16   fragment: 01000000 40000000 00000000 ...\n"
+        "                    # 1 segment for 16-bit samples, expected 2"
+    ),
+)
+def check_rle_header(ctx: Context) -> Iterator[Finding]:
+    a = analyse(ctx)
+    if a.ts is None or a.ts.uid != RLE_LOSSLESS:
+        return
+    for pe in a.elements:
+        if not pe.encapsulated:
+            continue
+        nframes = frames(ctx, pe)
+        checked = pe.fragments if nframes is None else pe.fragments[:nframes]
+        expected = _rle_segments(ctx, pe)
+        capped = _Capped(ctx, "RLE_HEADER_INVALID", "RLE header faults")
+        for frag in checked:
+            found = _rle_fault(ctx, frag, expected)
+            if found is not None:
+                message, offset, length = found
+                yield from capped.add(message, node=frag, offset=offset, length=length)
+        yield from capped.summary()
+
+
+def _rle_segments(ctx: Context, pe: PixelElement) -> tuple[int, str] | None:
+    """The segment count PS3.5 G.2 calls for, and how it is computed, if the data set says."""
+    bits = _attr(ctx, pe, BITS_ALLOCATED)
+    if bits is None or bits <= 0:
+        return None
+    samples = _attr(ctx, pe, SAMPLES_PER_PIXEL)
+    samples = 1 if samples is None or samples <= 0 else samples
+    per_sample = -(-bits // 8)
+    return samples * per_sample, (
+        f"{samples} sample{'s' if samples != 1 else ''} per pixel x {per_sample} byte"
+        f"{'s' if per_sample != 1 else ''} ({bits} bits allocated)"
+    )
+
+
+def _rle_fault(
+    ctx: Context, frag: int, expected: tuple[int, str] | None
+) -> tuple[str, int, int] | None:
+    """The first fault of one fragment's RLE header: (message, offset, length)."""
+    c = ctx.columns
+    length = int(c.length[frag])
+    if length < 0:
+        return None
+    value_offset = int(c.value_offset[frag])
+    if length < RLE_HEADER_SIZE:
+        return (
+            f"an RLE fragment of {length} bytes cannot hold the {RLE_HEADER_SIZE}-byte RLE header",
+            int(c.offset[frag]),
+            8 + length,
+        )
+    head = ctx.value_bytes(frag, RLE_HEADER_SIZE)
+    if head is None or len(head) < RLE_HEADER_SIZE:
+        return None  # cut by the end of the file: FILE_TRUNCATED says so
+    header = struct.unpack("<16I", head)
+    count = header[0]
+    if not 1 <= count <= RLE_MAX_SEGMENTS:
+        return (
+            f"the RLE header gives {count} segments: expected 1 to {RLE_MAX_SEGMENTS}",
+            value_offset,
+            4,
+        )
+    if expected is not None and count != expected[0]:
+        return (
+            f"the RLE header gives {_plural(count, 'segment')}, expected {expected[0]} "
+            f"({expected[1]})",
+            value_offset,
+            4,
+        )
+    offsets = header[1 : count + 1]
+    if offsets[0] != RLE_HEADER_SIZE:
+        return (
+            f"the RLE header's first segment offset is {offsets[0]}: the first segment starts "
+            f"right after the header, at {RLE_HEADER_SIZE}",
+            value_offset + 4,
+            4,
+        )
+    for k in range(1, count):
+        if offsets[k] <= offsets[k - 1]:
+            return (
+                f"the RLE header's {_nth(k)} segment offset ({offsets[k]}) is not greater than "
+                f"the {_nth(k - 1)} ({offsets[k - 1]}): segment offsets ascend",
+                value_offset + 4 + 4 * k,
+                4,
+            )
+        if offsets[k] >= length:
+            return (
+                f"the RLE header's {_nth(k)} segment offset ({offsets[k]}) lies past the end of "
+                f"its {length}-byte fragment",
+                value_offset + 4 + 4 * k,
+                4,
+            )
+    return None
+
+
+# -- native pixel data -----------------------------------------------------------------------
+
+
+@rule(
+    "PIXEL_DATA_LENGTH_MISMATCH",
+    "error",
+    "PS3.5 8.1.1; PS3.3 C.7.6.3",
+    summary=(
+        "Native Pixel Data length != Rows x Columns x Samples x Bits Allocated / 8 x Frames "
+        "(padded to even)"
+    ),
+    why=(
+        "Native pixel data has exactly the size the image attributes give. When it is shorter,\n"
+        "readers fail (pydicom: 'The length of the pixel data ... doesn't match') or show\n"
+        "garbage in the last frames; when it is longer, the extra bytes are unexplained and\n"
+        "the attributes may be wrong (a 16-bit image labelled 8-bit shows as noise)."
+    ),
+    example=(
+        "(0028,0010) US 512  (0028,0011) US 512  (0028,0100) US 16\n"
+        "(7FE0,0010) OW 262144   # expected 524288"
+    ),
+)
+def check_pixel_data_length(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    a = analyse(ctx)
+    ts = a.ts
+    for pe in a.elements:
+        if pe.encapsulated:
+            continue
+        if pe.tag == PIXEL_DATA and pe.top and ts is not None and ts.encapsulated:
+            continue  # ENCAPSULATED_DEFINED_LENGTH: the length is not a native one
+        length = int(c.length[pe.node])
+        value_offset = int(c.value_offset[pe.node])
+        if length < 0 or int(c.end[pe.node]) != value_offset + length:
+            continue  # undefined, or cut short: VALUE_OVERRUNS_PARENT / FILE_TRUNCATED
+        found = _expected_length(ctx, pe)
+        if found is None:
+            continue
+        expected, how = found
+        if length == expected:
+            continue
+        offset, size = length_field(ctx, pe.node)
+        yield ctx.finding(
+            "PIXEL_DATA_LENGTH_MISMATCH",
+            f"({format_tag(pe.tag)}) value length is {length}, expected {expected} = {how}",
+            node=pe.node,
+            offset=offset,
+            length=size,
+        )
+
+
+def _expected_length(ctx: Context, pe: PixelElement) -> tuple[int, str] | None:
+    """The native value length the image attributes call for, and how it is computed."""
+    rows = _attr(ctx, pe, ROWS)
+    columns = _attr(ctx, pe, COLUMNS)
+    if not rows or not columns:
+        return None
+    if pe.tag == FLOAT_PIXEL_DATA:
+        bits = 32
+    elif pe.tag == DOUBLE_FLOAT_PIXEL_DATA:
+        bits = 64
+    else:
+        found = _attr(ctx, pe, BITS_ALLOCATED)
+        if not found:
+            return None
+        bits = found
+    samples = _attr(ctx, pe, SAMPLES_PER_PIXEL) or 1
+    nframes = frames(ctx, pe)
+    if nframes is None:
+        return None
+    photometric = None
+    node = pe.attrs.get(PHOTOMETRIC_INTERPRETATION)
+    if node is not None:
+        photometric = (ctx.value_bytes(node, 64) or b"").decode("latin-1").strip(" \0")
+    # PS3.3 C.7.6.3.1.2: native YBR_FULL_422 is subsampled: two samples' worth per pixel.
+    ybr422 = photometric == "YBR_FULL_422" and samples == 3
+    per_pixel_samples = 2 if ybr422 else samples
+    total_bits = rows * columns * per_pixel_samples * bits * nframes
+    expected = -(-total_bits // 8)
+    expected += expected % 2
+    how = (
+        f"{rows} rows x {columns} columns x "
+        + ("2 (YBR_FULL_422)" if ybr422 else f"{_plural(samples, 'sample')}")
+        + f" x {_plural(bits, 'bit')} / 8 x {_plural(nframes, 'frame')}"
+        + (", padded to even" if expected * 8 != total_bits else "")
+    )
+    return expected, how
+
+
+@rule(
+    "PIXEL_DATA_VR_INVALID",
+    "error",
+    "PS3.5 8.2, A.2",
+    summary=(
+        "Pixel Data VR not OB/OW, or OB with Bits Allocated > 8 in explicit VR native encoding"
+    ),
+    why=(
+        "Pixel Data is OB or OW (PS3.5 8.2): OW when Bits Allocated is more than 8 in a native\n"
+        "explicit VR encoding, OB when encapsulated. The VR decides byte swapping: 16-bit\n"
+        "pixels sent as OB are not swapped by big-endian or VR-driven converters (the image\n"
+        "comes out as noise), and readers that dispatch on the VR reject other VRs outright."
+    ),
+    example="(0028,0100) US 16   (7FE0,0010) OB 524288   # expected OW",
+)
+def check_pixel_data_vr(ctx: Context) -> Iterator[Finding]:
+    c = ctx.columns
+    a = analyse(ctx)
+    ts = a.ts
+    for pe in a.elements:
+        if pe.tag != PIXEL_DATA or not bool(c.vr_explicit[pe.node]):
+            continue  # implicit VR: the VR is the dictionary's
+        node = ctx.node(pe.node)
+        vr = node.vr or "??"
+        if vr not in specdata.VR_CODES:
+            continue  # no VR at all: INVALID_VR
+        at = node.offset + 4
+        if vr not in ("OB", "OW"):
+            yield ctx.finding(
+                "PIXEL_DATA_VR_INVALID",
+                f"Pixel Data has VR '{vr}': expected OB or OW",
+                node=pe.node,
+                offset=at,
+                length=2,
+            )
+            continue
+        native = not pe.encapsulated and not (pe.top and ts is not None and ts.encapsulated)
+        if native and vr == "OB":
+            bits = _attr(ctx, pe, BITS_ALLOCATED)
+            if bits is not None and bits > 8:
+                yield ctx.finding(
+                    "PIXEL_DATA_VR_INVALID",
+                    f"native Pixel Data is OB with Bits Allocated {bits}: expected OW when "
+                    "Bits Allocated is more than 8",
+                    node=pe.node,
+                    offset=at,
+                    length=2,
+                )
+        elif pe.encapsulated and vr == "OW":
+            yield ctx.finding(
+                "PIXEL_DATA_VR_INVALID",
+                "encapsulated Pixel Data is OW: expected OB (PS3.5 8.2: an encapsulated format "
+                "uses OB)",
+                node=pe.node,
+                offset=at,
+                length=2,
+            )

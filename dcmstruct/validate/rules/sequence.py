@@ -16,11 +16,12 @@ index_rule(
     summary="Undefined-length sequence (or encapsulated pixel data) not closed by (FFFE,E0DD)",
     why="""\
 An undefined-length sequence ends only at its Sequence Delimitation Item (PS3.5 7.5.2); without
-it a reader cannot tell where the sequence stops. dcmtk and pydicom read the following data
-elements as belonging to the last item (or fail with "unexpected tag"), so attributes such as
-Patient Name end up nested in a sequence and vanish from the top level; a PACS may index the
-wrong values or reject the object. The finding is empty (length 0 at the sequence's end) or
-covers the header of the element met where an item or the delimiter was expected.""",
+it a reader cannot tell where the sequence stops. Strict readers stop with a parse error
+(an element where an item tag must be); others resynchronise differently, so attributes such
+as Patient Name may end up nested in the sequence and vanish from the top level; a PACS may
+index the wrong values or reject the object. The finding is empty (length 0 at the
+sequence's end) or covers the header of the element met where an item or the delimiter
+was expected.""",
     example="""\
 (0008,1140) SQ FFFFFFFF
   (FFFE,E000) FFFFFFFF ... (FFFE,E00D) 00000000
@@ -52,8 +53,9 @@ index_rule(
     summary="A delimitation item's length field is not 00000000H",
     why="""\
 PS3.5 7.5.2 fixes the length of (FFFE,E00D) and (FFFE,E0DD) at 00000000H. Most readers ignore
-the value, but some skip that many bytes after the delimiter and lose the elements that
-follow, and a re-encoding writer may carry the bad length into other files. The finding
+the value, but a reader that honours it skips that many bytes after the delimiter and loses
+the elements that follow, and a re-encoding writer may carry the bad length into other
+files. The finding
 points at the 4-byte length field.""",
     example="""\
 fe ff 0d e0 04 00 00 00      (FFFE,E00D) with length 00000004H""",
@@ -85,13 +87,13 @@ index_rule(
     summary="An item tag (FFFE,E000) at top level or directly inside an item",
     why="""\
 Items exist only as the content of a sequence (PS3.5 7.5); an item tag in a data set has no
-attribute to belong to. Readers either fail ("unexpected item tag") or read it as an element
-of group FFFE with a VR guessed from nothing, and the item's content is lost or attached to
+attribute to belong to. Readers either fail on it or read it as an element of group FFFE
+with a VR guessed from nothing, and the item's content is lost or attached to
 the wrong attribute. dcmstruct reads it as an item so its content is still indexed. The
 finding covers the 8-byte item header.""",
     example="""\
 (0008,0060) CS 'CT'
-(FFFE,E000) 00000048 ...             <- an item, but no sequence open
+(FFFE,E000) 0000004a ...             <- an item, but no sequence open
 (0010,0010) PN 'RULE^FIXTURE'""",
     module=__name__,
 )
@@ -103,12 +105,12 @@ index_rule(
     summary="Something other than an item (or a delimiter) directly inside a sequence",
     why="""\
 A sequence's value is a list of items and nothing else (PS3.5 7.5.1). A data element written
-directly into a sequence (its item header forgotten) is read by dcmtk as a broken item or
-makes it stop parsing; pydicom raises. Inside a defined-length sequence dcmstruct skips the
-rest of the sequence's length, which the finding covers.""",
+directly into a sequence (its item header forgotten) makes strict readers stop parsing;
+lenient ones read it as a broken item or drop it. Inside a defined-length sequence
+dcmstruct skips the rest of the sequence's length, which the finding covers.""",
     example="""\
-(0008,1140) SQ 00000060
-  (FFFE,E000) 0000004c ...
+(0008,1140) SQ 0000005e
+  (FFFE,E000) 0000004a ...
   (0008,0001) UL 4                   <- an element where an item must be""",
     module=__name__,
 )
@@ -125,8 +127,8 @@ into the item; those that trust the sequence length cut the item's last elements
 attributes are lost or misplaced. The item is cut at the sequence's end; the finding points
 at the item's 4-byte length field.""",
     example="""\
-(0008,1140) SQ 00000054
-  (FFFE,E000) 000000c8 ...           <- 200 bytes, but the sequence has 76 left""",
+(0008,1140) SQ 00000052
+  (FFFE,E000) 000000c8 ...           <- 200 bytes, but the sequence has 74 left""",
     module=__name__,
 )
 
@@ -141,8 +143,8 @@ at its end that cannot hold an item header mean the length is wrong; readers tha
 skip or misread the bytes, readers that resynchronise on tags may read them as a broken item.
 The finding covers the bytes left over after the last item.""",
     example="""\
-(0008,1140) SQ 00000058
-  (FFFE,E000) 0000004c ...  00 00 00 00   <- 4 bytes after the last item""",
+(0008,1140) SQ 00000056
+  (FFFE,E000) 0000004a ...  aa bb cc dd   <- 4 bytes after the last item""",
     module=__name__,
 )
 
@@ -158,8 +160,8 @@ length wins and the delimiter is read as an empty element. But readers that hono
 delimiter close the sequence or item early and read its remaining content one level up.
 The finding covers the 8-byte delimiter.""",
     example="""\
-(0008,1140) SQ 00000054
-  (FFFE,E000) 0000004c ...
+(0008,1140) SQ 0000005a
+  (FFFE,E000) 0000004a ...
   (FFFE,E0DD) 00000000               <- the sequence has a defined length""",
     module=__name__,
 )

@@ -1,0 +1,36 @@
+"""Messages the widgets post up to the app; the app answers by setting attributes down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from dcmstruct.model import Stream
+
+
+@dataclass
+class CursorMoved(Message):
+    """The hex cursor moved to byte ``offset`` of ``stream``."""
+
+    stream: Stream
+    offset: int
+
+
+@dataclass
+class ElementChosen(Message):
+    """The user chose a tree entry that starts at ``offset``; ``node`` is -1 for a group
+    ("File Meta", "Data Set") that is no node of the index. ``explicit``: chosen with Enter or
+    a click, not just highlighted by moving through the tree."""
+
+    stream: Stream
+    offset: int
+    node: int
+    explicit: bool
+
+
+@dataclass
+class FindingChosen(Message):
+    """The user chose finding number ``position`` of the findings list."""
+
+    position: int

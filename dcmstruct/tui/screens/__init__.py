@@ -1,0 +1,1 @@
+"""Modal dialogs: go to offset, go to tag, help."""

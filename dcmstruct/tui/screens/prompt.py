@@ -1,0 +1,94 @@
+"""A one-line question in a modal dialog (go to offset, go to tag), and the parsers of its
+answers. The dialog checks the answer as it is typed and only closes on a valid one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label
+
+from dcmstruct import specdata
+
+_TAG = re.compile(r"^\(?\s*([0-9a-f]{4})\s*[,\s]?\s*([0-9a-f]{4})\s*\)?$", re.IGNORECASE)
+
+
+def parse_offset(text: str, size: int) -> int:
+    """``1234``, ``0x4d2``, ``4d2h``; negative counts from the end. Raises ValueError."""
+    t = text.strip().replace("_", "").replace(",", "")
+    if not t:
+        raise ValueError("type an offset: decimal, or hex with 0x")
+    sign = -1 if t.startswith("-") else 1
+    t = t.lstrip("+-")
+    try:
+        if t.lower().startswith("0x"):
+            value = int(t[2:], 16)
+        elif t.lower().endswith("h"):
+            value = int(t[:-1], 16)
+        else:
+            value = int(t, 10)
+    except ValueError:
+        raise ValueError(f"{text!r} is no offset: decimal, or hex with 0x") from None
+    if sign < 0:
+        value = size - value
+    if not 0 <= value < max(size, 1):
+        raise ValueError(f"{value:#x} is outside the file (0 to {max(size - 1, 0):#x})")
+    return value
+
+
+def parse_tag(text: str) -> int:
+    """``0010,0010``, ``(0010,0010)``, ``00100010`` or a keyword. Raises ValueError."""
+    t = text.strip()
+    if not t:
+        raise ValueError("type a tag (gggg,eeee) or a keyword")
+    m = _TAG.match(t)
+    if m:
+        return int(m.group(1), 16) << 16 | int(m.group(2), 16)
+    tag = specdata.tag_for_keyword(t)
+    if tag is None:
+        raise ValueError(f"{t!r} is no tag (gggg,eeee) and no keyword of the dictionary")
+    return tag
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """Ask for one line; dismiss with it (Enter, when ``check`` accepts it) or None (Escape)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(
+        self, title: str, placeholder: str, check: Callable[[str], object], value: str = ""
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._placeholder = placeholder
+        self._check = check
+        self._value = value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self._title, classes="dialog-title")
+            yield Input(self._value, placeholder=self._placeholder, select_on_focus=True)
+            yield Label("", classes="dialog-error")
+
+    def _error(self, text: str) -> None:
+        self.query_one(".dialog-error", Label).update(text)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._error("")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        try:
+            self._check(event.value)
+        except ValueError as exc:
+            self._error(str(exc))
+            return
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,286 @@
+"""What the viewer needs from an index, precomputed once: children, byte ownership, faults.
+
+Everything here is plain Python and numpy (no Textual), so it is built in the loading worker
+and tested without a screen. Lookups are ``searchsorted`` over per-stream sorted offsets: the
+cost of rendering a row or following the cursor does not grow with the number of nodes.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+import numpy.typing as npt
+
+from dcmstruct.index import ElementIndex
+from dcmstruct.model import Kind, Stream
+from dcmstruct.source import Buffer
+
+I64 = npt.NDArray[np.int64]
+
+
+class Part(IntEnum):
+    """What a byte is, for colouring: a part of an element's header, its value, or no element."""
+
+    UNPARSED = 0  # held by no node, or by a ``trailing`` node: bytes that form no element
+    PREAMBLE = 1
+    PREFIX = 2
+    TAG = 3
+    VR = 4
+    RESERVED = 5  # the 2 reserved bytes of the explicit long form (PS3.5 7.1.2)
+    LENGTH = 6
+    VALUE = 7
+    DEFLATED = 8  # the compressed data set of a deflated file (its nodes are in the inflated one)
+
+
+# Header layouts relative to a node's first byte (PS3.5 7.1.2, 7.1.3, 7.5).
+_EXPLICIT_LONG = ((4, Part.TAG), (6, Part.VR), (8, Part.RESERVED), (12, Part.LENGTH))
+_EXPLICIT_SHORT = ((4, Part.TAG), (6, Part.VR), (8, Part.LENGTH))
+_IMPLICIT = ((4, Part.TAG), (8, Part.LENGTH))
+_NO_HEADER: tuple[tuple[int, Part], ...] = ()
+
+_WHOLE = {Kind.PREAMBLE: Part.PREAMBLE, Kind.PREFIX: Part.PREFIX, Kind.TRAILING: Part.UNPARSED}
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A byte range to flag (a fault or a finding), in one stream."""
+
+    stream: Stream
+    offset: int
+    length: int
+
+
+@dataclass
+class StreamMap:
+    """The nodes of one stream in offset order, and the merged ranges of its marked bytes."""
+
+    stream: Stream
+    buf: Buffer
+    size: int
+    order: I64  # node indices, by offset
+    starts: I64  # their offsets
+    mark_starts: list[int] = field(default_factory=list)
+    mark_ends: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive bytes [start, stop) held by one node (-1: none) as its innermost node."""
+
+    start: int
+    stop: int
+    node: int
+
+
+class Structure:
+    """An index plus the lookups the viewer makes on every keystroke and every row drawn."""
+
+    def __init__(self, index: ElementIndex) -> None:
+        self.index = index
+        c = index.columns
+        n = len(c)
+        self.offset = c.offset
+        self.end = c.end
+        self.depth = c.depth
+        self.parent = c.parent
+        self.kind = c.kind
+        # Children of every node at once: node indices grouped by parent, file order kept.
+        parent = c.parent.astype(np.int64)
+        self._kids = np.argsort(parent, kind="stable")
+        counts = np.bincount(parent + 1, minlength=n + 1)
+        self._kid_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        self.streams: dict[Stream, StreamMap] = {}
+        for stream, src in index.sources.items():
+            members = np.flatnonzero(c.stream == stream)
+            # Pre-order walk: offsets ascend; shallower first when two start at one offset.
+            order = members[np.lexsort((c.depth[members], c.offset[members]))].astype(np.int64)
+            self.streams[stream] = StreamMap(stream, src.buf, src.size, order, c.offset[order])
+        self.marks: list[Mark] = []
+        self.marked_nodes: set[int] = set()
+        self.set_marks([Mark(f.stream, f.offset, f.length) for f in index.faults])
+        self.mark_nodes(f.node for f in index.faults)
+
+    # -- tree ------------------------------------------------------------------------------
+
+    def children(self, node: int) -> I64:
+        """Indices of the nodes directly inside ``node`` (-1: the top level), in file order."""
+        return self._kids[self._kid_start[node + 1] : self._kid_start[node + 2]]
+
+    def child_count(self, node: int) -> int:
+        return int(self._kid_start[node + 2] - self._kid_start[node + 1])
+
+    def ancestors(self, node: int) -> list[int]:
+        """``node``'s enclosing nodes, outermost first (not ``node`` itself)."""
+        chain: list[int] = []
+        p = int(self.parent[node])
+        while p >= 0 and len(chain) <= len(self.parent):
+            chain.append(p)
+            p = int(self.parent[p])
+        chain.reverse()
+        return chain
+
+    # -- bytes -------------------------------------------------------------------------------
+
+    def innermost(self, stream: Stream, offset: int) -> int:
+        """The innermost node holding byte ``offset`` of ``stream``, -1 if none does."""
+        sm = self.streams.get(stream)
+        if sm is None:
+            return -1
+        k = int(np.searchsorted(sm.starts, offset, side="right")) - 1
+        return self._up(int(sm.order[k]) if k >= 0 else -1, offset)
+
+    def _up(self, node: int, offset: int) -> int:
+        # The last node starting at or before ``offset`` is the innermost holder if it reaches
+        # that far; otherwise one of its ancestors is (nodes nest: the indexer clamps children).
+        end, parent = self.end, self.parent
+        while node >= 0 and int(end[node]) <= offset:
+            node = int(parent[node])
+        return node
+
+    def runs(self, stream: Stream, start: int, stop: int) -> list[Run]:
+        """Split [start, stop) into runs of bytes with the same innermost node."""
+        sm = self.streams.get(stream)
+        if sm is None or start >= stop:
+            return [Run(start, stop, -1)] if start < stop else []
+        starts, order, end = sm.starts, sm.order, self.end
+        count = len(starts)
+        k = int(np.searchsorted(starts, start, side="right")) - 1
+        node = self._up(int(order[k]) if k >= 0 else -1, start)
+        out: list[Run] = []
+        x = start
+        big = stop + 1
+        while x < stop:
+            nxt = int(starts[k + 1]) if k + 1 < count else big
+            node_end = int(end[node]) if node >= 0 else big
+            y = min(stop, nxt, node_end)
+            out.append(Run(x, y, node))
+            x = y
+            while k + 1 < count and int(starts[k + 1]) <= x:
+                k += 1
+            node = self._up(int(order[k]) if k >= 0 else -1, x)
+        return out
+
+    def header_layout(self, node: int) -> tuple[tuple[int, Part], ...]:
+        """(end relative to the node's first byte, part) for each field of its header."""
+        kind = Kind(int(self.kind[node]))
+        if kind != Kind.ELEMENT:
+            if kind in (Kind.ITEM, Kind.FRAGMENT, Kind.ITEM_DELIMITER, Kind.SEQUENCE_DELIMITER):
+                return _IMPLICIT
+            return _NO_HEADER
+        c = self.index.columns
+        value_offset = int(c.value_offset[node])
+        header = (value_offset if value_offset >= 0 else int(c.end[node])) - int(c.offset[node])
+        if not c.vr_explicit[node]:
+            return _IMPLICIT
+        return _EXPLICIT_LONG if header >= 12 else _EXPLICIT_SHORT
+
+    def parts(self, stream: Stream, start: int, stop: int) -> list[tuple[int, Part, int]]:
+        """Per byte of [start, stop): (innermost node, part, depth)."""
+        out: list[tuple[int, Part, int]] = []
+        deflated_from = self._deflated_from(stream)
+        for run in self.runs(stream, start, stop):
+            node = run.node
+            if node < 0:
+                part = Part.UNPARSED
+                if deflated_from is not None and run.start >= deflated_from:
+                    part = Part.DEFLATED
+                out.extend((node, part, 0) for _ in range(run.stop - run.start))
+                continue
+            depth = int(self.depth[node])
+            whole = _WHOLE.get(Kind(int(self.kind[node])))
+            if whole is not None:
+                out.extend((node, whole, depth) for _ in range(run.stop - run.start))
+                continue
+            base = int(self.offset[node])
+            layout = self.header_layout(node)
+            for x in range(run.start, run.stop):
+                rel = x - base
+                part = Part.VALUE
+                for field_end, field_part in layout:
+                    if rel < field_end:
+                        part = field_part
+                        break
+                out.append((node, part, depth))
+        return out
+
+    def _deflated_from(self, stream: Stream) -> int | None:
+        if stream != Stream.FILE or not self.index.deflated:
+            return None
+        return self.index.dataset_offset
+
+    # -- faults and findings ------------------------------------------------------------------
+
+    def set_marks(self, marks: Iterable[Mark]) -> None:
+        """Replace the marked byte ranges; a zero-length mark flags the byte at its offset."""
+        self.marks = list(marks)
+        for sm in self.streams.values():
+            ranges = sorted(
+                (m.offset, m.offset + max(1, m.length)) for m in self.marks if m.stream == sm.stream
+            )
+            starts: list[int] = []
+            ends: list[int] = []
+            for a, b in ranges:
+                if starts and a <= ends[-1]:
+                    ends[-1] = max(ends[-1], b)
+                else:
+                    starts.append(a)
+                    ends.append(b)
+            sm.mark_starts, sm.mark_ends = starts, ends
+
+    def mark_nodes(self, nodes: Iterable[int]) -> None:
+        self.marked_nodes = {n for n in nodes if 0 <= n < len(self.parent)}
+        holders: set[int] = set()
+        for n in self.marked_nodes:
+            holders.update(self.ancestors(n))
+        self.nodes_holding_marks = holders - self.marked_nodes
+
+    def marked(self, stream: Stream, start: int, stop: int) -> list[bool]:
+        """Per byte of [start, stop): is it inside a mark?"""
+        sm = self.streams.get(stream)
+        out = [False] * (stop - start)
+        if sm is None:
+            return out
+        k = bisect.bisect_right(sm.mark_ends, start)
+        while k < len(sm.mark_starts) and sm.mark_starts[k] < stop:
+            a = max(start, sm.mark_starts[k])
+            b = min(stop, sm.mark_ends[k])
+            out[a - start : b - start] = [True] * (b - a)
+            k += 1
+        return out
+
+
+def find_tag(structure: Structure, tag: int, after: tuple[int, int]) -> tuple[int, int, int]:
+    """The first element with ``tag`` after position ``after`` = (stream, offset), wrapping.
+
+    Returns (node, its number among the matches counting from 1, the number of matches);
+    node -1 if there is none.
+    """
+    c = structure.index.columns
+    hits = np.flatnonzero((c.tag == tag) & (c.kind == Kind.ELEMENT))
+    if hits.size == 0:
+        return -1, 0, 0
+    keys = list(zip(c.stream[hits].tolist(), c.offset[hits].tolist(), strict=True))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    ranked = [keys[i] for i in order]
+    pos = bisect.bisect_right(ranked, after)
+    if pos == len(ranked):
+        pos = 0
+    return int(hits[order[pos]]), pos + 1, len(ranked)
+
+
+def next_position(
+    positions: Sequence[tuple[int, int]], here: tuple[int, int], forward: bool
+) -> int:
+    """Index of the first position after (or last before) ``here`` in sorted ``positions``,
+    wrapping around; -1 if there are none."""
+    if not positions:
+        return -1
+    if forward:
+        pos = bisect.bisect_right(positions, here)
+        return pos if pos < len(positions) else 0
+    pos = bisect.bisect_left(positions, here) - 1
+    return pos if pos >= 0 else len(positions) - 1

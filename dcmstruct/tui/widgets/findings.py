@@ -1,0 +1,75 @@
+"""The findings pane: what the validator (or, until it is done, the indexer) found wrong."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from dcmstruct.model import Stream
+from dcmstruct.tui.messages import FindingChosen
+from dcmstruct.validate.finding import Finding, Severity
+
+# A table of a million rows would take seconds to fill on the UI thread; n/N still visit
+# every finding, the table lists the first ones.
+MAX_ROWS = 5000
+_SEVERITY = {Severity.ERROR: "E", Severity.WARNING: "W", Severity.INFO: "I"}
+
+
+class FindingsPanel(DataTable[Text | str]):
+    """One row per finding, in byte order; Enter or a click posts :class:`FindingChosen`."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+        "findings--error",
+        "findings--warning",
+        "findings--info",
+    }
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
+        self.findings: list[Finding] = []
+
+    def on_mount(self) -> None:
+        self.add_columns("", "offset", "rule", "message", "element")
+
+    def show(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        self.clear()
+        styles = {
+            Severity.ERROR: self.get_component_rich_style("findings--error", partial=True),
+            Severity.WARNING: self.get_component_rich_style("findings--warning", partial=True),
+            Severity.INFO: self.get_component_rich_style("findings--info", partial=True),
+        }
+        rows: list[list[Text | str]] = []
+        for f in findings[:MAX_ROWS]:
+            where = f"{f.offset:#x}" + ("*" if f.stream == Stream.INFLATED else "")
+            rows.append(
+                [
+                    Text(_SEVERITY[f.severity], style=styles[f.severity]),
+                    where,
+                    Text(f.rule, style=styles[f.severity]),
+                    f.message,
+                    f.path or (f.tag_text or ""),
+                ]
+            )
+        self.add_rows(rows)
+        if len(findings) > MAX_ROWS:
+            self.add_row("", "", f"… {len(findings) - MAX_ROWS:,} more", "n/N visit them all", "")
+
+    def point_at(self, position: int) -> None:
+        """Put the table's cursor on finding ``position`` (without posting anything)."""
+        if 0 <= position < min(len(self.findings), MAX_ROWS):
+            self.move_cursor(row=position, animate=False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.cursor_row < min(len(self.findings), MAX_ROWS):
+            self.post_message(FindingChosen(event.cursor_row))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # Browsing the list with the arrows follows along in the hex; the app moving the
+        # table's cursor (n/N, filling the table) does not, as the table has no focus then.
+        event.stop()
+        if self.has_focus and event.cursor_row < min(len(self.findings), MAX_ROWS):
+            self.post_message(FindingChosen(event.cursor_row))

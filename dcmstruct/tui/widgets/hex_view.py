@@ -1,0 +1,394 @@
+"""The hex pane: offsets, bytes in hex and ASCII, coloured by the element part they belong to.
+
+A Line API widget: only the rows on screen are drawn, each straight from the mapped file, so a
+2 GB file costs what 40 rows cost. Drawn rows are kept in an LRU cache keyed by everything that
+changes their look (cursor, selection and marks as they fall on that row), so moving the cursor
+redraws two rows and scrolling back redraws none.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from dcmstruct.model import Stream
+from dcmstruct.tui.messages import CursorMoved
+from dcmstruct.tui.structure import Part, Structure
+
+ROW_WIDTHS = (8, 16, 32)
+_GROUP = 8  # an extra space every 8 bytes
+_PRINTABLE = [chr(b) if 0x20 <= b < 0x7F else "·" for b in range(256)]
+_HEX = [f"{b:02x}" for b in range(256)]
+_PART_CLASS = {
+    Part.UNPARSED: "hex--unparsed",
+    Part.PREAMBLE: "hex--preamble",
+    Part.PREFIX: "hex--prefix",
+    Part.TAG: "hex--tag",
+    Part.VR: "hex--vr",
+    Part.RESERVED: "hex--reserved",
+    Part.LENGTH: "hex--length",
+    Part.VALUE: "hex--value",
+    Part.DEFLATED: "hex--deflated",
+}
+_DEPTH_SHADES = 3  # depth 0 is unshaded; deeper levels cycle through hex--depth-1..3
+
+
+class _Layout(NamedTuple):
+    digits: int  # hex digits of the offset column
+    hex_x: list[int]  # column of each byte's two hex digits
+    sep_x: list[int]  # column of the separator before each byte, and after the last
+    ascii_x: int
+    width: int
+    byte_at: dict[int, int]  # column -> byte of the row (hex and ASCII columns)
+
+
+def hex_view_width(bytes_per_row: int, size: int) -> int:
+    """Columns a row takes for ``bytes_per_row`` bytes of a file of ``size`` bytes."""
+    return _layout(bytes_per_row, size).width
+
+
+def _layout(bytes_per_row: int, size: int) -> _Layout:
+    digits = max(8, len(f"{max(0, size - 1):x}"))
+    x = digits + 1
+    hex_x: list[int] = []
+    sep_x: list[int] = []
+    byte_at: dict[int, int] = {}
+    for i in range(bytes_per_row):
+        if i and i % _GROUP == 0:
+            x += 1
+        sep_x.append(x)
+        hex_x.append(x + 1)
+        byte_at[x + 1] = byte_at[x + 2] = i
+        x += 3
+    sep_x.append(x)
+    ascii_x = x + 2
+    for i in range(bytes_per_row):
+        byte_at[ascii_x + i] = i
+    return _Layout(digits, hex_x, sep_x, ascii_x, ascii_x + bytes_per_row, byte_at)
+
+
+class HexView(ScrollView, can_focus=True):
+    """Bytes of one stream (the file, or a deflated file's inflated data set) with a cursor."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left", "move(-1)", "Byte left", show=False),
+        Binding("right", "move(1)", "Byte right", show=False),
+        Binding("up", "move_rows(-1)", "Row up", show=False),
+        Binding("down", "move_rows(1)", "Row down", show=False),
+        Binding("pageup", "move_page(-1)", "Page up", show=False),
+        Binding("pagedown", "move_page(1)", "Page down", show=False),
+        Binding("home", "row_edge(0)", "Row start", show=False),
+        Binding("end", "row_edge(1)", "Row end", show=False),
+        Binding("ctrl+home", "file_edge(0)", "File start", show=False),
+        Binding("ctrl+end", "file_edge(1)", "File end", show=False),
+        Binding("right_square_bracket", "element(1)", "Next element", show=False),
+        Binding("left_square_bracket", "element(-1)", "Previous element", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "hex--offset",
+        "hex--unparsed",
+        "hex--preamble",
+        "hex--prefix",
+        "hex--tag",
+        "hex--vr",
+        "hex--reserved",
+        "hex--length",
+        "hex--value",
+        "hex--deflated",
+        "hex--depth-1",
+        "hex--depth-2",
+        "hex--depth-3",
+        "hex--selected",
+        "hex--frame",
+        "hex--fault",
+        "hex--cursor",
+        "hex--cursor-blurred",
+    }
+
+    def __init__(
+        self,
+        bytes_per_row: int = 16,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.structure: Structure | None = None
+        self.stream = Stream.FILE
+        self.bytes_per_row = bytes_per_row
+        self.cursor = 0
+        self.selection: tuple[int, int] | None = None
+        self._marks_version = 0
+        self._layout = _layout(bytes_per_row, 0)
+        self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._styles: dict[tuple[object, ...], Style] = {}
+
+    # -- attributes set by the app -------------------------------------------------------
+
+    @property
+    def size_bytes(self) -> int:
+        if self.structure is None:
+            return 0
+        sm = self.structure.streams.get(self.stream)
+        return 0 if sm is None else sm.size
+
+    @property
+    def rows(self) -> int:
+        return max(1, -(-self.size_bytes // self.bytes_per_row))
+
+    def load(self, structure: Structure, stream: Stream = Stream.FILE) -> None:
+        self.structure = structure
+        self.show_stream(stream)
+
+    def show_stream(self, stream: Stream) -> None:
+        self.stream = stream
+        self.cursor = 0
+        self.selection = None
+        self._relayout()
+
+    def set_bytes_per_row(self, bytes_per_row: int) -> None:
+        if bytes_per_row == self.bytes_per_row:
+            return
+        self.bytes_per_row = bytes_per_row
+        self._relayout()
+        self.call_after_refresh(self.reveal, self.cursor)
+
+    def marks_changed(self) -> None:
+        """The structure's marks were replaced: rows with marks must be drawn again."""
+        self._marks_version += 1
+        self.refresh()
+
+    def select(self, start: int, end: int) -> None:
+        """Frame bytes [start, end): the selected element."""
+        if self.selection != (start, end):
+            self.selection = (start, end)
+            self.refresh()
+
+    def move_cursor(self, offset: int, *, jump: bool = True, notify: bool = False) -> None:
+        """Put the cursor on byte ``offset``. ``jump``: a move elsewhere (scroll only if the
+        byte is not on screen); otherwise keep it in view the way arrow keys do."""
+        offset = max(0, min(offset, self.size_bytes - 1))
+        changed = offset != self.cursor
+        self.cursor = offset
+        if jump:
+            self.reveal(offset)
+        else:
+            self._follow(offset // self.bytes_per_row)
+        self.refresh()
+        if notify and changed:
+            self.post_message(CursorMoved(self.stream, offset))
+
+    def reveal(self, offset: int) -> None:
+        """Scroll so that byte ``offset`` is on screen, unless it already is."""
+        row = offset // self.bytes_per_row
+        top, height = self._viewport()
+        if top <= row < top + height:
+            return
+        self.scroll_to(y=max(0, row - height // 4), animate=False)
+
+    def is_visible(self, offset: int) -> bool:
+        top, height = self._viewport()
+        return top <= offset // self.bytes_per_row < top + height
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _relayout(self) -> None:
+        self._layout = _layout(self.bytes_per_row, self.size_bytes)
+        self._cache.clear()
+        self.virtual_size = Size(self._layout.width, self.rows)
+        self.refresh()
+
+    def _viewport(self) -> tuple[int, int]:
+        return int(self.scroll_offset.y), max(1, self.scrollable_content_region.height)
+
+    def _follow(self, row: int) -> None:
+        top, height = self._viewport()
+        if row < top:
+            self.scroll_to(y=row, animate=False)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+        self._cache.clear()
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.refresh()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _step(self, delta: int) -> None:
+        self.move_cursor(self.cursor + delta, jump=False, notify=True)
+
+    def action_move(self, delta: int) -> None:
+        self._step(delta)
+
+    def action_move_rows(self, rows: int) -> None:
+        target = self.cursor + rows * self.bytes_per_row
+        if 0 <= target < self.size_bytes:
+            self._step(rows * self.bytes_per_row)
+
+    def action_move_page(self, pages: int) -> None:
+        _, height = self._viewport()
+        delta = pages * max(1, height - 1) * self.bytes_per_row
+        self.scroll_to(y=self.scroll_offset.y + pages * max(1, height - 1), animate=False)
+        self._step(delta)
+
+    def action_row_edge(self, end: int) -> None:
+        start = self.cursor - self.cursor % self.bytes_per_row
+        self.move_cursor(start + (self.bytes_per_row - 1 if end else 0), jump=False, notify=True)
+
+    def action_file_edge(self, end: int) -> None:
+        self.move_cursor(self.size_bytes - 1 if end else 0, jump=False, notify=True)
+
+    def action_element(self, direction: int) -> None:
+        """Move to the first byte of the next (or this or the previous) node."""
+        if self.structure is None:
+            return
+        sm = self.structure.streams.get(self.stream)
+        if sm is None or not len(sm.starts):
+            return
+        starts = sm.starts
+        if direction > 0:
+            k = int(np.searchsorted(starts, self.cursor, side="right"))
+            if k < len(starts):
+                self.move_cursor(int(starts[k]), jump=False, notify=True)
+        else:
+            k = int(np.searchsorted(starts, self.cursor, side="left")) - 1
+            if k >= 0:
+                self.move_cursor(int(starts[k]), jump=False, notify=True)
+
+    async def _on_mouse_down(self, event: events.MouseDown) -> None:
+        where = event.get_content_offset(self)
+        if where is None:
+            return
+        column = where.x + int(self.scroll_offset.x)
+        row = where.y + int(self.scroll_offset.y)
+        byte = self._layout.byte_at.get(column)
+        if byte is None:
+            return
+        self.focus()
+        offset = row * self.bytes_per_row + byte
+        if offset < self.size_bytes:
+            self.move_cursor(offset, jump=False, notify=True)
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        row = int(scroll_y) + y
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if self.structure is None or row >= self.rows:
+            return Strip.blank(width, base)
+        strip = self._row(row)
+        return strip.crop_extend(int(scroll_x), int(scroll_x) + width, base)
+
+    def _row(self, row: int) -> Strip:
+        per_row = self.bytes_per_row
+        start = row * per_row
+        stop = min(start + per_row, self.size_bytes)
+        cursor = self.cursor - start if start <= self.cursor < stop else -1
+        sel: tuple[int, int] | None = None
+        if self.selection is not None:
+            a, b = self.selection
+            if a < stop + 1 and b > start - 1:
+                sel = (a, b)  # brackets sit in the gaps just outside the row's bytes
+        key = (row, per_row, self.stream, cursor, sel, self._marks_version, self.has_focus)
+        cached = self._cache.get(key)
+        if cached is None:
+            cached = self._cache[key] = self._draw(start, stop, cursor, sel)
+        return cached
+
+    def _style(self, part: Part, shade: int, selected: bool, fault: bool, cursor: bool) -> Style:
+        key = (part, shade, selected, fault, cursor)
+        style = self._styles.get(key)
+        if style is not None:
+            return style
+        get = self.get_component_rich_style
+        style = get(_PART_CLASS[part])
+        if selected:
+            style += Style(bgcolor=get("hex--selected").bgcolor)
+        elif shade and part not in (Part.UNPARSED, Part.DEFLATED):
+            style += Style(bgcolor=get(f"hex--depth-{shade}").bgcolor)
+        if fault:
+            f = get("hex--fault")
+            style += Style(color=f.color, bgcolor=f.bgcolor, bold=f.bold, underline=selected)
+        if cursor:
+            c = get("hex--cursor" if self.has_focus else "hex--cursor-blurred")
+            style += Style(color=c.color, bgcolor=c.bgcolor, bold=True, reverse=c.reverse)
+        self._styles[key] = style
+        return style
+
+    def _draw(self, start: int, stop: int, cursor: int, sel: tuple[int, int] | None) -> Strip:
+        assert self.structure is not None
+        structure = self.structure
+        sm = structure.streams[self.stream]
+        lay = self._layout
+        per_row = self.bytes_per_row
+        base = self.rich_style
+        data = bytes(sm.buf[start:stop])
+        count = len(data)
+        parts = structure.parts(self.stream, start, stop)
+        marked = structure.marked(self.stream, start, stop)
+        sel_a, sel_b = sel if sel is not None else (-1, -1)
+        styles: list[Style] = []
+        shades: list[tuple[int, int, bool, bool]] = []
+        for i in range(count):
+            node, part, depth = parts[i]
+            shade = 0 if depth <= 0 else 1 + (depth - 1) % _DEPTH_SHADES
+            selected = sel_a <= start + i < sel_b
+            styles.append(self._style(part, shade, selected, marked[i], i == cursor))
+            shades.append((node, shade, selected, marked[i]))
+        offset_style = self.get_component_rich_style("hex--offset")
+        out: list[tuple[str, Style]] = [(f"{start:0{lay.digits}x}", offset_style)]
+        frame = self.get_component_rich_style("hex--frame")
+        x = lay.digits
+        for i in range(per_row + 1):
+            gap = lay.sep_x[i] - x
+            if gap:
+                out.append((" " * gap, base))
+            here = start + i
+            char, style = " ", base
+            if sel is not None and i < count and here == sel_a:
+                char, style = "[", frame
+            elif sel is not None and 0 < i <= count and here == sel_b:
+                char, style = "]", frame
+            elif 0 < i < count and shades[i - 1] == shades[i]:
+                # Inside one element the gap takes its colour, so elements read as blocks.
+                node, shade, selected, fault = shades[i]
+                style = self._style(Part.VALUE, shade, selected, fault, False)
+                style = Style(bgcolor=style.bgcolor)
+                style = base + style
+            out.append((char, style))
+            x = lay.sep_x[i] + 1
+            if i < per_row:
+                out.append((_HEX[data[i]] if i < count else "  ", styles[i] if i < count else base))
+                x += 2
+        out.append((" " * (lay.ascii_x - x), base))
+        for i in range(count):
+            out.append((_PRINTABLE[data[i]], styles[i]))
+        if count < per_row:
+            out.append((" " * (per_row - count), base))
+        segments: list[Segment] = []
+        for text, style in out:
+            if segments and segments[-1].style == style:
+                segments[-1] = Segment(segments[-1].text + text, style)
+            else:
+                segments.append(Segment(text, style))
+        return Strip(segments, lay.width)

@@ -1,0 +1,289 @@
+"""Validate many files: walk the paths, run files in worker processes, stream the reports.
+
+What is taken: every path given; in a directory, every regular file below it, recursively, in
+name order, whatever its name or extension (a PACS folder holds files without extension, and
+a file that is not DICOM simply gets findings). Symbolic links are followed; a link that loops
+back to a directory that contains it is reported, not followed. Nothing is skipped silently:
+a path that cannot be read (missing, a dangling link, permission denied, an unreadable
+directory, a FIFO or device that is not a regular file) becomes a report with ``error`` set,
+and the batch goes on.
+
+Reports come out in input order. With ``jobs > 1`` files run in a pool of worker processes
+(``fork`` where the platform has it), in chunks of a few files per task, and at most
+``window`` chunks (default ``4 * jobs``) are in flight or waiting to be written, so a batch of
+any size holds a bounded number of reports. A worker that dies (a crash, the OOM killer) does
+not end the batch: its chunks are run again, and a chunk lost twice runs file by file, each
+alone; a file whose worker dies then gets an internal error.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import stat
+import traceback
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from itertools import chain, islice
+from multiprocessing.context import BaseContext
+
+from dcmstruct.validate.engine import FileReport, Selection, validate_path
+from dcmstruct.validate.registry import load_all
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A path to validate; ``error``: why it cannot be read, found while walking."""
+
+    path: str
+    error: str | None = None
+
+
+# -- the walk -----------------------------------------------------------------------------
+
+
+def iter_targets(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Target]:
+    """Every file to validate under ``paths``, lazily (a huge tree is never listed whole)."""
+    for p in paths:
+        path = os.fspath(p)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            yield Target(path, _reason(exc, path))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk(path, st)
+        else:
+            yield _file_target(path, st)
+
+
+def _walk(root: str, root_stat: os.stat_result) -> Iterator[Target]:
+    """Depth first, names sorted, with an explicit stack (no recursion on deep trees)."""
+    stack: list[tuple[Iterator[str], str, tuple[int, int]]] = []
+    ancestors: set[tuple[int, int]] = set()
+
+    def enter(directory: str, st: os.stat_result) -> Target | None:
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError as exc:
+            return Target(directory, _reason(exc, directory))
+        key = (st.st_dev, st.st_ino)
+        ancestors.add(key)
+        stack.append((iter(names), directory, key))
+        return None
+
+    failed = enter(root, root_stat)
+    if failed is not None:
+        yield failed
+        return
+    while stack:
+        names, directory, key = stack[-1]
+        name = next(names, None)
+        if name is None:
+            stack.pop()
+            ancestors.discard(key)
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            yield Target(path, _reason(exc, path))
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if (st.st_dev, st.st_ino) in ancestors:
+                yield Target(path, "symbolic link loop: links to a directory that contains it")
+                continue
+            failed = enter(path, st)
+            if failed is not None:
+                yield failed
+        else:
+            yield _file_target(path, st)
+
+
+def _file_target(path: str, st: os.stat_result) -> Target:
+    if stat.S_ISREG(st.st_mode):
+        return Target(path)
+    return Target(path, f"not a regular file ({_file_kind(st.st_mode)})")
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return "unknown file type"
+
+
+def _reason(exc: OSError, path: str) -> str:
+    text = exc.strerror or str(exc)
+    if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+        text += " (dangling symbolic link)"
+    return text
+
+
+# -- one file -----------------------------------------------------------------------------
+
+
+def validate_target(target: Target, selection: Selection | None = None) -> FileReport:
+    """Validate one target. Never raises: an unreadable file is an ``error``, an exception
+    anywhere is an ``internal`` entry (a bug)."""
+    path = target.path
+    if target.error is not None:
+        return FileReport(path, [], error=target.error)
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            # Opening a FIFO would block for ever: never open what is not a regular file.
+            return FileReport(path, [], error=f"not a regular file ({_file_kind(st.st_mode)})")
+        return validate_path(path, selection)
+    except OSError as exc:  # gone or changed since the walk
+        return FileReport(path, [], error=_reason(exc, path))
+    except Exception:  # reported as an internal error; the batch goes on
+        return FileReport(path, [], internal=[f"validating failed:\n{traceback.format_exc()}"])
+
+
+# -- the batch ----------------------------------------------------------------------------
+
+
+def validate_targets(targets: list[Target], selection: Selection | None = None) -> list[FileReport]:
+    """:func:`validate_target` for each of a chunk of targets (one task of a worker)."""
+    return [validate_target(t, selection) for t in targets]
+
+
+def run_batch(
+    targets: Iterable[Target],
+    selection: Selection | None = None,
+    jobs: int = 1,
+    *,
+    window: int | None = None,
+    chunk: int = 8,
+) -> Iterator[FileReport]:
+    """One report per target, in input order, as they are ready. ``jobs`` <= 1 runs in this
+    process; otherwise a pool of ``jobs`` worker processes, each task a chunk of ``chunk``
+    files (a small file takes a few milliseconds: one file per task would spend more on
+    inter-process traffic than on validation), with at most ``window`` tasks pending (default
+    ``4 * jobs``)."""
+    it = iter(targets)
+    if jobs <= 1:
+        for target in it:
+            yield validate_target(target, selection)
+        return
+    first = list(islice(it, 2))
+    if len(first) < 2:  # one file: a pool would only add its start-up time
+        for target in first:
+            yield validate_target(target, selection)
+        return
+    pool = _Pool(jobs, selection)
+    limit = max(2, window if window is not None else 4 * jobs)
+    size = max(1, chunk)
+    pending: deque[_Job] = deque()
+    rest = chain(first, it)
+    try:
+        while part := list(islice(rest, size)):
+            pending.append(pool.submit(part))
+            while len(pending) >= limit:
+                yield from pool.result(pending.popleft(), pending)
+        while pending:
+            yield from pool.result(pending.popleft(), pending)
+    finally:
+        pool.shutdown()
+
+
+def _worker_init() -> None:
+    # Ctrl-C goes to the whole process group: the parent stops the batch, workers just end.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    load_all()
+
+
+def _context() -> BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+@dataclass
+class _Job:
+    targets: list[Target]
+    future: Future[list[FileReport]] | None = None
+    reports: list[FileReport] | None = None
+    broken: int = 0  # how many times a pool broke while this job was in it
+
+
+class _Pool:
+    """A process pool that survives the death of a worker."""
+
+    def __init__(self, jobs: int, selection: Selection | None) -> None:
+        self.jobs = jobs
+        self.selection = selection
+        self.context = _context()
+        self.executor = self._new(jobs)
+
+    def _new(self, workers: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=self.context, initializer=_worker_init)
+
+    def submit(self, targets: list[Target]) -> _Job:
+        job = _Job(targets)
+        if all(t.error is not None for t in targets):
+            job.reports = validate_targets(targets)
+        else:
+            job.future = self.executor.submit(validate_targets, targets, self.selection)
+        return job
+
+    def result(self, job: _Job, pending: deque[_Job]) -> list[FileReport]:
+        while True:
+            if job.reports is not None:
+                return job.reports
+            assert job.future is not None
+            try:
+                return job.future.result()
+            except BrokenProcessPool:
+                self._recover([job, *pending])
+            except Exception:  # e.g. a report that could not be pickled
+                text = f"worker failed:\n{traceback.format_exc()}"
+                return [FileReport(t.path, [], internal=[text]) for t in job.targets]
+
+    def _recover(self, jobs: list[_Job]) -> None:
+        """A worker died: start a new pool and run again every job the old one lost. A job
+        lost twice runs file by file, each alone, to find the file that kills workers."""
+        old = self.executor
+        old.shutdown(wait=True, cancel_futures=True)
+        self.executor = self._new(self.jobs)
+        for job in jobs:
+            future = job.future
+            if job.reports is not None or future is None:
+                continue
+            if future.done() and not future.cancelled() and future.exception() is None:
+                continue  # finished before the pool broke
+            job.broken += 1
+            if job.broken >= 2:
+                job.reports = [self._alone(t) for t in job.targets]
+            else:
+                job.future = self.executor.submit(validate_targets, job.targets, self.selection)
+
+    def _alone(self, target: Target) -> FileReport:
+        """Run one file in a pool of its own, to know whether it is what kills workers."""
+        executor = self._new(1)
+        try:
+            return executor.submit(validate_target, target, self.selection).result()
+        except BrokenProcessPool:
+            return FileReport(
+                target.path,
+                [],
+                internal=["the worker process died while validating this file (crash or kill)"],
+            )
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+__all__ = ["Target", "iter_targets", "run_batch", "validate_target", "validate_targets"]
