@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--width", type=int, default=48, help="value preview width (text format)")
     d.add_argument("--max-depth", type=int, default=None, help="nesting limit (default 128)")
     _validate_parser(sub)
+    w = sub.add_parser("view", help="explore a file in the terminal: hex, structure, findings")
+    w.add_argument("file", nargs="?", help="the file to open (default: the bundled sample)")
+    w.add_argument("--mask", action="store_true", help="mask identifying values on screen")
+    w.add_argument("--row-width", type=int, choices=(8, 16, 32), default=None,
+                   help="bytes per hex row (default 16)")  # fmt: skip
     r = sub.add_parser("rule", help="explain a validation rule, or list them all")
     r.add_argument("name", nargs="?", help="a rule name, e.g. ODD_VALUE_LENGTH")
     r.add_argument("--list", action="store_true", help="list every rule: name, severity, summary")
@@ -289,6 +294,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(args)
         if args.command == "rule":
             return _cmd_rule(args)
+        if args.command == "view":
+            from dcmstruct.tui.app import run
+
+            if args.file and not Path(args.file).is_file():
+                print(f"dcmstruct: {args.file}: not a readable file", file=sys.stderr)
+                return EXIT_USAGE
+            return run(args.file, mask=args.mask, bytes_per_row=args.row_width)
     except BrokenPipeError:
         # `dcmstruct dump big.dcm | head` is normal use, not an error.
         sys.stderr.close()

@@ -152,6 +152,8 @@ class DcmViewApp(App[int]):
             for w in ROW_WIDTHS:
                 if hex_view_width(w, size) + _HEX_CHROME + _TREE_MIN <= columns:
                     width = w
+        # Below 100 columns the footer drops its padding so every key still shows.
+        self.query_one(Footer).compact = columns < 100
         hex_view = self.hex
         hex_view.set_bytes_per_row(width)
         hex_view.styles.width = hex_view_width(width, size) + _HEX_CHROME
@@ -282,7 +284,7 @@ class DcmViewApp(App[int]):
         self._status("  │  ".join(parts))
 
     def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(text, layout=False)
 
     # -- findings ---------------------------------------------------------------------------
 

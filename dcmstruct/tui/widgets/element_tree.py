@@ -327,13 +327,14 @@ class ElementTree(Tree[Entry]):
             value = short_value(index, node, 40)
             if value:
                 text.append(f"  {value}", style=self._style("value"))
-        elif n.kind == Kind.ITEM:
-            text.append(f"Item {position}", style=self._style("tag"))
-            text.append(f"  {length}", style=self._style("length"))
-        elif n.kind == Kind.FRAGMENT:
-            name = "Basic Offset Table" if position == 0 else f"Fragment {position}"
+        elif n.kind in (Kind.ITEM, Kind.FRAGMENT):
+            if n.kind == Kind.ITEM:
+                name = f"Item {position}"
+            else:
+                name = "Basic Offset Table" if position == 0 else f"Fragment {position}"
             text.append(name, style=self._style("tag"))
-            text.append(f"  {length}", style=self._style("length"))
+            size_text = "undefined length" if length == "undefined" else f"{length} bytes"
+            text.append(f"  {size_text}", style=self._style("length"))
         elif n.kind == Kind.ITEM_DELIMITER:
             text.append("Item Delimitation Item", style=self._style("vr"))
         else:

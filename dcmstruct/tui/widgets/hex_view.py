@@ -132,7 +132,7 @@ class HexView(ScrollView, can_focus=True):
         self._marks_version = 0
         self._layout = _layout(bytes_per_row, 0)
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
-        self._styles: dict[tuple[object, ...], Style] = {}
+        self._styles: dict[object, Style] = {}
 
     # -- attributes set by the app -------------------------------------------------------
 
@@ -180,12 +180,15 @@ class HexView(ScrollView, can_focus=True):
         byte is not on screen); otherwise keep it in view the way arrow keys do."""
         offset = max(0, min(offset, self.size_bytes - 1))
         changed = offset != self.cursor
+        old_row = self.cursor // self.bytes_per_row
         self.cursor = offset
         if jump:
             self.reveal(offset)
         else:
             self._follow(offset // self.bytes_per_row)
-        self.refresh()
+        # Only the two rows the cursor left and entered look different.
+        self.refresh_lines(old_row)
+        self.refresh_lines(offset // self.bytes_per_row)
         if notify and changed:
             self.post_message(CursorMoved(self.stream, offset))
 
@@ -335,13 +338,29 @@ class HexView(ScrollView, can_focus=True):
         self._styles[key] = style
         return style
 
+    def _named(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = (
+                self.rich_style if name == "base" else self.get_component_rich_style(name)
+            )
+        return style
+
+    def _gap_style(self, shade: int, selected: bool, fault: bool) -> Style:
+        key = ("gap", shade, selected, fault)
+        style = self._styles.get(key)
+        if style is None:
+            inner = self._style(Part.VALUE, shade, selected, fault, False)
+            style = self._styles[key] = self._named("base") + Style(bgcolor=inner.bgcolor)
+        return style
+
     def _draw(self, start: int, stop: int, cursor: int, sel: tuple[int, int] | None) -> Strip:
         assert self.structure is not None
         structure = self.structure
         sm = structure.streams[self.stream]
         lay = self._layout
         per_row = self.bytes_per_row
-        base = self.rich_style
+        base = self._named("base")
         data = bytes(sm.buf[start:stop])
         count = len(data)
         parts = structure.parts(self.stream, start, stop)
@@ -355,9 +374,8 @@ class HexView(ScrollView, can_focus=True):
             selected = sel_a <= start + i < sel_b
             styles.append(self._style(part, shade, selected, marked[i], i == cursor))
             shades.append((node, shade, selected, marked[i]))
-        offset_style = self.get_component_rich_style("hex--offset")
-        out: list[tuple[str, Style]] = [(f"{start:0{lay.digits}x}", offset_style)]
-        frame = self.get_component_rich_style("hex--frame")
+        out: list[tuple[str, Style]] = [(f"{start:0{lay.digits}x}", self._named("hex--offset"))]
+        frame = self._named("hex--frame")
         x = lay.digits
         for i in range(per_row + 1):
             gap = lay.sep_x[i] - x
@@ -371,10 +389,7 @@ class HexView(ScrollView, can_focus=True):
                 char, style = "]", frame
             elif 0 < i < count and shades[i - 1] == shades[i]:
                 # Inside one element the gap takes its colour, so elements read as blocks.
-                node, shade, selected, fault = shades[i]
-                style = self._style(Part.VALUE, shade, selected, fault, False)
-                style = Style(bgcolor=style.bgcolor)
-                style = base + style
+                style = self._gap_style(*shades[i][1:])
             out.append((char, style))
             x = lay.sep_x[i] + 1
             if i < per_row:
@@ -385,10 +400,14 @@ class HexView(ScrollView, can_focus=True):
             out.append((_PRINTABLE[data[i]], styles[i]))
         if count < per_row:
             out.append((" " * (per_row - count), base))
+        # Styles come from the caches above, so equal styles are the same object.
         segments: list[Segment] = []
-        for text, style in out:
-            if segments and segments[-1].style == style:
-                segments[-1] = Segment(segments[-1].text + text, style)
+        text, style = out[0]
+        for t, st in out[1:]:
+            if st is style:
+                text += t
             else:
                 segments.append(Segment(text, style))
+                text, style = t, st
+        segments.append(Segment(text, style))
         return Strip(segments, lay.width)

@@ -1,13 +1,19 @@
 """The inspector pane: the selected element decoded by VR, and the bytes at the cursor as
-numbers of every common type in both byte orders."""
+numbers of every common type in both byte orders.
+
+It lays its text out itself (labels in a column, values wrapped under their own column), so it
+knows its height: a redraw for a new cursor position or element costs no layout pass of the
+screen unless the height really changed. A layout pass per key made arrow keys lag.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from typing import ClassVar
 
-from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
@@ -27,6 +33,7 @@ _PART_NAMES = {
     Part.VALUE: "value",
     Part.DEFLATED: "deflated data",
 }
+_LABEL = 10  # width of the label column
 
 
 class Inspector(VerticalScroll):
@@ -39,8 +46,14 @@ class Inspector(VerticalScroll):
         "inspector--fault",
     }
 
-    def compose(self):  # type: ignore[no-untyped-def]
-        yield Static(id="inspector-body")
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._shown: tuple[object, ...] | None = None
+        self._args: tuple[Structure, int, Stream, int, list[Finding]] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="inspector-element")
+        yield Static(id="inspector-cursor")
 
     def show(
         self,
@@ -50,74 +63,94 @@ class Inspector(VerticalScroll):
         cursor: int,
         findings: list[Finding],
     ) -> None:
-        self.query_one("#inspector-body", Static).update(
-            self._render_all(structure, node, stream, cursor, findings)
+        self._args = (structure, node, stream, cursor, findings)
+        width = max(20, self.scrollable_content_region.width)
+        key = (id(structure), node, stream, tuple(findings), width)
+        if key != self._shown:
+            self._shown = key
+            self._update(
+                self.query_one("#inspector-element", Static),
+                self._element(*self._args[:3], findings, width),
+            )
+        self._update(
+            self.query_one("#inspector-cursor", Static), self._cursor(structure, stream, cursor)
         )
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._args is not None:
+            self.show(*self._args)
+
+    @staticmethod
+    def _update(target: Static, text: Text) -> None:
+        height = len(text.plain.split("\n"))
+        if target.styles.height is None or target.styles.height.value != height:
+            target.styles.height = height
+            target.update(text)
+        else:
+            target.update(text, layout=False)
 
     def _style(self, name: str) -> str:
         return str(self.get_component_rich_style(f"inspector--{name}", partial=True))
 
-    def _lines(self, title: str, lines: list[Line]) -> Table:
-        table = Table.grid(padding=(0, 1))
-        table.add_column(style=self._style("label"), no_wrap=True)
-        table.add_column(overflow="fold")
-        table.title = title
-        table.title_justify = "left"
-        table.title_style = self._style("heading")
+    def _section(self, out: Text, title: str, lines: list[Line], width: int, label: str) -> None:
+        if out.plain:
+            out.append("\n")
+        out.append(title, style=self._style("heading"))
+        room = max(8, width - _LABEL)
         for line in lines:
-            value = Text(line.text)
-            if line.note:
-                value.append(f"  {line.note}", style=self._style("note"))
-            table.add_row(line.label, value)
-        return table
+            value = line.text + (f"  {line.note}" if line.note else "")
+            chunks = textwrap.wrap(value, room, break_long_words=True, drop_whitespace=False) or [
+                ""
+            ]
+            shown = 0
+            for n, chunk in enumerate(chunks):
+                out.append("\n")
+                out.append(f"{line.label if n == 0 else '':<{_LABEL}}", style=label)
+                # The note is dimmer: split each wrapped chunk where the note begins.
+                start, end = shown, shown + len(chunk)
+                split = len(line.text)
+                if end <= split:
+                    out.append(chunk)
+                elif start >= split:
+                    out.append(chunk, style=self._style("note"))
+                else:
+                    out.append(chunk[: split - start])
+                    out.append(chunk[split - start :], style=self._style("note"))
+                shown = end
 
-    def _render_all(
-        self,
-        structure: Structure,
-        node: int,
-        stream: Stream,
-        cursor: int,
-        findings: list[Finding],
-    ) -> RenderableType:
-        parts: list[RenderableType] = []
+    def _element(
+        self, structure: Structure, node: int, stream: Stream, findings: list[Finding], width: int
+    ) -> Text:
+        out = Text(no_wrap=True, overflow="crop")
+        label = self._style("label")
+        if findings:
+            # What is wrong here comes first: it is why one looks at a broken file.
+            lines = [ln for f in findings for ln in (Line(f.rule, ""), Line("", f.message))]
+            self._section(out, "Findings here", lines, width, self._style("fault"))
         if node >= 0:
-            parts.append(self._lines("Element", describe(structure, node)))
+            self._section(out, "Element", describe(structure, node), width, label)
             value = decode(structure, node)
             if value:
                 vr = structure.index.node(node).vr
-                parts.append(self._lines(f"Value as {vr}" if vr else "Value", value))
+                title = f"Value as {vr}" if vr else "Value"
+                self._section(out, title, value, width, label)
         else:
-            parts.append(Text("No element holds these bytes.", style=self._style("fault")))
-        if findings:
-            table = Table.grid(padding=(0, 1))
-            table.add_column(style=self._style("fault"), no_wrap=True)
-            table.add_column(overflow="fold")
-            table.title = "Findings here"
-            table.title_justify = "left"
-            table.title_style = self._style("heading")
-            for f in findings:
-                table.add_row(f.rule, f.message)
-            parts.append(table)
-        parts.append(self._cursor_table(structure, stream, cursor))
-        return Group(*parts)
+            if out.plain:
+                out.append("\n")
+            out.append("No element holds these bytes.", style=self._style("fault"))
+        return out
 
-    def _cursor_table(self, structure: Structure, stream: Stream, cursor: int) -> Table:
+    def _cursor(self, structure: Structure, stream: Stream, cursor: int) -> Text:
         sm = structure.streams[stream]
         node, part, _depth = structure.parts(stream, cursor, cursor + 1)[0]
         where = _PART_NAMES[part]
         if node >= 0:
             where += f" +{cursor - int(structure.offset[node])}"
-        table = Table(
-            box=None,
-            padding=(0, 1),
-            title=f"Cursor {cursor:#x}: {where}",
-            title_justify="left",
-            title_style=self._style("heading"),
-            header_style=self._style("label"),
-        )
-        table.add_column("type", style=self._style("label"), no_wrap=True)
-        table.add_column("little endian", no_wrap=True)
-        table.add_column("big endian", no_wrap=True)
+        label = self._style("label")
+        text = Text(no_wrap=True, overflow="crop")
+        text.append(f"Cursor {cursor:#x}: {where}\n", style=self._style("heading"))
+        text.append(f"{'':4} {'little endian':>22} {'big endian':>22}", style=label)
         for name, le, be in cursor_numbers(sm.buf, sm.size, cursor):
-            table.add_row(name, le, be)
-        return table
+            text.append(f"\n{name:4}", style=label)
+            text.append(f" {le:>22} {be:>22}")
+        return text

@@ -233,9 +233,10 @@ _GRAMMAR_BOUNDS_LENGTH = frozenset({"AS", "DA", "DT", "IS", "TM"})
     why=(
         "Receivers size their fields and database columns by these limits: a PACS truncates the\n"
         "value (a UID cut short names another object, a cut patient ID matches another patient)\n"
-        "or rejects the object; strict toolkits (dcmtk, dciodvfy) refuse or warn. Limits are per\n"
-        "value of a multi-valued element, per component group for PN, in bytes for AE AS CS DA\n"
-        "DS DT IS TM UI and in characters (of the Specific Character Set) for SH LO ST LT PN."
+        "or rejects the object; dciodvfy reports it as an error, pydicom warns when writing it.\n"
+        "Limits are per value of a multi-valued element, per component group for PN, in bytes\n"
+        "for AE AS CS DA DS DT IS TM UI and in characters (of the Specific Character Set) for\n"
+        "SH LO ST LT PN."
     ),
     example="(0008,0060) CS [COMPUTED_TOMOGRAPHY] -> 19 bytes, CS allows 16",
 )
@@ -347,12 +348,13 @@ _FORMATTED = frozenset({"AE", "AS", "DA", "DS", "DT", "IS", "PN", "TM", "UI"})
         "with a leading zero or empty, PN with more than 3 groups or 5 components, AE all spaces"
     ),
     why=(
-        "Readers parse these values: pydicom's DA/TM/DS/IS conversions raise or return None,\n"
-        "a PACS stores an invalid date as NULL (the study drops out of date queries) or rejects\n"
-        "the object, an IS beyond 32 bits overflows C readers, a UID component '01' makes the\n"
-        "same object look like two (UIDs are compared as strings), and a PN with extra '^' loses\n"
-        "name parts in HL7 conversion. Query forms (ranges '-') belong in C-FIND, not in files;\n"
-        "the ACR-NEMA forms yyyy.mm.dd and HH:MM:SS are not DICOM 3.0 values."
+        "Readers parse these values: pydicom warns (raises in strict mode) on a DS/IS/DA/TM it\n"
+        "cannot convert, a PACS stores an invalid date as NULL (the study drops out of date\n"
+        "queries) or rejects the object, an IS beyond 32 bits overflows C readers, a UID\n"
+        "component '01' makes the same object look like two (UIDs are compared as strings), and\n"
+        "a PN with extra '^' loses name parts in HL7 conversion. Query forms (ranges '-') belong\n"
+        "in C-FIND, not in files; the ACR-NEMA forms yyyy.mm.dd and HH:MM:SS are not DICOM 3.0\n"
+        "values."
     ),
     example="(0008,0020) DA [20240230] -> day 30 is not 01-29 for 2024-02",
 )
@@ -390,10 +392,11 @@ def check_value_bad_format(ctx: Context) -> Iterator[Finding]:
     summary="A UI value padded with a space instead of NUL, or another string padded with NUL "
     "instead of a space",
     why=(
-        "The padding byte is not part of the value, and readers strip only the one the VR\n"
-        "calls for: a UID with a trailing space is a different string to a PACS (study and\n"
-        "series matching fails, the same SOP Instance looks like two), and a NUL left in a name\n"
-        "or code ends C strings early or shows as garbage; dcmtk and dciodvfy warn."
+        "The padding byte is not part of the value, and readers strip only the one the VR calls\n"
+        "for: a UID with a trailing space is a different string to a PACS (study and series\n"
+        "matching fails, the same SOP Instance looks like two), and a NUL left in a name or code\n"
+        "ends C strings early or shows as garbage; dciodvfy reports an invalid trailing\n"
+        "character. A run of trailing NULs is reported once, as padding."
     ),
     example="(0020,000D) UI [1.2.3 ] -> padded with 20H; UIDs are padded with 00H",
 )
@@ -515,10 +518,11 @@ _ISO2022_TERMS = frozenset(
     ),
     why=(
         "Readers map the term to a decoder: an unknown term (a typo, 'ISO_IR 6', 'UTF-8',\n"
-        "'ISO-8859-1') makes pydicom warn and fall back to ASCII/Latin-1 and dcmtk refuse to\n"
-        "convert, so names come out as mojibake or are rejected. Several values mean ISO 2022\n"
-        "code extensions; ISO_IR 192, GB18030 and GBK cannot take part in them. An empty first\n"
-        "value of a multi-valued set is allowed (it stands for ISO 2022 IR 6)."
+        "'ISO-8859-1') makes pydicom warn and fall back to a default decoding and dcmtk's\n"
+        "character set conversion (dcmconv +U8) fail, so names come out as mojibake or are\n"
+        "rejected. Several values mean ISO 2022 code extensions; ISO_IR 192, GB18030 and GBK\n"
+        "cannot take part in them. An empty first value of a multi-valued set is allowed (it\n"
+        "stands for ISO 2022 IR 6)."
     ),
     example="(0008,0005) CS [ISO_IR 6] -> not a defined term (leave it empty for ASCII)",
 )
