@@ -99,9 +99,7 @@ def decode(structure: Structure, node: int) -> list[Line]:
     if n.tag == 0x7FE00010 and n.length is None:
         kids = structure.children(node)
         count = int(np.count_nonzero(index.columns.kind[kids] == Kind.FRAGMENT))
-        return [
-            Line("Encapsulated", f"{max(0, count - 1):,} fragments", "plus the Basic Offset Table")
-        ]
+        return [Line("Fragments", f"{max(0, count - 1):,}", "encapsulated (PS3.5 A.4), after the Basic Offset Table")]
     value = _read(structure, node)
     if value is None:
         return []
@@ -260,7 +258,7 @@ def _fragment(structure: Structure, node: int) -> list[Line]:
     little = little_endian(index, parent) if parent >= 0 else True
     count = len(data) // 4
     offsets = struct.unpack_from(f"{'<' if little else '>'}{count}I", data) if count else ()
-    lines = [Line("Basic Offset Table", f"{count:,} entries" if count else "empty")]
+    lines = [Line("Offsets", f"{count:,}" if count else "none", "Basic Offset Table entries")]
     lines += [Line(f"[{i}]", f"{v:#x}", f"{v:,}") for i, v in enumerate(offsets[:MAX_VALUES])]
     return lines
 
