@@ -85,11 +85,14 @@ def compare(fixtures: Path) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--fixtures", type=Path, default=ROOT / "fixtures" / "rules")
+    p.add_argument("--corpus", action="store_true", help="pydicom's test files instead")
     args = p.parse_args(argv)
     for tool in ("dciodvfy", "dcmdump"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed", file=sys.stderr)
             return 2
+    if args.corpus:
+        return corpus_gaps()
     rows = compare(args.fixtures)
     print("| fixture | dcmstruct | dciodvfy | dcmdump |")
     print("| --- | --- | --- | --- |")
@@ -108,6 +111,24 @@ def main(argv: list[str] | None = None) -> int:
         f"{sum(r.dciodvfy is not None for r in rows)}; dcmdump warns or fails: "
         f"{sum(r.dcmdump is not None for r in rows)}"
     )
+    return 0
+
+
+def corpus_gaps() -> int:
+    """Corpus files where dciodvfy or dcmdump report something structural and dcmstruct
+    reports no finding at all: each is a candidate for a missing rule."""
+    from tests.corpus import corpus_files
+
+    files = corpus_files()
+    gaps = 0
+    for path in files:
+        with index_file(path) as index:
+            findings, _ = validate_index(index)
+        theirs = [t for t in (dciodvfy_says(path), dcmdump_says(path)) if t]
+        if theirs and not findings:
+            gaps += 1
+            print(f"{path.name}: " + " / ".join(x[:100] for x in theirs))
+    print(f"corpus files: {len(files)}; where another tool reports and dcmstruct does not: {gaps}")
     return 0
 
 

@@ -487,3 +487,30 @@ def test_snapshot_broken_file(snap: Callable[..., bool]) -> None:
 def test_snapshot_small_terminal(snap: Callable[..., bool]) -> None:
     """The sample at 80x24: every pane present, 8 bytes per row."""
     assert snap(DcmViewApp(SAMPLE), terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"\x00" * 10, bytes(range(256)) * 3], ids=["empty", "zeros", "garbage"]
+)
+def test_files_that_are_no_dicom_still_open(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "x.dcm"
+    path.write_bytes(content)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp) and app.structure is not None
+        await pilot.press("down", "right", "pagedown", "ctrl+end")
+        await pilot.pause()
+        hex_view = app.query_one(HexView)
+        assert hex_view.cursor == max(0, len(content) - 1)
+        await pilot.press("n", "N", "g", "escape", "t", "escape", "w")
+        await pilot.pause()
+        if content:
+            # Bytes no node holds are drawn as unparsed.
+            unparsed = hex_view.get_component_rich_style("hex--unparsed").bgcolor
+            fault = hex_view.get_component_rich_style("hex--fault").bgcolor
+            row = hex_view._row((len(content) - 1) // hex_view.bytes_per_row)
+            colours = {seg.style.bgcolor for seg in row if seg.style is not None}
+            assert colours & {unparsed, fault}
+
+    drive(str(path), body, size=(80, 24))

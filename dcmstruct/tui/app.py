@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from dcmstruct.index import index_file
 from dcmstruct.model import Kind, Stream
 from dcmstruct.schema.element import format_tag
+from dcmstruct.tui.decode import kind_name
 from dcmstruct.tui.messages import CursorMoved, ElementChosen, FindingChosen
 from dcmstruct.tui.screens.help import HelpScreen, binding_rows
 from dcmstruct.tui.screens.prompt import PromptScreen, parse_offset, parse_tag
@@ -240,6 +241,7 @@ class DcmViewApp(App[int]):
         hex_view = self.hex
         if stream != hex_view.stream:
             hex_view.show_stream(stream)
+            hex_view.border_title = "Hex" if stream == Stream.FILE else "Hex: inflated data set"
             self._fit_width(self.size.width)
         hex_view.move_cursor(offset, jump=True)
         self._sync_from_cursor(reveal=reveal)
@@ -255,7 +257,7 @@ class DcmViewApp(App[int]):
         if node >= 0:
             hex_view.select(int(structure.offset[node]), int(structure.end[node]))
         else:
-            hex_view.select(cursor, cursor)
+            hex_view.select(None)
         if reveal:
             self.element_tree.reveal(node)
         self._selected = node
@@ -277,7 +279,7 @@ class DcmViewApp(App[int]):
             if n.kind == Kind.ELEMENT and n.tag is not None:
                 what = f"({format_tag(n.tag)}) {n.keyword or ''} {n.vr or ''}".rstrip()
             else:
-                what = n.kind.label.replace("_", " ")
+                what = kind_name(n.kind)
         count = f"{len(self.findings):,} findings" + ("" if self._validated else " (validating)")
         size = self.structure.streams[stream].size
         parts = [where, what, f"{stream.label} {size:,} bytes", count]

@@ -99,7 +99,13 @@ def decode(structure: Structure, node: int) -> list[Line]:
     if n.tag == 0x7FE00010 and n.length is None:
         kids = structure.children(node)
         count = int(np.count_nonzero(index.columns.kind[kids] == Kind.FRAGMENT))
-        return [Line("Fragments", f"{max(0, count - 1):,}", "encapsulated (PS3.5 A.4), after the Basic Offset Table")]
+        return [
+            Line(
+                "Fragments",
+                f"{max(0, count - 1):,}",
+                "encapsulated (PS3.5 A.4), after the Basic Offset Table",
+            )
+        ]
     value = _read(structure, node)
     if value is None:
         return []

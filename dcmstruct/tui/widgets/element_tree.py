@@ -40,6 +40,7 @@ class GroupEntry:
     stream: Stream
     offset: int
     members: I64
+    note: str = ""  # what the label says instead of the node count
 
 
 @dataclass(eq=False, slots=True)
@@ -103,7 +104,8 @@ class ElementTree(Tree[Entry]):
             self._add_group("File Meta Information", Stream.FILE, meta)
         if index.deflated:
             start = index.dataset_offset or 0
-            self._add_group("Deflated data set", Stream.FILE, dataset, offset=start)
+            note = f"{index.size - start:,} bytes from {start:#x}, inflated below"
+            self._add_group("Deflated data set", Stream.FILE, dataset, offset=start, note=note)
             inflated = top[c.stream[top] == Stream.INFLATED]
             self._add_group("Inflated data set", Stream.INFLATED, inflated, offset=0)
         elif dataset.size or index.dataset_offset is not None:
@@ -113,12 +115,18 @@ class ElementTree(Tree[Entry]):
             self._populate(group)
 
     def _add_group(
-        self, name: str, stream: Stream, members: I64, *, offset: int | None = None
+        self,
+        name: str,
+        stream: Stream,
+        members: I64,
+        *,
+        offset: int | None = None,
+        note: str = "",
     ) -> None:
         assert self.structure is not None
         if offset is None:
             offset = int(self.structure.offset[members[0]]) if members.size else 0
-        entry = GroupEntry(name, stream, offset, members)
+        entry = GroupEntry(name, stream, offset, members, note)
         node = self.root.add(self._group_label(entry), entry, allow_expand=bool(members.size))
         self._groups.append(node)
 
@@ -286,7 +294,8 @@ class ElementTree(Tree[Entry]):
 
     def _group_label(self, entry: GroupEntry) -> Text:
         text = Text(entry.name, style=self._style("group"))
-        text.append(f"  {len(entry.members):,} nodes", style=self._style("length"))
+        note = entry.note or f"{len(entry.members):,} nodes"
+        text.append(f"  {note}", style=self._style("length"))
         return text
 
     def _gap_label(self, gap: GapEntry) -> Text:

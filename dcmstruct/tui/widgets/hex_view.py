@@ -169,10 +169,11 @@ class HexView(ScrollView, can_focus=True):
         self._marks_version += 1
         self.refresh()
 
-    def select(self, start: int, end: int) -> None:
-        """Frame bytes [start, end): the selected element."""
-        if self.selection != (start, end):
-            self.selection = (start, end)
+    def select(self, start: int | None, end: int = 0) -> None:
+        """Frame bytes [start, end): the selected element (None: no element)."""
+        selection = None if start is None else (start, end)
+        if self.selection != selection:
+            self.selection = selection
             self.refresh()
 
     def move_cursor(self, offset: int, *, jump: bool = True, notify: bool = False) -> None:

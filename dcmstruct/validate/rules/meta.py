@@ -332,6 +332,15 @@ def meta_version_invalid(ctx: Context) -> Iterator[Finding]:
         )  # fmt: skip
 
 
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+def _directory(ctx: Context, meta_by_tag: dict[int, int]) -> bool:
+    """Is this a DICOMDIR (Media Storage Directory Storage, PS3.10 8)?"""
+    m = meta_by_tag.get(MEDIA_STORAGE_SOP_CLASS)
+    return m is not None and _uid(ctx, m) == MEDIA_STORAGE_DIRECTORY
+
+
 @rule(
     "META_UID_MISMATCH",
     "error",
@@ -358,6 +367,16 @@ def meta_uid_mismatch(ctx: Context) -> Iterator[Finding]:
                              (MEDIA_STORAGE_SOP_INSTANCE, SOP_INSTANCE)):  # fmt: skip
         m = by_tag.get(meta_tag)
         d = ctx.find_top(ds_tag)
+        if m is not None and d is None and int(c.length[m]) >= 0 and not _directory(ctx, by_tag):
+            # A DICOMDIR has no SOP Class/Instance in its data set; any other file must.
+            value_offset = int(c.value_offset[m])
+            yield ctx.finding(
+                "META_UID_MISMATCH",
+                f"({format_tag(meta_tag)}) is '{_uid(ctx, m)}', but the data set has no "
+                f"({format_tag(ds_tag)})",
+                node=m, offset=value_offset, length=int(c.end[m]) - value_offset,
+            )  # fmt: skip
+            continue
         if m is None or d is None or int(c.length[m]) < 0 or int(c.length[d]) < 0:
             continue
         mv, dv = _uid(ctx, m), _uid(ctx, d)
