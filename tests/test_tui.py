@@ -439,6 +439,8 @@ def test_large_file_fills_the_tree_lazily(big_file: tuple[str, int]) -> None:
 
 
 # -- snapshots --------------------------------------------------------------------------------
+# Taken without the validator (the indexer's faults only), so that a rule added elsewhere does
+# not change the pictures; the Pilot tests above run it.
 
 
 @pytest.fixture
@@ -476,18 +478,19 @@ def snap(snapshot: Any) -> Callable[..., bool]:
 
 def test_snapshot_sample(snap: Callable[..., bool]) -> None:
     """The bundled sample at 120x40, cursor moved into the meta group's transfer syntax."""
-    assert snap(DcmViewApp(SAMPLE), press=("g", *"0xf0", "enter"))
+    assert snap(DcmViewApp(SAMPLE, validate=False), press=("g", *"0xf0", "enter"))
 
 
 def test_snapshot_broken_file(snap: Callable[..., bool]) -> None:
     """A value that overruns its item, after n: the faulty length field marked, the finding
     listed and explained in the inspector, its path in the tree expanded."""
-    assert snap(DcmViewApp(str(RULES / "VALUE_OVERRUNS_PARENT.dcm")), press=("n",))
+    app = DcmViewApp(str(RULES / "VALUE_OVERRUNS_PARENT.dcm"), validate=False)
+    assert snap(app, press=("n",))
 
 
 def test_snapshot_small_terminal(snap: Callable[..., bool]) -> None:
     """The sample at 80x24: every pane present, 8 bytes per row."""
-    assert snap(DcmViewApp(SAMPLE), terminal_size=(80, 24))
+    assert snap(DcmViewApp(SAMPLE, validate=False), terminal_size=(80, 24))
 
 
 @pytest.mark.parametrize(
@@ -515,3 +518,37 @@ def test_files_that_are_no_dicom_still_open(tmp_path: Path, content: bytes) -> N
             assert colours & {unparsed, fault}
 
     drive(str(path), body, size=(80, 24))
+
+
+def test_theme_change_restyles_the_hex_view() -> None:
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        hex_view = app.query_one(HexView)
+        before = hex_view._row(0x80 // hex_view.bytes_per_row)
+        app.theme = "textual-light"
+        await pilot.pause()
+        await pilot.pause()
+        after = hex_view._row(0x80 // hex_view.bytes_per_row)
+        assert [s.style for s in before] != [s.style for s in after]
+        tree = app.query_one(ElementTree)
+        tag = tree.get_component_rich_style("element-tree--tag", partial=True)
+        labels = [n.label for n in tree._tree_node_of.values()]
+        assert any(span.style == tag for label in labels for span in label.spans)
+
+    drive(SAMPLE, body)
+
+
+def test_go_to_tag_again_visits_the_next_one() -> None:
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp) and app.structure is not None
+        hex_view = app.query_one(HexView)
+        await pilot.press("t", *"CodeMeaning", "enter")
+        await pilot.pause()
+        first = hex_view.cursor
+        await pilot.press("t", "enter")  # the last answer is offered again
+        await pilot.pause()
+        assert hex_view.cursor > first
+        assert app.structure.index.node(tree_node(app)).tag == 0x00080104
+
+    drive(SAMPLE, body)

@@ -87,9 +87,19 @@ class DcmViewApp(App[int]):
         Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="Show all keys"),
     ]
 
-    def __init__(self, path: str, *, mask: bool = False, bytes_per_row: int | None = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        mask: bool = False,
+        bytes_per_row: int | None = None,
+        validate: bool = True,
+    ) -> None:
         super().__init__()
         self.path = path
+        # validate=False: show the indexer's faults only (screenshots that must not change
+        # whenever a validator rule is added).
+        self.validate = validate
         self.mask = mask  # masking identifying values is a later slice of issue 4 (run refuses)
         self.structure: Structure | None = None
         self.findings: list[Finding] = []
@@ -98,6 +108,8 @@ class DcmViewApp(App[int]):
         self._selected = -1
         self._user_width = bytes_per_row
         self._validated = False
+        self._last_offset = ""
+        self._last_tag = ""
         self.busy = True  # indexing or validating: the tests wait for this to drop
 
     # -- layout ---------------------------------------------------------------------------
@@ -138,7 +150,17 @@ class DcmViewApp(App[int]):
             widget.loading = True
         self._status(f"indexing {Path(self.path).name} …")
         self._fit_width(self.size.width)
+        self.theme_changed_signal.subscribe(self, self._restyle)
         self._index()
+
+    def _restyle(self, theme: object) -> None:
+        """Tree labels, finding rows and the inspector hold styles made from the old theme."""
+        if self.structure is None:
+            return
+        self.element_tree.refresh_labels()
+        self.findings_panel.show(self.findings)
+        self.inspector.forget()
+        self._sync_from_cursor(reveal=False)
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit_width(event.size.width)
@@ -194,10 +216,15 @@ class DcmViewApp(App[int]):
         self._fit_width(self.size.width)
         self.element_tree.load(structure)
         self._set_findings(faults_as_findings(structure))
-        self.findings_panel.border_subtitle = "validating …"
         self._sync_from_cursor(reveal=True)
         self.hex.focus()
-        self._validate(structure)
+        if self.validate:
+            self.findings_panel.border_subtitle = "validating …"
+            self._validate(structure)
+        else:
+            self._validated = True
+            self.busy = False
+            self._sync_from_cursor(reveal=False)
 
     def _show_validation(self, findings: list[Finding], internal: list[str]) -> None:
         self._validated = True
@@ -316,10 +343,13 @@ class DcmViewApp(App[int]):
     # -- dialogs and other keys -------------------------------------------------------------
 
     def action_goto_offset(self) -> None:
+        if self.structure is None:
+            return
         size = self.hex.size_bytes
 
         def done(text: str | None) -> None:
             if text is not None:
+                self._last_offset = text
                 self._goto(self.hex.stream, parse_offset(text, size), reveal=True)
 
         self.push_screen(
@@ -327,6 +357,7 @@ class DcmViewApp(App[int]):
                 "Go to offset",
                 "decimal, 0x hex, or -N from the end",
                 lambda t: parse_offset(t, size),
+                self._last_offset,
             ),
             done,
         )
@@ -345,6 +376,7 @@ class DcmViewApp(App[int]):
         def done(text: str | None) -> None:
             if text is None:
                 return
+            self._last_tag = text
             tag = parse_tag(text)
             here = (int(self.hex.stream), self.hex.cursor)
             node, nth, count = find_tag(structure, tag, here)
@@ -353,7 +385,11 @@ class DcmViewApp(App[int]):
             if count > 1:
                 self.notify(f"({format_tag(tag)}): {nth} of {count}; t, Enter for the next")
 
-        prompt = PromptScreen("Go to tag or keyword", "0010,0010 or PatientName", check)
+        # The last answer is offered again (selected, so typing replaces it): t, Enter visits
+        # the next element with the same tag.
+        prompt = PromptScreen(
+            "Go to tag or keyword", "0010,0010 or PatientName", check, self._last_tag
+        )
         self.push_screen(prompt, done)
 
     def action_row_width(self) -> None:

@@ -76,6 +76,10 @@ class Inspector(VerticalScroll):
             self.query_one("#inspector-cursor", Static), self._cursor(structure, stream, cursor)
         )
 
+    def forget(self) -> None:
+        """Draw afresh at the next :meth:`show` (the theme changed)."""
+        self._shown = None
+
     def on_resize(self, event: events.Resize) -> None:
         if self._args is not None:
             self.show(*self._args)
