@@ -1,0 +1,345 @@
+"""Find: bytes (hex), text, or a decoded value, over the mapped file in chunks.
+
+Pure Python and numpy, no Textual: the app runs a scan in a thread worker and asks it for one
+batch at a time, so it can show progress, jump to the first match at once, stop at a cap and
+be cancelled between chunks. A scan starts at the cursor and wraps around the end of the
+stream, the way an editor's search does; "match k of N" counts in that order.
+
+Byte scans never hold more than one chunk of the file: ``mmap.find`` searches the mapping in
+place (no copy), and a case-insensitive scan lowers one chunk at a time. Chunks overlap by the
+needle's length minus one, so a match across a chunk boundary is found once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from dcmstruct import specdata
+from dcmstruct.model import Kind, Stream, vr_code
+from dcmstruct.source import Buffer
+from dcmstruct.tui.decode import SINGLE_VALUED
+from dcmstruct.tui.structure import Structure
+from dcmstruct.values import NUMERIC_DTYPES, little_endian
+
+CHUNK = 16 << 20  # bytes of the file searched between two checks for cancellation
+CAP = 1000  # matches collected before the scan pauses (F3 past the last one goes on)
+VALUE_READ = 1 << 16  # bytes of a value read to compare it
+MAX_NEEDLE = 4096
+
+Cancelled = Callable[[], bool]
+Match = tuple[int, int]  # (offset, length)
+
+
+class Mode(Enum):
+    AUTO = "auto"
+    HEX = "hex"
+    TEXT = "text"
+    VALUE = "value"
+
+
+_PREFIXES = {"hex:": Mode.HEX, "text:": Mode.TEXT, "value:": Mode.VALUE}
+_HEX_PAIRS = re.compile(r"^[0-9a-f]{2}(\s+[0-9a-f]{2})*$", re.IGNORECASE)
+_HEX_0X = re.compile(r"^0x[0-9a-f]+$", re.IGNORECASE)
+_TAG = re.compile(r"^\(?\s*([0-9a-f]{4})\s*,\s*([0-9a-f]{4})\s*\)?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """What to look for, as parsed from the find dialog."""
+
+    mode: Mode  # HEX, TEXT or VALUE (never AUTO)
+    needle: bytes = b""  # HEX and TEXT: the bytes; lowered when ``ignore_case``
+    text: str = ""  # VALUE: the value as typed
+    ignore_case: bool = False
+
+    def describe(self) -> str:
+        if self.mode == Mode.HEX:
+            return "bytes " + " ".join(f"{b:02x}" for b in self.needle[:16]) + (
+                " …" if len(self.needle) > 16 else ""
+            )
+        if self.mode == Mode.TEXT:
+            case = ", any case" if self.ignore_case else ""
+            return f"text {self.needle.decode('latin-1')!r}{case}"
+        return f"value {self.text!r}"
+
+
+def _parse_hex(text: str) -> bytes:
+    t = text.strip()
+    if t.lower().startswith("0x"):
+        t = t[2:]
+    digits = re.sub(r"[\s,:]", "", t)
+    if not digits:
+        raise ValueError("type some hex bytes, e.g. de ad be ef or 0xDEADBEEF")
+    if not re.fullmatch(r"[0-9a-fA-F]+", digits):
+        raise ValueError(f"{text.strip()!r} is no hex: digits 0-9 and a-f only")
+    if len(digits) % 2:
+        raise ValueError(f"{len(digits)} hex digits: a byte takes two")
+    return bytes.fromhex(digits)
+
+
+def parse_query(text: str, mode: Mode = Mode.AUTO) -> Query:
+    """Parse the find dialog's line. In AUTO mode a ``hex:``, ``text:`` or ``value:`` prefix,
+    or quotes (text), decide; else ``de ad be ef`` and ``0xDEAD`` are bytes and anything else
+    is text. Text is matched in any case when typed all in lower case ("smart case").
+    Raises ValueError with the reason."""
+    t = text
+    if mode == Mode.AUTO:
+        low = t.lstrip().lower()
+        for prefix, m in _PREFIXES.items():
+            if low.startswith(prefix):
+                mode, t = m, t.lstrip()[len(prefix) :]
+                break
+    if mode == Mode.AUTO:
+        s = t.strip()
+        if len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'":
+            mode, t = Mode.TEXT, s[1:-1]
+        elif _HEX_0X.match(s) or _HEX_PAIRS.match(s):
+            mode = Mode.HEX
+        else:
+            mode = Mode.TEXT
+    if mode == Mode.HEX:
+        needle = _parse_hex(t)
+        if len(needle) > MAX_NEEDLE:
+            raise ValueError(f"at most {MAX_NEEDLE} bytes")
+        return Query(Mode.HEX, needle)
+    if mode == Mode.TEXT:
+        if len(t) >= 2 and t[0] == t[-1] and t[0] in "\"'" and text.strip() != t:
+            t = t[1:-1]
+        if not t:
+            raise ValueError("type the text to find")
+        try:
+            needle = t.encode("latin-1")
+        except UnicodeEncodeError:
+            needle = t.encode("utf-8")
+        if len(needle) > MAX_NEEDLE:
+            raise ValueError(f"at most {MAX_NEEDLE} bytes")
+        ignore = t == t.lower() and t != t.upper()
+        return Query(Mode.TEXT, needle.lower() if ignore else needle, ignore_case=ignore)
+    value = t.strip()
+    if not value:
+        raise ValueError("type a value: a UID, a number, a name, a date (* and ? match any)")
+    return Query(Mode.VALUE, text=value)
+
+
+# -- bytes -----------------------------------------------------------------------------------
+
+
+class ByteScan:
+    """Occurrences of ``needle`` in ``buf``, from ``origin`` to the end, then from the start up
+    to ``origin``; resumable batch by batch."""
+
+    def __init__(
+        self,
+        buf: Buffer,
+        size: int,
+        needle: bytes,
+        origin: int = 0,
+        *,
+        ignore_case: bool = False,
+        chunk: int = CHUNK,
+    ) -> None:
+        self.buf = buf
+        self.size = size
+        self.needle = needle
+        self.ignore_case = ignore_case
+        self.chunk = max(chunk, len(needle))
+        origin = max(0, min(origin, size))
+        # Ranges of match *starts*; a match starting before ``origin`` may end after it.
+        self._segments = [(origin, size), (0, origin)]
+        self._seg = 0
+        self._pos = origin
+        self.scanned = 0  # bytes of match starts covered so far, for progress
+        self.done = size == 0 or not needle
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.done else self.scanned / max(1, self.size)
+
+    def next_batch(self, limit: int, cancelled: Cancelled = lambda: False) -> list[Match]:
+        """Scan on until ``limit`` matches or the end of one chunk; [] and ``done`` at the end."""
+        out: list[Match] = []
+        n = len(self.needle)
+        while not self.done and not cancelled():
+            seg_start, seg_stop = self._segments[self._seg]
+            if self._pos >= seg_stop:
+                self._seg += 1
+                if self._seg >= len(self._segments):
+                    self.done = True
+                    break
+                self._pos = self._segments[self._seg][0]
+                continue
+            a = self._pos
+            b = min(seg_stop, a + self.chunk)  # starts in [a, b)
+            hay_end = min(self.size, b + n - 1)
+            for hit in self._find_all(a, b, hay_end, limit - len(out)):
+                out.append((hit, n))
+                if len(out) >= limit:
+                    self.scanned += hit + 1 - a
+                    self._pos = hit + 1
+                    return out
+            self.scanned += b - a
+            self._pos = b
+            if out:
+                return out
+            if b - a >= self.chunk:
+                return out  # one chunk without a match: report progress
+        return out
+
+    def _find_all(self, a: int, b: int, hay_end: int, limit: int) -> list[int]:
+        n = len(self.needle)
+        hits: list[int] = []
+        buf = self.buf
+        if self.ignore_case or not hasattr(buf, "find"):
+            hay = bytes(memoryview(buf)[a:hay_end])
+            if self.ignore_case:
+                hay = hay.lower()
+            base, at = a, 0
+            stop = b - a
+            while len(hits) < limit:
+                k = hay.find(self.needle, at, stop + n - 1)
+                if k < 0 or k >= stop:
+                    break
+                hits.append(base + k)
+                at = k + 1
+            return hits
+        at = a
+        while len(hits) < limit:
+            k = buf.find(self.needle, at, hay_end)
+            if k < 0 or k >= b:
+                break
+            hits.append(k)
+            at = k + 1
+        return hits
+
+
+# -- values ----------------------------------------------------------------------------------
+
+_NUMERIC_VRS = ("US", "SS", "UL", "SL", "UV", "SV", "FL", "FD")
+_STRING_VRS = tuple(
+    vr for vr in ("AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM")
+) + ("UC", "UI", "UR", "UT")
+
+
+def _number(text: str) -> float | None:
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+class ValueScan:
+    """Elements of one stream whose decoded value matches ``text``: a string value (each
+    backslash-separated value, trimmed, any case; ``*`` and ``?`` as wildcards), a number
+    (numeric VRs, DS and IS compared as numbers), or a tag (AT)."""
+
+    def __init__(self, structure: Structure, stream: Stream, text: str, origin: int = 0) -> None:
+        self.structure = structure
+        self.text = text.strip()
+        self.folded = self.text.casefold()
+        self.wild = any(ch in self.text for ch in "*?[")
+        self.number = _number(self.text)
+        m = _TAG.match(self.text)
+        # Only a written-out tag: a keyword typed as a value is a string to find.
+        self.tag = int(m.group(1), 16) << 16 | int(m.group(2), 16) if m else None
+        c = structure.index.columns
+        sm = structure.streams.get(stream)
+        order = sm.order if sm is not None else np.empty(0, np.int64)
+        vrs = [vr_code(v) for v in _STRING_VRS]
+        if self.number is not None:
+            vrs += [vr_code(v) for v in _NUMERIC_VRS]
+        if self.tag is not None:
+            vrs.append(vr_code("AT"))
+        keep = (
+            (c.kind[order] == Kind.ELEMENT)
+            & (c.value_offset[order] >= 0)
+            & (c.length[order] > 0)
+            & np.isin(c.vr[order], np.array(vrs, dtype=c.vr.dtype))
+        )
+        nodes = order[keep]
+        offsets = c.offset[nodes]
+        k = int(np.searchsorted(offsets, origin, side="left"))
+        self._nodes = np.concatenate((nodes[k:], nodes[:k])).tolist()
+        self._pos = 0
+        self.done = not self._nodes
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.done else self._pos / max(1, len(self._nodes))
+
+    def next_batch(self, limit: int, cancelled: Cancelled = lambda: False) -> list[Match]:
+        out: list[Match] = []
+        c = self.structure.index.columns
+        step = 2000  # nodes between two checks for cancellation
+        while not self.done and len(out) < limit and not cancelled():
+            stop = min(len(self._nodes), self._pos + step)
+            for k in range(self._pos, stop):
+                node = self._nodes[k]
+                if self.matches(node):
+                    a = int(c.value_offset[node])
+                    out.append((a, max(1, int(c.end[node]) - a)))
+                    if len(out) >= limit:
+                        self._pos = k + 1
+                        return out
+            self._pos = stop
+            self.done = stop >= len(self._nodes)
+            if out:
+                break
+        return out
+
+    def matches(self, node: int) -> bool:
+        index = self.structure.index
+        view = index.value(node)
+        if view is None:
+            return False
+        try:
+            raw = bytes(view[:VALUE_READ])
+        finally:
+            view.release()
+        vr = index.node(node).vr or "UN"
+        if vr == "AT":
+            if self.tag is None:
+                return False
+            fmt = "<HH" if little_endian(index, node) else ">HH"
+            return any(
+                (g << 16 | e) == self.tag
+                for g, e in (struct.unpack_from(fmt, raw, i) for i in range(0, len(raw) - 3, 4))
+            )
+        if vr in _NUMERIC_VRS:
+            if self.number is None:
+                return False
+            dtype = np.dtype(NUMERIC_DTYPES[vr]).newbyteorder(
+                "<" if little_endian(index, node) else ">"
+            )
+            usable = len(raw) - len(raw) % dtype.itemsize
+            values = np.frombuffer(raw[:usable], dtype=dtype).astype(np.float64)
+            rtol = 1e-6 if vr == "FL" else 1e-12
+            return bool(np.isclose(values, self.number, rtol=rtol, atol=0).any())
+        info = specdata.vr_info(vr)
+        if info is None or not info.is_string:
+            return False
+        text = raw.decode("latin-1")
+        if not self.wild and vr not in ("DS", "IS") and self.folded not in text.casefold():
+            return False  # the common case: the text is not even in the bytes
+        parts = [text] if vr in SINGLE_VALUED else text.split("\\")
+        for part in parts:
+            value = part.strip(" \0")
+            if vr in ("DS", "IS") and self.number is not None:
+                v = _number(value)
+                if v is not None and math.isclose(v, self.number, rel_tol=1e-12):
+                    return True
+            folded = value.casefold()
+            if self.wild:
+                if fnmatch.fnmatchcase(folded, self.folded):
+                    return True
+            elif folded == self.folded:
+                return True
+        return False
