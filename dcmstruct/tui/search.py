@@ -62,8 +62,10 @@ class Query:
 
     def describe(self) -> str:
         if self.mode == Mode.HEX:
-            return "bytes " + " ".join(f"{b:02x}" for b in self.needle[:16]) + (
-                " …" if len(self.needle) > 16 else ""
+            return (
+                "bytes "
+                + " ".join(f"{b:02x}" for b in self.needle[:16])
+                + (" …" if len(self.needle) > 16 else "")
             )
         if self.mode == Mode.TEXT:
             case = ", any case" if self.ignore_case else ""

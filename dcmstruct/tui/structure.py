@@ -103,6 +103,10 @@ class Structure:
         self.marked_nodes: set[int] = set()
         self.set_marks([Mark(f.stream, f.offset, f.length) for f in index.faults])
         self.mark_nodes(f.node for f in index.faults)
+        # The privacy mask (PS3.15 Basic Profile, see deid.py): computed on first use.
+        self.masking = False
+        self._hidden: npt.NDArray[np.bool_] | None = None
+        self._hidden_ranges: dict[Stream, tuple[list[int], list[int]]] = {}
 
     # -- tree ------------------------------------------------------------------------------
 
@@ -251,6 +255,51 @@ class Structure:
             out[a - start : b - start] = [True] * (b - a)
             k += 1
         return out
+
+    # -- the privacy mask ---------------------------------------------------------------------
+
+    def set_masking(self, on: bool) -> None:
+        """Hide (or show) the values of identifying and private elements."""
+        if on and self._hidden is None:
+            from dcmstruct.tui.deid import masked_nodes, masked_ranges
+
+            hidden = masked_nodes(self.index)
+            ranges = masked_ranges(self.index, hidden)
+            self._hidden_ranges = {
+                Stream(s): ([a for a, _ in r], [b for _, b in r]) for s, r in ranges.items()
+            }
+            self._hidden = hidden
+        self.masking = on
+
+    def hidden(self, node: int) -> bool:
+        """Is node ``node``'s value masked now?"""
+        return (
+            self.masking
+            and self._hidden is not None
+            and 0 <= node < len(self._hidden)
+            and bool(self._hidden[node])
+        )
+
+    def hidden_bytes(self, stream: Stream, start: int, stop: int) -> list[bool]:
+        """Per byte of [start, stop): is it masked now?"""
+        out = [False] * max(0, stop - start)
+        if not self.masking or stream not in self._hidden_ranges:
+            return out
+        starts, ends = self._hidden_ranges[stream]
+        k = bisect.bisect_right(ends, start)
+        while k < len(starts) and starts[k] < stop:
+            a, b = max(start, starts[k]), min(stop, ends[k])
+            out[a - start : b - start] = [True] * (b - a)
+            k += 1
+        return out
+
+    def hides(self, stream: Stream, start: int, stop: int) -> bool:
+        """Does [start, stop) hold a masked byte now?"""
+        if not self.masking or stream not in self._hidden_ranges:
+            return False
+        starts, ends = self._hidden_ranges[stream]
+        k = bisect.bisect_right(ends, start)
+        return k < len(starts) and starts[k] < max(stop, start + 1)
 
 
 def find_tag(structure: Structure, tag: int, after: tuple[int, int]) -> tuple[int, int, int]:

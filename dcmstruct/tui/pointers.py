@@ -1,0 +1,182 @@
+"""Values that are offsets into the file, and where they point.
+
+- Basic Offset Table (PS3.5 A.4): the first item of encapsulated Pixel Data holds 32-bit
+  offsets, one per frame, counted from the first byte of the first fragment item after the
+  Basic Offset Table, to the item tag of the frame's first fragment.
+- Extended Offset Table (7FE0,0001) (PS3.3 C.7.6.3.1.8): 64-bit offsets counted the same way.
+- DICOMDIR (PS3.3 F.3.2.1, Table F.3-3): (0004,1200), (0004,1202), (0004,1400), (0004,1420)
+  are 32-bit offsets counted from the first byte of the file, preamble included, to a
+  directory record's item tag (as ``validate/rules/dicomdir.py`` reads them).
+
+The entry pointed to is the one under the cursor when the cursor is in the table's value,
+else the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dcmstruct.model import Kind, Stream
+from dcmstruct.tui.structure import Structure
+from dcmstruct.values import little_endian
+
+PIXEL_DATA = 0x7FE00010
+EXTENDED_OFFSET_TABLE = 0x7FE00001
+DICOMDIR_OFFSETS = {
+    0x00041200: "first record of the root directory entity",
+    0x00041202: "last record of the root directory entity",
+    0x00041400: "next directory record",
+    0x00041420: "first record of the lower-level entity",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    """Entry ``entry`` of the table in node ``node`` holds ``value``; it points at byte
+    ``target`` of ``stream`` (None: nowhere, ``problem`` says why)."""
+
+    node: int
+    entry: int
+    count: int
+    value: int
+    stream: Stream
+    target: int | None
+    what: str  # "frame 3 (Basic Offset Table)", "next directory record"
+    problem: str = ""
+
+
+def _entry(structure: Structure, node: int, cursor: int, size: int) -> tuple[int, int]:
+    """(entry under the cursor, number of entries) of a table of ``size``-byte values."""
+    c = structure.index.columns
+    start = int(c.value_offset[node])
+    count = max(0, int(c.end[node]) - start) // size
+    k = (cursor - start) // size if start <= cursor < start + count * size else 0
+    return k, count
+
+
+def _read(structure: Structure, node: int, entry: int, size: int) -> int | None:
+    c = structure.index.columns
+    src = structure.index.sources[Stream(int(c.stream[node]))]
+    a = int(c.value_offset[node]) + entry * size
+    if a < 0 or a + size > int(c.end[node]):
+        return None
+    raw = bytes(src.buf[a : a + size])
+    return int.from_bytes(raw, "little" if little_endian(structure.index, node) else "big")
+
+
+def _first_fragment(structure: Structure, pixel: int) -> int | None:
+    """The offset of the first fragment item after the Basic Offset Table of ``pixel``."""
+    c = structure.index.columns
+    kids = structure.children(pixel)
+    frags = kids[c.kind[kids] == Kind.FRAGMENT]
+    return int(c.offset[frags[1]]) if len(frags) > 1 else None
+
+
+def _base_pointer(
+    structure: Structure, node: int, entry: int, count: int, value: int, pixel: int, what: str
+) -> Pointer:
+    c = structure.index.columns
+    stream = Stream(int(c.stream[node]))
+    base = _first_fragment(structure, pixel)
+    if base is None:
+        return Pointer(node, entry, count, value, stream, None, what, "no fragment follows")
+    target = base + value
+    problem = ""
+    if target >= int(c.end[pixel]):
+        problem = f"past the end of the Pixel Data ({int(c.end[pixel]):#x})"
+    return Pointer(node, entry, count, value, stream, target, what, problem)
+
+
+def pointer_at(structure: Structure, node: int, cursor: int) -> Pointer | None:
+    """The offset value at ``cursor`` in node ``node`` (or the node's first one), if the node
+    is an offset table or a DICOMDIR offset."""
+    if node < 0:
+        return None
+    c = structure.index.columns
+    kind = int(c.kind[node])
+    tag = int(c.tag[node])
+    if int(c.value_offset[node]) < 0 or int(c.length[node]) < 0:
+        return None
+    if kind == Kind.FRAGMENT:
+        parent = int(c.parent[node])
+        if parent < 0 or int(c.tag[parent]) != PIXEL_DATA:
+            return None
+        kids = structure.children(parent)
+        frags = kids[c.kind[kids] == Kind.FRAGMENT]
+        if not len(frags) or int(frags[0]) != node:
+            return None  # a fragment of image data, not the Basic Offset Table
+        entry, count = _entry(structure, node, cursor, 4)
+        if count == 0:
+            return None
+        value = _read(structure, node, entry, 4)
+        if value is None:
+            return None
+        what = f"frame {entry + 1} of {count} (Basic Offset Table)"
+        return _base_pointer(structure, node, entry, count, value, parent, what)
+    if kind != Kind.ELEMENT:
+        return None
+    if tag == EXTENDED_OFFSET_TABLE:
+        entry, count = _entry(structure, node, cursor, 8)
+        if count == 0:
+            return None
+        value = _read(structure, node, entry, 8)
+        if value is None:
+            return None
+        parent = int(c.parent[node])
+        siblings = structure.children(parent)
+        pixels = siblings[(c.tag[siblings] == PIXEL_DATA) & (c.kind[siblings] == Kind.ELEMENT)]
+        what = f"frame {entry + 1} of {count} (Extended Offset Table)"
+        stream = Stream(int(c.stream[node]))
+        if not len(pixels):
+            return Pointer(node, entry, count, value, stream, None, what, "no Pixel Data here")
+        return _base_pointer(structure, node, entry, count, value, int(pixels[0]), what)
+    if tag in DICOMDIR_OFFSETS:
+        value = _read(structure, node, 0, 4)
+        if value is None:
+            return None
+        stream = Stream(int(c.stream[node]))
+        what = DICOMDIR_OFFSETS[tag]
+        if stream != Stream.FILE:
+            return Pointer(node, 0, 1, value, stream, None, what, "counts in the deflated file")
+        if value == 0:
+            return Pointer(node, 0, 1, value, stream, None, what, "0: there is none")
+        problem = ""
+        if value >= structure.index.size:
+            problem = f"past the end of the file ({structure.index.size:,} bytes)"
+        else:
+            at = structure.innermost(Stream.FILE, value)
+            if at < 0 or int(c.offset[at]) != value or int(c.kind[at]) != Kind.ITEM:
+                problem = "no directory record (item) starts there"
+        return Pointer(node, 0, 1, value, stream, value, what, problem)
+    return None
+
+
+def frame_fragments(structure: Structure, pixel: int) -> list[tuple[int, int, int]]:
+    """(frame, first fragment, fragment count) from the Basic Offset Table of encapsulated
+    ``pixel``; [] if the table is empty or unreadable."""
+    c = structure.index.columns
+    kids = structure.children(pixel)
+    frags = kids[c.kind[kids] == Kind.FRAGMENT]
+    if len(frags) < 2:
+        return []
+    bot = int(frags[0])
+    count = max(0, int(c.length[bot])) // 4
+    if count == 0:
+        return []
+    view = structure.index.value(bot)
+    if view is None:
+        return []
+    try:
+        order = "<" if little_endian(structure.index, bot) else ">"
+        offsets = np.frombuffer(bytes(view[: count * 4]), dtype=f"{order}u4").astype(np.int64)
+    finally:
+        view.release()
+    starts = c.offset[frags[1:]] - int(c.offset[frags[1]])
+    firsts = np.searchsorted(starts, offsets, side="left")
+    out: list[tuple[int, int, int]] = []
+    for k, first in enumerate(firsts.tolist()):
+        nxt = int(firsts[k + 1]) if k + 1 < len(firsts) else len(starts)
+        out.append((k, int(first), max(0, nxt - int(first))))
+    return out
