@@ -48,6 +48,9 @@ from dcmstruct.schema.element import (
 from dcmstruct.source import Source, inflate
 
 DEFAULT_MAX_DEPTH = 128
+# A million stray delimiters are one problem, not a million: past this many faults of one code
+# in one file, the rest are counted, not kept (memory stays bounded by the file's size).
+FAULTS_PER_CODE = 1000
 # A deflated data set may inflate to at most this many times the file's size (or 64 MiB,
 # whichever is larger) before the index stops inflating and records a fault.
 DEFAULT_INFLATE_RATIO = 256
@@ -65,6 +68,7 @@ _EXPLICIT_CANDIDATE = re.compile(b"(?=.{4}(?:" + b"|".join(sorted(_VALID_VRS)) +
 _GARBAGE_GROUPS = frozenset({0x0000, 0xFFFF})
 _RESYNC_WINDOW = 1 << 22  # bytes searched for the next plausible element before giving up
 _RELEASE_EVERY = 16 << 20  # bytes walked between two releases of the mapped pages
+_ZERO_PROBE = 1 << 20  # bytes of a garbage run looked at to call it a zero run
 
 
 class FrameKind:
@@ -253,12 +257,36 @@ class _Walker:
         self.deflated = False
         self.hidden = False
         self.cuts: set[tuple[Stream, int]] = set()
+        self.fault_counts: dict[str, int] = {}
+        self.first_unlisted: dict[str, tuple[int, Stream]] = {}
 
     # -- recording -------------------------------------------------------------------------
 
     def fault(self, code: str, offset: int, length: int, node: int, message: str) -> None:
-        if not self.hidden:
+        if self.hidden:
+            return
+        count = self.fault_counts.get(code, 0) + 1
+        self.fault_counts[code] = count
+        if count <= FAULTS_PER_CODE:
             self.faults.append(Fault(code, offset, length, node, message, self.stream))
+        elif count == FAULTS_PER_CODE + 1:
+            self.first_unlisted[code] = (offset, self.stream)
+
+    def summarise_unlisted(self) -> None:
+        """One fault per code that was cut off, saying how many more there were."""
+        for code, (offset, stream) in self.first_unlisted.items():
+            more = self.fault_counts[code] - FAULTS_PER_CODE
+            self.faults.append(
+                Fault(
+                    code,
+                    offset,
+                    0,
+                    -1,
+                    f"{more} more {code} faults from here on are not listed (the first "
+                    f"{FAULTS_PER_CODE} are)",
+                    stream,
+                )
+            )
 
     def trailing(self, start: int, end: int, depth: int, parent: int) -> int:
         return self.t.add(
@@ -529,13 +557,14 @@ class _Walker:
                 -1,
                 "the deflate stream is truncated: the file ends before its final block",
             )
-        self.index_inflated(result.source, pos, result.consumed)
+        # Capped: the stream did not end where inflation stopped, so nothing "follows" it.
+        self.index_inflated(result.source, pos, None if result.capped else result.consumed)
 
-    def index_inflated(self, inflated: Source, pos: int, consumed: int) -> None:
+    def index_inflated(self, inflated: Source, pos: int, consumed: int | None) -> None:
         self.deflated = True
         self.dataset_encoding = EXPLICIT_LE
         self.sources[Stream.INFLATED] = inflated
-        end_of_stream = pos + consumed
+        end_of_stream = self.size if consumed is None else pos + consumed
         outer = (self.src, self.buf, self.size)
         self.src, self.buf, self.size = inflated, inflated.buf, inflated.size
         self.stream = Stream.INFLATED
@@ -987,7 +1016,7 @@ class _Walker:
                 m.start() for m in _EXPLICIT_CANDIDATE.finditer(self.buf, start, stop + 8)
             )
         else:
-            candidates = iter(range(start + (start & 1), stop + 1, 2))
+            candidates = self.implicit_candidates(start, stop, limit, after_tag, enc)
         for cand in candidates:
             group, elem = tagfmt.unpack_from(self.buf, cand)
             tag = group << 16 | elem
@@ -1008,6 +1037,29 @@ class _Walker:
             ):
                 return cand
         return None
+
+    def implicit_candidates(
+        self, start: int, stop: int, limit: int, after_tag: int, enc: Encoding
+    ) -> Iterator[int]:
+        """Offsets in [start, stop] whose implicit VR header has an ascending tag and a length
+        that fits: numpy over 64 KiB chunks, so a long garbage run costs no Python per byte."""
+        little = enc.little_endian
+        chunk = 1 << 16
+        for base in range(start, stop + 1, chunk):
+            top = min(stop, base + chunk - 1)
+            view = memoryview(self.buf)[base : top + 8]
+            raw = np.frombuffer(view, dtype=np.uint8)
+            at = np.arange(top - base + 1)
+            group, element = _u16(raw, at, little), _u16(raw, at + 2, little)
+            lo, hi = _u16(raw, at + 4, little), _u16(raw, at + 6, little)
+            length = (lo | (hi << 16)) if little else ((lo << 16) | hi)
+            tag = (group.astype(np.int64) << 16) | element
+            fits = (length == UNDEFINED_LENGTH) | (base + at + 8 + length.astype(np.int64) <= limit)
+            plausible = (tag > after_tag) & (group != ITEM_GROUP) & (group != 0) & (group != 0xFFFF)
+            hits = (np.flatnonzero(plausible & fits) + base).tolist()
+            del raw
+            view.release()
+            yield from hits
 
     def element_end(self, pos: int, enc: Encoding) -> int | None:
         """Where the element whose header is at ``pos`` ends, if its length is defined."""
@@ -1274,7 +1326,9 @@ class _Walker:
                 f"{end - limit} bytes past the end of {where}; cut at {limit:#x}",
             )
             end = limit
-        self.t.add(
+        # Past the depth limit nothing is recorded and add() returns -1: the frame must hold
+        # that, not the row number the item would have had.
+        node = self.t.add(
             kind, pos, end, ITEM, 0, False, length, value_offset, f.depth, f.node, self.stream
         )
         if not fragments:
@@ -1363,11 +1417,18 @@ class _Walker:
     def garbage(self, f: Frame, pos: int, why: str) -> int:
         """Bytes at ``pos`` that are no element: re-synchronise, or the rest is trailing."""
         limit = f.end
-        nxt = self.resync(pos + 2, limit, f, after_tag=self.last_tag(f), confirm=True)
+        # From pos + 1: a header one byte off (VL 3 with 4 bytes written) is the common slip.
+        nxt = self.resync(pos + 1, limit, f, after_tag=self.last_tag(f), confirm=True)
         stop = limit if nxt is None else nxt
         node = self.trailing(pos, stop, f.depth, f.node)
-        zeros = not any(self.buf[pos:stop])
-        what = "zero bytes" if zeros else "bytes"
+        # Classify from at most the first MiB: the run may be gigabytes (never copy it whole).
+        probe = memoryview(self.buf)[pos : min(stop, pos + _ZERO_PROBE)]
+        zeros = not np.frombuffer(probe, dtype=np.uint8).any()
+        probe.release()
+        if zeros and stop - pos > _ZERO_PROBE:
+            what = "bytes (the first MiB all zero)"
+        else:
+            what = "zero bytes" if zeros else "bytes"
         self.fault(
             "TRAILING_BYTES",
             pos,
@@ -1428,6 +1489,13 @@ _FRAME_NAMES = {
 }
 
 
+def _u16(raw: np.ndarray, at: np.ndarray, little: bool) -> np.ndarray:
+    """The 16-bit words at every offset in ``at`` (vectorised header reads for resync)."""
+    a, b = raw[at].astype(np.uint32), raw[at + 1].astype(np.uint32)
+    word: np.ndarray = a | (b << 8) if little else (a << 8) | b
+    return word
+
+
 def _vr_str(code: int) -> str:
     return bytes(((code >> 8) & 0xFF, code & 0xFF)).decode("latin-1") if code else "??"
 
@@ -1444,6 +1512,7 @@ def index_source(
         max_inflated = max(64 << 20, src.size * DEFAULT_INFLATE_RATIO)
     w = _Walker(src, max_depth, max_inflated)
     w.run()
+    w.summarise_unlisted()
     return ElementIndex(
         path=path,
         size=src.size,

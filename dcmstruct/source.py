@@ -82,23 +82,24 @@ def inflate(
     capped = False
     view = memoryview(src.buf)
     try:
-        while pos < src.size and not inflater.eof:
-            chunk = view[pos : min(pos + _INFLATE_CHUNK, src.size)]
-            pos += len(chunk)
-            data = inflater.decompress(chunk, max(1, max_inflated - written + 1))
-            while True:
-                if written + len(data) > max_inflated:
-                    tmp.write(data[: max_inflated - written])
-                    written = max_inflated
-                    capped = True
+        pending: memoryview | bytes = b""
+        while not inflater.eof:
+            if not pending:
+                if pos >= src.size:
                     break
-                tmp.write(data)
-                written += len(data)
-                if not inflater.unconsumed_tail or inflater.eof:
-                    break
-                data = inflater.decompress(inflater.unconsumed_tail, max_inflated - written + 1)
-            if capped:
+                pending = view[pos : min(pos + _INFLATE_CHUNK, src.size)]
+                pos += len(pending)
+            # Bounded output per call: a deflate bomb must not become one huge bytes object.
+            room = max_inflated - written
+            data = inflater.decompress(pending, min(_INFLATE_CHUNK, room + 1))
+            pending = inflater.unconsumed_tail
+            if len(data) > room:
+                tmp.write(data[:room])
+                written = max_inflated
+                capped = True
                 break
+            tmp.write(data)
+            written += len(data)
         if not capped and not inflater.eof:
             tail = inflater.flush()
             tmp.write(tail)

@@ -16,20 +16,12 @@ from dcmstruct.schema.element import EXPLICIT_LE
 from dcmstruct.validate.engine import validate_index
 from fixtures.rule_fixtures.base import ct_dataset
 
-MINE = {
-    "TRANSFER_SYNTAX_MISMATCH", "VALUE_OVERRUNS_PARENT", "INVALID_VR",
-    "UNDEFINED_LENGTH_NOT_ALLOWED", "LENGTH_FIELD_FORM_WRONG",
-    "UN_UNDEFINED_CONTENT_NOT_IMPLICIT", "ODD_VALUE_LENGTH", "TAGS_NOT_ASCENDING",
-    "DUPLICATE_TAG", "VL_NOT_MULTIPLE_OF_VALUE_SIZE", "RESERVED_BYTES_NONZERO",
-    "GROUP_LENGTH_MISMATCH", "ILLEGAL_GROUP", "UNKNOWN_STANDARD_TAG",
-    "PRIVATE_CREATOR_MISSING", "PRIVATE_CREATOR_INVALID", "PRIVATE_TAG_RESERVED_RANGE",
-}  # fmt: skip
-
 
 def mine(data: bytes) -> list[tuple[str, int]]:
+    """Every finding of every rule (not only this family's): a legal file must get none."""
     findings, internal = validate_index(index_bytes(data))
     assert not internal
-    return [(f.rule, f.offset) for f in findings if f.rule in MINE]
+    return [(f.rule, f.offset) for f in findings]
 
 
 def test_correct_retired_group_length_is_fine() -> None:

@@ -374,14 +374,19 @@ def test_huge_table_and_fragment_lengths() -> None:
             [pixel_fixtures.encapsulated(item(b"\0" * 8, length=0xFFFFFFF0), delimiter=False)],
             ts,
         )
-        findings(data)
+        # The cut is the index's one FILE_TRUNCATED; no pixel rule reports the cut table again.
+        assert findings(data) == []
+        everything, _ = validate_index(index_bytes(data))
+        assert [f.rule for f in everything] == ["FILE_TRUNCATED"]
         data = pixel_file(
             "132",
             image(4, 4, 16, frames=3),
             [pixel_fixtures.encapsulated(item(b""), item(b"\x02\0\0\0@\0", length=0x7FFFFFFE))],
             ts,
         )
-        findings(data)
+        assert findings(data) == []
+        everything, _ = validate_index(index_bytes(data))
+        assert [f.rule for f in everything] == ["FILE_TRUNCATED"]
 
 
 def test_dicomdir_hostile_offsets() -> None:

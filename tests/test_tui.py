@@ -22,13 +22,22 @@ from dcmstruct.index import index_bytes
 from dcmstruct.model import Kind, Stream
 from dcmstruct.sample import sample_path
 from dcmstruct.schema.element import EXPLICIT_LE
+from dcmstruct.tui import app as app_module
+from dcmstruct.tui import search as search_module
 from dcmstruct.tui.app import DcmViewApp
 from dcmstruct.tui.decode import cursor_numbers, decode
+from dcmstruct.tui.deid import IDENTIFYING, masked_nodes
+from dcmstruct.tui.pixels import fit, frame_pixels, image_info, pick_pixel_node, to_levels
+from dcmstruct.tui.screens.bookmarks import BookmarksScreen
+from dcmstruct.tui.screens.find import FindScreen
 from dcmstruct.tui.screens.help import HelpScreen
+from dcmstruct.tui.screens.pixels import PixelScreen
 from dcmstruct.tui.screens.prompt import PromptScreen, parse_offset, parse_tag
+from dcmstruct.tui.search import ByteScan, Mode, ValueScan, parse_query
 from dcmstruct.tui.structure import Part, Structure, next_position
 from dcmstruct.tui.widgets import ElementTree, FindingsPanel, HexView, Inspector
 from dcmstruct.tui.widgets.element_tree import GapEntry, NodeEntry
+from dcmstruct.tui.widgets.pixel_view import PixelView
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "fixtures" / "rules"
@@ -50,8 +59,10 @@ async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
-def drive(path: str, body: Body, size: tuple[int, int] = (120, 40)) -> DcmViewApp:
-    app = DcmViewApp(path)
+def drive(
+    path: str, body: Body, size: tuple[int, int] = (120, 40), *, mask: bool = False
+) -> DcmViewApp:
+    app = DcmViewApp(path, mask=mask)
 
     async def main() -> None:
         async with app.run_test(size=size) as pilot:
@@ -552,3 +563,553 @@ def test_go_to_tag_again_visits_the_next_one() -> None:
         assert app.structure.index.node(tree_node(app)).tag == 0x00080104
 
     drive(SAMPLE, body)
+
+
+# -- issue 4, second slice: find, bookmarks, pointers, tree keys, pixels, mask ---------------
+
+
+def screen_text(app: DcmViewApp) -> str:
+    """Every character on the screen as drawn (toasts included), one line per row."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def status_text(app: DcmViewApp) -> str:
+    return str(app.query_one("#status").render())
+
+
+def node_with_tag(structure: Structure, tag: int) -> int:
+    c = structure.index.columns
+    return int(next(i for i in range(len(c)) if int(c.tag[i]) == tag))
+
+
+def test_parse_query_modes() -> None:
+    assert parse_query("de ad be ef").needle == b"\xde\xad\xbe\xef"
+    assert parse_query("0xDEAD").needle == b"\xde\xad"
+    assert parse_query("hex: 01 02").needle == b"\x01\x02"
+    text = parse_query("DCMSTRUCT")
+    assert (text.mode, text.needle, text.ignore_case) == (Mode.TEXT, b"DCMSTRUCT", False)
+    assert parse_query("dcmstruct").ignore_case  # smart case
+    assert parse_query('"de ad"').needle == b"de ad"  # quoted: text, not bytes
+    assert parse_query("text:0xDEAD").needle == b"0xDEAD"
+    value = parse_query("value:1.2.840.10008.1.2.1")
+    assert (value.mode, value.text) == (Mode.VALUE, "1.2.840.10008.1.2.1")
+    assert parse_query("256", Mode.VALUE).mode == Mode.VALUE
+    for bad, mode in (("0xABC", Mode.AUTO), ("zz", Mode.HEX), ("", Mode.TEXT), (" ", Mode.VALUE)):
+        with pytest.raises(ValueError):
+            parse_query(bad, mode)
+
+
+def test_byte_scan_chunks_overlap_and_wrap() -> None:
+    # Needles across every chunk boundary: each found once, in scan order from the origin.
+    data = bytearray(200)
+    at = [0, 14, 31, 63, 100, 190, 196]
+    for a in at:
+        data[a : a + 4] = b"NEED"
+    for buf in (bytes(data), memoryview(bytes(data))):
+        scan = ByteScan(buf, len(data), b"NEED", 64, chunk=16)
+        found: list[int] = []
+        while not scan.done:
+            found += [a for a, _ in scan.next_batch(2)]
+        assert found == [100, 190, 196, 0, 14, 31, 63]
+    scan = ByteScan(bytes(data).lower(), len(data), b"need", 0, ignore_case=True, chunk=16)
+    found = []
+    while not scan.done:
+        found += [a for a, _ in scan.next_batch(100)]
+    assert found == at
+    stop = ByteScan(bytes(data), len(data), b"NEED", 0, chunk=16)
+    assert stop.next_batch(100, cancelled=lambda: True) == [] and not stop.done
+
+
+def test_value_scan_matches_decoded_values() -> None:
+    structure = Structure(index_bytes(Path(SAMPLE).read_bytes()))
+
+    def values(text: str) -> list[int]:
+        scan = ValueScan(structure, Stream.FILE, text)
+        out: list[int] = []
+        while not scan.done:
+            out += [a for a, _ in scan.next_batch(100)]
+        return out
+
+    assert values("1.2.840.10008.1.2.1") == [0xF0]  # the transfer syntax UID, not a prefix
+    assert values("256") == [0x88C, 0x896, 0x98A]  # Rows, Columns (US) and a private US
+    assert values("2.50") == [0x61E]  # DS compared as a number: SliceThickness 2.5
+    # WindowCenterWidthExplanation: the second of two values, in any case.
+    assert values("lung") == [0x92E + 8]
+    assert values("chest*") == [0x56C + 8, 0x5F4 + 8]  # CodeMeaning, BodyPartExamined
+
+
+def test_find_text_value_and_hex() -> None:
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        hex_view = app.query_one(HexView)
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.screen, FindScreen)
+        await pilot.press(*"DCMSTRUCT", "enter")
+        await settle(pilot)
+        search = app.search
+        assert search is not None and not search.running
+        # From the cursor on: ImplementationVersionName's value comes first.
+        assert hex_view.cursor == 0x132
+        assert "match 1 of 9" in status_text(app)
+        await pilot.press("f3")
+        await pilot.pause()
+        assert hex_view.cursor == search.matches[1][0] == 0x276
+        assert "match 2 of 9" in status_text(app)
+        # Matches are drawn in the match style, the current one in its own.
+        match_bg = hex_view.get_component_rich_style("hex--match").bgcolor
+        row = hex_view._row(0x288 // hex_view.bytes_per_row)
+        assert any(seg.style is not None and seg.style.bgcolor == match_bg for seg in row)
+        await pilot.press("shift+f3")
+        await pilot.pause()
+        assert hex_view.cursor == 0x132
+        await pilot.press("shift+f3")  # before the first: the last one
+        await pilot.pause()
+        assert hex_view.cursor == search.matches[-1][0]
+        # A decoded value: the transfer syntax UID.
+        await pilot.press("slash", *"value:1.2.840.10008.1.2.1", "enter")
+        await settle(pilot)
+        assert hex_view.cursor == 0xF0
+        assert "match 1 of 1" in status_text(app)
+        # Hex bytes, mode chosen in the dialog: "DI" of the prefix.
+        await pilot.press("g", *"0", "enter", "slash")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, FindScreen)
+        screen.set_mode(Mode.HEX)
+        await pilot.press(*"44 49", "enter")  # typing replaces the last query
+        await settle(pilot)
+        assert hex_view.cursor == 0x80
+        await pilot.press("slash", *"no such text anywhere", "enter")
+        await settle(pilot)
+        assert "no match" in status_text(app)
+
+    drive(SAMPLE, body)
+
+
+def test_search_stops_at_the_cap_and_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(app_module, "CAP", 5)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        await pilot.press("slash", *"00 00", "enter")
+        await settle(pilot)
+        assert app.search is not None and len(app.search.matches) == 5
+        assert "match 1 of 5+" in status_text(app)
+        for _ in range(5):
+            await pilot.press("f3")
+            await settle(pilot)
+        assert app.search.current == 5 and len(app.search.matches) == 10
+        assert app.query_one(HexView).cursor == app.search.matches[5][0]
+
+    drive(SAMPLE, body)
+
+
+def test_search_runs_in_a_worker_and_can_be_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long search (a 64 MB file in 4 KiB chunks) leaves the keys working; Escape stops it."""
+    path = tmp_path / "zeros.dcm"
+    with open(path, "wb") as f:
+        f.truncate(64 << 20)
+    monkeypatch.setattr(search_module, "CHUNK", 4096)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        hex_view = app.query_one(HexView)
+        await pilot.press("slash", *"not in a file of zeros", "enter")
+        await pilot.pause()
+        await pilot.press("right", "right")
+        await pilot.pause()
+        assert app.search is not None and app.search.running
+        assert hex_view.cursor == 2  # keys are handled while the scan goes on
+        assert "searching" in status_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.search.running and not app.search.scan.done
+        await app.workers.wait_for_complete()
+
+    drive(str(path), body, size=(80, 24))
+
+
+def test_bookmarks() -> None:
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        hex_view = app.query_one(HexView)
+        await pilot.press("g", *"0x5a2", "enter", "b")
+        await pilot.press("g", *"0x884", "enter", "b")
+        await pilot.press("g", *"0x100", "enter")
+        await pilot.pause()
+        assert sorted(app.bookmarks) == [(Stream.FILE, 0x5A2), (Stream.FILE, 0x884)]
+        assert app.bookmarks[(Stream.FILE, 0x5A2)] == "(0010,0010) PatientName"
+        # Shown in the offset column of their rows.
+        assert hex_view._row(0x5A2 // hex_view.bytes_per_row).text[8] == "◆"
+        assert hex_view._row(0x100 // hex_view.bytes_per_row).text[8] == " "
+        await pilot.press("apostrophe")
+        await pilot.pause()
+        assert hex_view.cursor == 0x5A2
+        await pilot.press("apostrophe")
+        await pilot.pause()
+        assert hex_view.cursor == 0x884
+        await pilot.press("apostrophe")  # wraps around
+        await pilot.pause()
+        assert hex_view.cursor == 0x5A2
+        await pilot.press("b")  # removes the one at the cursor
+        await pilot.pause()
+        assert list(app.bookmarks) == [(Stream.FILE, 0x884)]
+        await pilot.press("g", *"0x10", "enter", "b", "B")
+        await pilot.pause()
+        assert isinstance(app.screen, BookmarksScreen)
+        await pilot.press("d")  # deletes the highlighted (first) one
+        await pilot.pause()
+        assert list(app.bookmarks) == [(Stream.FILE, 0x884)]
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, BookmarksScreen)
+        assert hex_view.cursor == 0x884
+
+    drive(SAMPLE, body)
+
+
+def test_jump_to_pointers_and_back() -> None:
+    async def bot(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp) and app.structure is not None
+        hex_view = app.query_one(HexView)
+        # The second entry of the Basic Offset Table (value at 0x386): 316 bytes from the
+        # first fragment item after the table (0x392).
+        await pilot.press("g", *"0x38a", "enter", "j")
+        await pilot.pause()
+        assert hex_view.cursor == 0x392 + 316
+        assert app.structure.index.node(tree_node(app)).kind == Kind.FRAGMENT
+        await pilot.press("J")
+        await pilot.pause()
+        assert hex_view.cursor == 0x38A
+        assert "Points to 0x4ce" in screen_text(app)
+        # Enter in the inspector follows it too.
+        app.query_one(Inspector).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert hex_view.cursor == 0x4CE
+        await pilot.press("backspace", "backspace")  # and the go-to-offset before it
+        await pilot.pause()
+        assert hex_view.cursor == 0
+        await pilot.press("alt+right")
+        await pilot.pause()
+        assert hex_view.cursor == 0x38A
+
+    drive(str(ROOT / "fixtures" / "encapsulated_jpeg.dcm"), bot)
+
+    async def dicomdir(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp) and app.structure is not None
+        hex_view = app.query_one(HexView)
+        # (0004,1200): counted from the first byte of the file, to the record's item tag.
+        await pilot.press("t", *"0004,1200", "enter", "j")
+        await pilot.pause()
+        assert hex_view.cursor == 382
+        assert app.structure.index.node(tree_node(app)).kind == Kind.ITEM
+        # The first record's (0004,1400) points 2 bytes into the next record: still jumps.
+        await pilot.press("t", *"0004,1400", "enter", "j")
+        await pilot.pause()
+        assert hex_view.cursor == 938
+        await pilot.press("J", "J")
+        await pilot.pause()
+        assert hex_view.cursor == 382
+        await pilot.press("t", *"PatientName", "enter", "j")  # no pointer: stays
+        await pilot.pause()
+        assert app.structure.index.node(tree_node(app)).tag == 0x00100010
+
+    drive(str(RULES / "DICOMDIR_OFFSET_INVALID.dcm"), dicomdir)
+
+    async def eot(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp) and app.structure is not None
+        await pilot.press("t", *"ExtendedOffsetTable", "enter", "j")
+        await pilot.pause()
+        node = tree_node(app)
+        assert app.structure.index.node(node).kind == Kind.FRAGMENT
+        assert app.query_one(HexView).cursor == 650
+
+    drive(str(RULES / "EXTENDED_OFFSET_TABLE_INVALID--bot-not-empty.dcm"), eot)
+
+
+def test_expand_and_collapse_keys() -> None:
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp) and app.structure is not None
+        tree = app.query_one(ElementTree)
+        structure = app.structure
+        sq = node_with_tag(structure, 0x00081032)  # ProcedureCodeSequence, nested twice
+        await pilot.press("t", *"ProcedureCodeSequence", "enter", "e")
+        await pilot.pause()
+        inner = node_with_tag(structure, 0x00080121)  # EquivalentCodeSequence, in its item
+        assert tree._tree_node_of[sq].is_expanded
+        assert tree._tree_node_of[inner].is_expanded
+        assert all(k.is_expanded for k in tree._tree_node_of[inner].children if k.allow_expand)
+        await pilot.press("C")
+        await pilot.pause()
+        assert all(not top.is_expanded for top in tree.root.children)
+        # Collapse to the path: only the groups and sequences down to the element stay open.
+        await pilot.press("g", *"0x350", "enter", "c")
+        await pilot.pause()
+        node = tree_node(app)
+        path = set(structure.ancestors(node))
+        opened = {n for n, t in tree._tree_node_of.items() if t.is_expanded}
+        assert opened == path
+        data_set = [t for t in tree.root.children if str(t.label).startswith("Data Set")][0]
+        file_meta = [t for t in tree.root.children if str(t.label).startswith("File Meta")][0]
+        assert data_set.is_expanded and not file_meta.is_expanded
+
+    drive(SAMPLE, body)
+
+
+def _image(
+    tmp_path: Path,
+    pixels: bytes,
+    *,
+    rows: int | None = 2,
+    columns: int = 4,
+    bits: int = 8,
+    stored: int | None = None,
+    signed: int = 0,
+    photometric: str = "MONOCHROME2",
+    samples: int = 1,
+    planar: int | None = None,
+    frames: int | None = None,
+    extra: tuple[E, ...] = (),
+) -> Structure:
+    elements = [
+        E("SOPClassUID", "UI", "1.2.840.10008.5.1.4.1.1.7"),
+        E("SOPInstanceUID", "UI", "1.2.826.0.1.3680043.10.1455.9.7"),
+        E("SamplesPerPixel", "US", samples),
+        E("PhotometricInterpretation", "CS", photometric),
+    ]
+    if planar is not None:
+        elements.append(E("PlanarConfiguration", "US", planar))
+    if frames is not None:
+        elements.append(E("NumberOfFrames", "IS", str(frames)))
+    if rows is not None:
+        elements.append(E("Rows", "US", rows))
+    elements += [
+        E("Columns", "US", columns),
+        E("BitsAllocated", "US", bits),
+        E("BitsStored", "US", stored or bits),
+        E("HighBit", "US", (stored or bits) - 1),
+        E("PixelRepresentation", "US", signed),
+        *extra,
+        E("PixelData", "OB" if bits <= 8 else "OW", pixels),
+    ]
+    elements.sort(key=lambda e: e.tag_int)
+    path = tmp_path / "img.dcm"
+    path.write_bytes(part10(elements))
+    return Structure(index_bytes(path.read_bytes()))
+
+
+def test_pixel_frames_are_decoded_from_the_header(tmp_path: Path) -> None:
+    import numpy as np
+
+    def frame(structure: Structure, k: int = 0) -> Any:
+        info = image_info(structure, pick_pixel_node(structure, -1) or 0)
+        return info, frame_pixels(structure, info, k)
+
+    info, img = frame(_image(tmp_path, bytes(range(8))))
+    assert info.problems == [] and img.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    grey = to_levels(img, info, info.windows[-1])  # the data range
+    assert grey is not None and grey[0, 0] == 0 and grey[1, 3] == 255
+    # MONOCHROME1: the lowest value is white.
+    info, img = frame(_image(tmp_path, bytes(range(8)), photometric="MONOCHROME1"))
+    assert to_levels(img, info, info.windows[-1])[0, 0] == 255
+    # 12 bits stored in 16, signed: -1 and -2048 come out as such; rescale applied.
+    raw = np.array([0x0FFF, 0x0800, 0x07FF, 0x0001] * 2, dtype="<u2").tobytes()
+    rescale = (E("RescaleIntercept", "DS", "-10"), E("RescaleSlope", "DS", "2"))
+    info, img = frame(_image(tmp_path, raw, bits=16, stored=12, signed=1, extra=rescale))
+    assert img[0].tolist() == [-12.0, -4106.0, 4084.0, -8.0]
+    # Window Center/Width (PS3.3 C.11.2.1.2.1): below the window black, above white.
+    window = (E("WindowCenter", "DS", "100"), E("WindowWidth", "DS", "11"))
+    info, img = frame(_image(tmp_path, bytes([0, 95, 100, 106, 255, 0, 0, 0]), extra=window))
+    levels = to_levels(img, info, info.windows[0])
+    # ((x - (c - 0.5)) / (w - 1) + 0.5) * 255: 95 -> 12.75, 100 -> 140.25.
+    assert levels[0].tolist() == [0, 12, 140, 255] and info.windows[0].center == 100
+    # RGB, both planar configurations, the same picture.
+    pixels = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 9, 9)] * 2
+    by_pixel = bytes(v for p in pixels for v in p)
+    by_plane = bytes(p[k] for k in range(3) for p in pixels)
+    _, a = frame(_image(tmp_path, by_pixel, photometric="RGB", samples=3, planar=0))
+    _, b = frame(_image(tmp_path, by_plane, photometric="RGB", samples=3, planar=1))
+    assert a.shape == (2, 4, 3) and a.tolist() == b.tolist() and a[0, 1].tolist() == [0, 255, 0]
+    # Frame 2 of 3, and 1-bit pixels packed least significant bit first.
+    info, img = frame(_image(tmp_path, bytes(range(24)), frames=3), 1)
+    assert img[0].tolist() == [8, 9, 10, 11]
+    info, img = frame(_image(tmp_path, bytes([0b00000101, 0]), bits=1))
+    assert img.tolist() == [[1, 0, 1, 0], [0, 0, 0, 0]]
+    # Broken headers: said, never raised.
+    info, img = frame(_image(tmp_path, bytes(8), rows=None))
+    assert img is None and any("Rows" in p for p in info.problems)
+    info, img = frame(_image(tmp_path, bytes(6), frames=1))
+    assert any("6 bytes, 8 expected" in p for p in info.problems)
+    assert np.isnan(img[1, 3]) and img[1, 1] == 0
+    # Downscaling averages areas and keeps the aspect ratio.
+    big = np.arange(100 * 200, dtype=np.uint8).reshape(100, 200)
+    assert fit(big, 50, 100).shape == (25, 50)
+    assert fit(np.full((4, 4), 7, dtype=np.uint8), 100, 100).shape == (32, 32)
+
+
+def test_pixel_preview_screen(tmp_path: Path) -> None:
+    async def sample(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await pilot.press("p")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PixelScreen)
+        view = screen.query_one(PixelView)
+        # 256 x 256 pixels, scaled down to the view and kept square.
+        assert view.levels is not None
+        h, w = view.levels.shape
+        assert h == w and 60 <= w <= view.size.width and h <= 2 * view.size.height
+        text = screen_text(app)
+        assert "window 1: C 40 W 400" in text and "rescale x1 -1024" in text
+        await pilot.press("w", "w")
+        await pilot.pause()
+        assert "data range" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, PixelScreen)
+
+    drive(SAMPLE, sample)
+
+    async def encapsulated(pilot: Pilot[Any]) -> None:
+        await pilot.press("p")
+        await pilot.pause()
+        text = screen_text(pilot.app)
+        assert "Encapsulated Pixel Data: JPEG Baseline" in text
+        assert "frames from the Basic Offset Table" in text
+        assert "0x5a8" in text  # the fourth fragment, first of frame 3
+
+    drive(str(ROOT / "fixtures" / "encapsulated_jpeg.dcm"), encapsulated)
+
+    # Three 2x4 frames, the last one cut short by the end of the value.
+    _image(tmp_path, bytes(range(20)), frames=3)
+
+    async def frames(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await pilot.press("p", "right", "right", "right")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PixelScreen) and screen.frame == 2
+        assert "3 frame(s) present, the last one cut" in screen_text(app)
+        await pilot.press("home")
+        await pilot.pause()
+        assert screen.frame == 0
+
+    drive(str(tmp_path / "img.dcm"), frames)
+
+    async def no_rows(pilot: Pilot[Any]) -> None:
+        await pilot.press("p")
+        await pilot.pause()
+        assert "Rows (0028,0010) is missing" in screen_text(pilot.app)
+
+    _image(tmp_path, bytes(8), rows=None)
+    drive(str(tmp_path / "img.dcm"), no_rows)
+
+
+def test_identifying_tags_are_dictionary_keywords() -> None:
+    from dcmstruct import specdata
+
+    assert all(specdata.keyword(tag) == keyword for tag, keyword in IDENTIFYING)
+    structure = Structure(index_bytes(Path(SAMPLE).read_bytes()))
+    hidden = masked_nodes(structure.index)
+    c = structure.index.columns
+    names = {structure.index.node(i).keyword for i in range(len(c)) if hidden[i]}
+    assert {"PatientName", "PatientID", "PatientBirthDate", "InstitutionName"} <= names
+    assert "StudyInstanceUID" not in names and "Modality" not in names
+    # Private elements are hidden, their creators not; so is all inside a hidden sequence.
+    private = node_with_tag(structure, 0x00291001)
+    creator = node_with_tag(structure, 0x00290010)
+    assert hidden[private] and not hidden[creator]
+    inner = [i for i in structure.children(node_with_tag(structure, 0x00400275))]
+    assert inner and all(hidden[i] for i in inner)
+
+
+def test_mask_keeps_identifying_values_off_the_screen() -> None:
+    structure = Structure(index_bytes(Path(SAMPLE).read_bytes()))
+    structure.set_masking(True)
+    c = structure.index.columns
+    secrets = set()
+    for i in range(len(c)):
+        if structure.hidden(i) and int(c.kind[i]) == Kind.ELEMENT:
+            view = structure.index.value(i)
+            if view is not None:
+                text = bytes(view).decode("latin-1").strip(" \0")
+                secrets.update(v for v in text.split("\\") if len(v) >= 4 and v.isprintable())
+    assert "DCMSTRUCT^SAMPLE" in secrets and "SAMPLE-0001" in secrets
+
+    def leaks(app: DcmViewApp) -> set[str]:
+        text = screen_text(app)
+        return {s for s in secrets if s in text}
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        assert "MASKED" in status_text(app)
+        # On the element: hex, ASCII, tree label, inspector.
+        for where in ("PatientName", "InstitutionName", "PatientBirthDate"):
+            await pilot.press("t", *where, "enter")
+            await pilot.pause()
+            assert not leaks(app), where
+            assert "<masked>" in screen_text(app)
+        hex_view = app.query_one(HexView)
+        await pilot.press("right", "right", "right", "right", "right", "right", "right", "right")
+        await pilot.pause()
+        assert "**" in hex_view._row(hex_view.cursor // hex_view.bytes_per_row).text
+        assert not leaks(app)
+        # Find does not reveal them: the matches in masked values are dropped, and said so.
+        await pilot.press("slash", *"DCMSTRUCT^SAMPLE", "enter")
+        await settle(pilot)
+        assert "no match" in status_text(app) and "1 in masked values" in status_text(app)
+        await pilot.press("slash", *"value:SAMPLE-0001", "enter")
+        await settle(pilot)
+        assert app.search is not None and not app.search.matches and app.search.hidden == 1
+        assert not leaks(app)
+        # m shows them again (which is how this test knows it would see them).
+        await pilot.press("m")
+        await pilot.pause()
+        await pilot.press("t", *"PatientName", "enter")
+        await pilot.pause()
+        assert "DCMSTRUCT^SAMPLE" in leaks(app)
+        assert "MASKED" not in status_text(app)
+        await pilot.press("m")
+        await pilot.pause()
+        app.clear_notifications()
+        await pilot.pause()
+        assert not leaks(app)
+
+    drive(SAMPLE, body, mask=True)
+
+
+def test_run_passes_mask_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def fake_run(self: DcmViewApp) -> int:
+        seen["mask"] = self.mask
+        return 0
+
+    monkeypatch.setattr(DcmViewApp, "run", fake_run)
+    assert app_module.run(SAMPLE, mask=True) == 0
+    assert seen["mask"] is True
+
+
+def test_snapshot_pixel_preview(snap: Callable[..., bool]) -> None:
+    """The sample's frame, windowed with its first Window Center/Width (soft tissue)."""
+    assert snap(DcmViewApp(SAMPLE, validate=False), press=("p",))
+
+
+def test_snapshot_masked(snap: Callable[..., bool]) -> None:
+    """The sample with --mask, the cursor on PatientName: ** in hex and ASCII, <masked> in
+    the tree and the inspector, MASKED in the status line."""
+    app = DcmViewApp(SAMPLE, validate=False, mask=True)
+    assert snap(app, press=("t", *"PatientName", "enter"))

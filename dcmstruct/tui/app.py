@@ -1,15 +1,22 @@
 """``dcmstruct view``: the panes, the keys, and the wiring between them.
 
 The widgets do not know each other: each posts a message when the user does something in it
-(:mod:`dcmstruct.tui.messages`) and the app answers by setting the others' attributes. Indexing
-and validation run in thread workers; the screen is usable (scrollable, quittable) meanwhile.
+(:mod:`dcmstruct.tui.messages`) and the app answers by setting the others' attributes. Indexing,
+validation and search run in thread workers; the screen is usable (scrollable, quittable)
+meanwhile.
+
+Every jump (go to offset or tag, finding, search match, bookmark, pointer) is recorded in a
+small history that ``J`` / backspace / alt+left walks back. The privacy mask is one flag on the
+structure that every pane reads when it draws.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,17 +26,30 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from dcmstruct.index import index_file
 from dcmstruct.model import Kind, Stream
 from dcmstruct.schema.element import format_tag
 from dcmstruct.tui.decode import kind_name
-from dcmstruct.tui.messages import CursorMoved, ElementChosen, FindingChosen
+from dcmstruct.tui.messages import (
+    BookmarkDeleted,
+    CursorMoved,
+    ElementChosen,
+    FindingChosen,
+    JumpRequested,
+)
+from dcmstruct.tui.pixels import image_info, pick_pixel_node
+from dcmstruct.tui.pointers import pointer_at
+from dcmstruct.tui.screens.bookmarks import BookmarksScreen
+from dcmstruct.tui.screens.find import FindRequest, FindScreen
 from dcmstruct.tui.screens.help import HelpScreen, binding_rows
+from dcmstruct.tui.screens.pixels import PixelScreen
 from dcmstruct.tui.screens.prompt import PromptScreen, parse_offset, parse_tag
+from dcmstruct.tui.search import CAP, ByteScan, Match, Mode, Query, ValueScan
 from dcmstruct.tui.structure import Mark, Structure, find_tag, next_position
 from dcmstruct.tui.widgets import ElementTree, FindingsPanel, HexView, Inspector
+from dcmstruct.tui.widgets.element_tree import EXPAND_CAP
 from dcmstruct.tui.widgets.hex_view import ROW_WIDTHS, hex_view_width
 from dcmstruct.validate.engine import validate_index
 from dcmstruct.validate.finding import Finding, Severity
@@ -38,6 +58,43 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 _TREE_MIN = 30  # columns the structure pane keeps before the hex pane may widen
 _HEX_CHROME = 3  # border (2) + vertical scrollbar (1)
+HISTORY = 100  # positions the back key remembers
+_BATCH = 200  # search matches handed to the screen at a time
+MASKED_MESSAGE = "<masked: the message may quote a masked value>"
+
+Position = tuple[Stream, int]
+
+
+@dataclass(eq=False)
+class Search:
+    """One search: its scan (resumable), the matches found so far in scan order, and where the
+    user is among them."""
+
+    query: Query
+    stream: Stream
+    scan: ByteScan | ValueScan
+    matches: list[Match] = field(default_factory=list)
+    current: int = -1
+    hidden: int = 0  # matches dropped because they fall in masked values
+    running: bool = True
+    pending: int | None = None  # the match to go to once it is found (F3 past the last)
+
+    def count_text(self) -> str:
+        n = len(self.matches)
+        if self.scan.done:
+            return f"{n:,}"
+        if self.running:
+            return f"{n:,} so far, searching {self.scan.progress:.0%}"
+        return f"{n:,}+"
+
+    def status(self) -> str:
+        hidden = f" ({self.hidden:,} in masked values not shown)" if self.hidden else ""
+        if not self.matches:
+            if self.running:
+                return f"searching {self.query.describe()} {self.scan.progress:.0%}{hidden}"
+            return f"no match for {self.query.describe()}{hidden}"
+        where = f"match {self.current + 1} of " if self.current >= 0 else "matches: "
+        return where + self.count_text() + hidden
 
 
 def faults_as_findings(structure: Structure) -> list[Finding]:
@@ -68,15 +125,104 @@ class DcmViewApp(App[int]):
         Binding("q", "quit", "Quit", tooltip="Quit"),
         Binding("g", "goto_offset", "Offset", tooltip="Go to offset (decimal or 0x hex)"),
         Binding("t", "goto_tag", "Tag", tooltip="Go to tag or keyword (the next one)"),
+        Binding(
+            "slash,f",
+            "find",
+            "Find",
+            key_display="/",
+            tooltip="Find bytes (hex), text, or a decoded value",
+        ),
+        Binding("f3", "find_next(1)", "Next match", show=False, tooltip="Go to the next match"),
+        Binding(
+            "shift+f3",
+            "find_next(-1)",
+            "Prev match",
+            show=False,
+            tooltip="Go to the previous match",
+        ),
+        Binding(
+            "escape", "stop_search", "Stop search", show=False, tooltip="Stop a running search"
+        ),
         Binding("n", "finding(1)", "Next finding", tooltip="Go to the next finding"),
         Binding(
             "N",
             "finding(-1)",
             "Prev finding",
             key_display="N",
+            show=False,
             tooltip="Go to the previous finding",
         ),
-        Binding("w", "row_width", "Width", tooltip="Bytes per hex row: 8, 16 or 32"),
+        Binding("b", "bookmark", "Mark", tooltip="Set or remove a bookmark at the cursor"),
+        Binding(
+            "apostrophe",
+            "next_bookmark",
+            "Next mark",
+            key_display="'",
+            show=False,
+            tooltip="Go to the next bookmark",
+        ),
+        Binding(
+            "B",
+            "bookmarks",
+            "Bookmarks",
+            key_display="B",
+            show=False,
+            tooltip="List the bookmarks: go to one, or delete it",
+        ),
+        Binding(
+            "j",
+            "jump",
+            "Jump",
+            tooltip="Follow the offset under the cursor: a Basic or Extended Offset Table "
+            "entry, a DICOMDIR record offset",
+        ),
+        Binding(
+            "J,backspace,alt+left",
+            "go_back",
+            "Back",
+            key_display="J",
+            show=False,
+            tooltip="Go back to where the last jump started",
+        ),
+        Binding(
+            "alt+right", "go_forward", "Forward", show=False, tooltip="Go forward again after J"
+        ),
+        Binding(
+            "e",
+            "expand_below",
+            "Expand",
+            show=False,
+            tooltip="Expand the tree node under the tree cursor and all below it (one bucket "
+            "per level)",
+        ),
+        Binding(
+            "c",
+            "collapse_to_path",
+            "Collapse",
+            show=False,
+            tooltip="Collapse the tree down to the selected element's path",
+        ),
+        Binding(
+            "C",
+            "collapse_all",
+            "Collapse all",
+            key_display="C",
+            show=False,
+            tooltip="Collapse the whole tree",
+        ),
+        Binding(
+            "p",
+            "pixels",
+            "Pixels",
+            tooltip="Preview the pixel data: a frame, or the fragments of encapsulated data",
+        ),
+        Binding(
+            "m",
+            "mask",
+            "Mask",
+            tooltip="Mask identifying and private values (PS3.15 Basic Profile) on or off",
+        ),
+        Binding("w", "row_width", "Width", show=False, tooltip="Bytes per hex row: 8, 16 or 32"),
         Binding(
             "s",
             "switch_stream",
@@ -100,7 +246,7 @@ class DcmViewApp(App[int]):
         # validate=False: show the indexer's faults only (screenshots that must not change
         # whenever a validator rule is added).
         self.validate = validate
-        self.mask = mask  # masking identifying values is a later slice of issue 4 (run refuses)
+        self.mask = mask  # mask identifying values from the first screen on
         self.structure: Structure | None = None
         self.findings: list[Finding] = []
         self._positions: list[tuple[int, int]] = []
@@ -110,6 +256,12 @@ class DcmViewApp(App[int]):
         self._validated = False
         self._last_offset = ""
         self._last_tag = ""
+        self._last_find = ""
+        self._last_find_mode = Mode.AUTO
+        self.search: Search | None = None
+        self.bookmarks: dict[Position, str] = {}
+        self._back: list[Position] = []
+        self._forward: list[Position] = []
         self.busy = True  # indexing or validating: the tests wait for this to drop
 
     # -- layout ---------------------------------------------------------------------------
@@ -158,7 +310,7 @@ class DcmViewApp(App[int]):
         if self.structure is None:
             return
         self.element_tree.refresh_labels()
-        self.findings_panel.show(self.findings)
+        self.findings_panel.show(self._shown_findings())
         self.inspector.forget()
         self._sync_from_cursor(reveal=False)
 
@@ -185,7 +337,10 @@ class DcmViewApp(App[int]):
 
     @work(thread=True, exclusive=True, group="index", name="index")
     def _index(self) -> Structure:
-        return Structure(index_file(self.path))
+        structure = Structure(index_file(self.path))
+        # Before the first screen is drawn: --mask must never show a value, even briefly.
+        structure.set_masking(self.mask)
+        return structure
 
     @work(thread=True, exclusive=True, group="validate", name="validate")
     def _validate(self, structure: Structure) -> tuple[list[Finding], list[str]]:
@@ -247,9 +402,22 @@ class DcmViewApp(App[int]):
         structure.mark_nodes(f.node for f in findings)
         self.hex.marks_changed()
         self.element_tree.refresh_labels()
-        self.findings_panel.show(findings)
+        self.findings_panel.show(self._shown_findings())
         self.findings_panel.border_title = f"Findings ({len(findings):,})"
         self._sync_from_cursor(reveal=False)
+
+    def _shown(self, f: Finding) -> Finding:
+        """The finding as the screen may show it: its message hidden when it is about a
+        masked value (a validator message may quote the value)."""
+        s = self.structure
+        if s is None or not s.masking:
+            return f
+        if s.hidden(f.node) or s.hides(f.stream, f.offset, f.offset + 1):
+            return dataclasses.replace(f, message=MASKED_MESSAGE)
+        return f
+
+    def _shown_findings(self) -> list[Finding]:
+        return [self._shown(f) for f in self.findings]
 
     # -- keeping the panes together -------------------------------------------------------
 
@@ -264,14 +432,32 @@ class DcmViewApp(App[int]):
     def on_finding_chosen(self, message: FindingChosen) -> None:
         self._goto_finding(message.position)
 
+    def on_jump_requested(self, message: JumpRequested) -> None:
+        self.action_jump()
+
+    def on_bookmark_deleted(self, message: BookmarkDeleted) -> None:
+        self.bookmarks.pop((message.stream, message.offset), None)
+        self._show_bookmarks()
+
     def _goto(self, stream: Stream, offset: int, *, reveal: bool) -> None:
         hex_view = self.hex
         if stream != hex_view.stream:
             hex_view.show_stream(stream)
             hex_view.border_title = "Hex" if stream == Stream.FILE else "Hex: inflated data set"
             self._fit_width(self.size.width)
+            self._show_hits()
+            self._show_bookmarks()
         hex_view.move_cursor(offset, jump=True)
         self._sync_from_cursor(reveal=reveal)
+
+    def _jump(self, stream: Stream, offset: int, *, reveal: bool = True) -> None:
+        """Go somewhere else, remembering where from (for ``J``)."""
+        here = (self.hex.stream, self.hex.cursor)
+        if here != (stream, offset):
+            self._back.append(here)
+            del self._back[:-HISTORY]
+            self._forward.clear()
+        self._goto(stream, offset, reveal=reveal)
 
     def _sync_from_cursor(self, *, reveal: bool) -> None:
         """Select the element that holds the cursor, in hex, tree, inspector and status."""
@@ -293,7 +479,7 @@ class DcmViewApp(App[int]):
             for f in self.findings
             if f.stream == stream and f.offset <= cursor < f.offset + max(1, f.length)
         ]
-        self.inspector.show(structure, node, stream, cursor, here[:20])
+        self.inspector.show(structure, node, stream, cursor, [self._shown(f) for f in here[:20]])
         self._status_for(node, stream, cursor)
 
     def _status_for(self, node: int, stream: Stream, cursor: int) -> None:
@@ -310,6 +496,10 @@ class DcmViewApp(App[int]):
         count = f"{len(self.findings):,} findings" + ("" if self._validated else " (validating)")
         size = self.structure.streams[stream].size
         parts = [where, what, f"{stream.label} {size:,} bytes", count]
+        if self.search is not None:
+            parts.append(self.search.status())
+        if self.structure.masking:
+            parts.append("MASKED")
         self._status("  │  ".join(parts))
 
     def _status(self, text: str) -> None:
@@ -321,9 +511,9 @@ class DcmViewApp(App[int]):
         f = self.findings[position]
         self._finding_pos = position
         self.findings_panel.point_at(position)
-        self._goto(f.stream, f.offset, reveal=True)
+        self._jump(f.stream, f.offset)
         title = f"finding {position + 1} of {len(self.findings)}"
-        self.notify(f"{f.rule}: {f.message}", title=title)
+        self.notify(f"{f.rule}: {self._shown(f).message}", title=title)
 
     def action_finding(self, direction: int) -> None:
         if not self.findings:
@@ -350,7 +540,7 @@ class DcmViewApp(App[int]):
         def done(text: str | None) -> None:
             if text is not None:
                 self._last_offset = text
-                self._goto(self.hex.stream, parse_offset(text, size), reveal=True)
+                self._jump(self.hex.stream, parse_offset(text, size))
 
         self.push_screen(
             PromptScreen(
@@ -381,7 +571,7 @@ class DcmViewApp(App[int]):
             here = (int(self.hex.stream), self.hex.cursor)
             node, nth, count = find_tag(structure, tag, here)
             c = structure.index.columns
-            self._goto(Stream(int(c.stream[node])), int(c.offset[node]), reveal=True)
+            self._jump(Stream(int(c.stream[node])), int(c.offset[node]))
             if count > 1:
                 self.notify(f"({format_tag(tag)}): {nth} of {count}; t, Enter for the next")
 
@@ -403,7 +593,276 @@ class DcmViewApp(App[int]):
             self.notify("only a deflated file has a second (inflated) stream")
             return
         other = Stream.INFLATED if self.hex.stream == Stream.FILE else Stream.FILE
-        self._goto(other, 0, reveal=True)
+        self._jump(other, 0)
+
+    # -- find --------------------------------------------------------------------------------
+
+    def action_find(self) -> None:
+        if self.structure is None:
+            return
+
+        def done(request: FindRequest | None) -> None:
+            if request is not None:
+                # Offered again next time (selected, so typing replaces it).
+                self._last_find, self._last_find_mode = request.text, request.mode
+                self._start_search(request.query)
+
+        self.push_screen(FindScreen(self._last_find, self._last_find_mode), done)
+
+    def _start_search(self, query: Query) -> None:
+        structure = self.structure
+        assert structure is not None
+        self.workers.cancel_group(self, "search")
+        stream, origin = self.hex.stream, self.hex.cursor
+        sm = structure.streams[stream]
+        # From the byte after the cursor: F3 on a match must not find the same one again,
+        # and a search started on a match goes on from it.
+        start = min(origin + 1, sm.size)
+        scan: ByteScan | ValueScan
+        if query.mode == Mode.VALUE:
+            scan = ValueScan(structure, stream, query.text, start)
+        else:
+            scan = ByteScan(sm.buf, sm.size, query.needle, start, ignore_case=query.ignore_case)
+        self.search = Search(query, stream, scan)
+        self._show_hits()
+        self._search_worker(self.search, CAP)
+        self._sync_from_cursor(reveal=False)
+
+    @work(thread=True, exclusive=True, group="search", name="search")
+    def _search_worker(self, search: Search, want: int) -> None:
+        worker = get_current_worker()
+        found = 0
+        scan = search.scan
+        while not worker.is_cancelled and not scan.done and found < want:
+            batch = scan.next_batch(min(_BATCH, want - found), lambda: worker.is_cancelled)
+            found += len(batch)
+            if worker.is_cancelled:
+                return
+            self.call_from_thread(self._search_batch, search, batch, False)
+        if not worker.is_cancelled:
+            self.call_from_thread(self._search_batch, search, [], True)
+
+    def _search_batch(self, search: Search, batch: list[Match], finished: bool) -> None:
+        if search is not self.search or self.structure is None:
+            return  # a search that was replaced
+        for a, n in batch:
+            if self.structure.hides(search.stream, a, a + n):
+                search.hidden += 1
+            else:
+                search.matches.append((a, n))
+        if finished:
+            search.running = False
+        if search.current < 0 and search.matches:
+            self._goto_match(0)
+        elif search.pending is not None and search.pending < len(search.matches):
+            self._goto_match(search.pending)
+        else:
+            if batch:
+                self._show_hits()
+            if finished and not search.matches:
+                self.notify(search.status(), severity="warning")
+            self._sync_from_cursor(reveal=False)
+        if finished:
+            search.pending = None
+
+    def _show_hits(self) -> None:
+        search = self.search
+        hex_view = self.hex
+        if search is None or search.stream != hex_view.stream:
+            hex_view.set_hits([], None)
+            return
+        current = search.matches[search.current] if search.current >= 0 else None
+        hex_view.set_hits(search.matches, current)
+
+    def _goto_match(self, k: int) -> None:
+        search = self.search
+        assert search is not None
+        search.current = k
+        search.pending = None
+        offset, _ = search.matches[k]
+        self._jump(search.stream, offset)
+        self._show_hits()
+        self._sync_from_cursor(reveal=False)
+
+    def action_find_next(self, direction: int) -> None:
+        search = self.search
+        if search is None:
+            self.action_find()
+            return
+        k = search.current + direction
+        if 0 <= k < len(search.matches):
+            self._goto_match(k)
+        elif direction > 0 and not search.scan.done:
+            search.pending = max(k, 0)
+            if not search.running:
+                search.running = True
+                self._search_worker(search, CAP)
+            self._sync_from_cursor(reveal=False)
+        elif search.matches:
+            k %= len(search.matches)
+            self.notify("search wrapped around" if direction > 0 else "from the last match")
+            self._goto_match(k)
+        else:
+            self.notify(search.status())
+
+    def action_stop_search(self) -> None:
+        search = self.search
+        if search is None or not search.running:
+            return
+        self.workers.cancel_group(self, "search")
+        search.running = False
+        search.pending = None
+        self.notify("search stopped; F3 goes on from where it stopped")
+        self._sync_from_cursor(reveal=False)
+
+    # -- bookmarks and history ---------------------------------------------------------------
+
+    def _describe_at(self, stream: Stream, offset: int) -> str:
+        assert self.structure is not None
+        node = self.structure.innermost(stream, offset)
+        if node < 0:
+            return "no element"
+        n = self.structure.index.node(node)
+        if n.kind == Kind.ELEMENT and n.tag is not None:
+            return f"({format_tag(n.tag)}) {n.keyword or ''}".rstrip()
+        return kind_name(n.kind)
+
+    def _show_bookmarks(self) -> None:
+        stream = self.hex.stream
+        self.hex.bookmarks = [o for s, o in self.bookmarks if s == stream]
+
+    def action_bookmark(self) -> None:
+        if self.structure is None:
+            return
+        key = (self.hex.stream, self.hex.cursor)
+        if key in self.bookmarks:
+            del self.bookmarks[key]
+            self.notify(f"bookmark at {key[1]:#x} removed")
+        else:
+            self.bookmarks[key] = self._describe_at(*key)
+            self.notify(
+                f"bookmark at {key[1]:#x} set ({len(self.bookmarks)} in all); ' visits them"
+            )
+        self._show_bookmarks()
+
+    def action_next_bookmark(self) -> None:
+        if not self.bookmarks:
+            self.notify("no bookmarks: b sets one at the cursor")
+            return
+        keys = sorted(self.bookmarks)
+        k = next_position(keys, (self.hex.stream, self.hex.cursor), True)
+        self._jump(*keys[k])
+        self.notify(f"bookmark {k + 1} of {len(keys)}: {self.bookmarks[keys[k]]}")
+
+    def action_bookmarks(self) -> None:
+        if self.structure is None:
+            return
+
+        def done(key: Position | None) -> None:
+            self._show_bookmarks()
+            if key is not None:
+                self._jump(*key)
+
+        self.push_screen(BookmarksScreen(self.bookmarks), done)
+
+    def action_go_back(self) -> None:
+        if not self._back:
+            self.notify("nowhere to go back to")
+            return
+        self._forward.append((self.hex.stream, self.hex.cursor))
+        self._goto(*self._back.pop(), reveal=True)
+
+    def action_go_forward(self) -> None:
+        if not self._forward:
+            return
+        self._back.append((self.hex.stream, self.hex.cursor))
+        self._goto(*self._forward.pop(), reveal=True)
+
+    # -- pointers, tree, pixels, mask ----------------------------------------------------------
+
+    def action_jump(self) -> None:
+        structure = self.structure
+        if structure is None:
+            return
+        pointer = pointer_at(structure, self._selected, self.hex.cursor)
+        if pointer is None:
+            self.notify(
+                "no offset here: j follows Basic and Extended Offset Table entries and "
+                "DICOMDIR record offsets (0004,1200/1202/1400/1420)"
+            )
+            return
+        size = structure.streams[pointer.stream].size
+        if pointer.target is None or pointer.target >= size:
+            why = pointer.problem or "outside the file"
+            self.notify(
+                f"{pointer.what}: {pointer.value} points nowhere: {why}", severity="warning"
+            )
+            return
+        self._jump(pointer.stream, pointer.target)
+        note = f"{pointer.what}: {pointer.value} → {pointer.target:#x}; J goes back"
+        if pointer.problem:
+            self.notify(f"{note}; {pointer.problem}", severity="warning")
+        else:
+            self.notify(note)
+
+    def action_expand_below(self) -> None:
+        tree = self.element_tree
+        added = tree.expand_below()
+        if added >= EXPAND_CAP:
+            self.notify(f"{added:,} entries added; e again expands more")
+
+    def action_collapse_to_path(self) -> None:
+        self.element_tree.collapse_to(self._selected)
+
+    def action_collapse_all(self) -> None:
+        self.element_tree.collapse_everything()
+
+    def action_pixels(self) -> None:
+        structure = self.structure
+        if structure is None:
+            return
+        node = pick_pixel_node(structure, self._selected)
+        if node is None:
+            self.notify("this file has no Pixel Data (7FE0,0010)")
+            return
+        try:
+            info = image_info(structure, node)
+        except Exception as exc:  # a broken header must not close the viewer
+            self.notify(f"cannot read the image attributes: {exc}", severity="error")
+            return
+        self.push_screen(PixelScreen(structure, info))
+
+    def action_mask(self) -> None:
+        structure = self.structure
+        if structure is None:
+            return
+        structure.set_masking(not structure.masking)
+        self.mask = structure.masking
+        search = self.search
+        if search is not None and structure.masking:
+            # Matches found before masking must not stay as a way to see masked values.
+            keep = [
+                m for m in search.matches if not structure.hides(search.stream, m[0], m[0] + m[1])
+            ]
+            search.hidden += len(search.matches) - len(keep)
+            current = search.matches[search.current] if search.current >= 0 else None
+            search.matches = keep
+            search.current = keep.index(current) if current in keep else -1
+            self._show_hits()
+        self.query_one("#status").set_class(structure.masking, "masked")
+        self.hex.masking_changed()
+        self.element_tree.refresh_labels()
+        self.findings_panel.show(self._shown_findings())
+        self.inspector.forget()
+        self._sync_from_cursor(reveal=False)
+        self.notify("identifying values masked" if structure.masking else "values shown")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The viewer's keys act on the main screen only: on the pixel preview or in a dialog
+        they would act on panes the user does not see (and crowd that screen's footer)."""
+        if action in _OWN_ACTIONS and len(self.screen_stack) > 1:
+            return False
+        return True
 
     def help_rows(self) -> list[tuple[str, str, str]]:
         return binding_rows(
@@ -414,8 +873,12 @@ class DcmViewApp(App[int]):
                 ("hex", HexView.BINDINGS),
                 ("hex", [Binding("click", "", "Put the cursor on a byte")]),
                 ("structure", Tree.BINDINGS),
+                ("inspector", Inspector.BINDINGS),
                 ("findings", [Binding("enter", "", "Go to the finding")]),
                 ("findings", DataTable.BINDINGS),
+                ("find dialog", [Binding("tab", "", "Choose the mode: auto, hex, text, value")]),
+                ("bookmarks", BookmarksScreen.BINDINGS),
+                ("pixels", PixelScreen.BINDINGS),
             ]
         )
 
@@ -439,13 +902,13 @@ class DcmViewApp(App[int]):
         return run
 
 
+_OWN_ACTIONS = frozenset(
+    b.action.split("(")[0] for b in DcmViewApp.BINDINGS if isinstance(b, Binding)
+) - {"quit"}
+
+
 def run(path: str | None, *, mask: bool = False, bytes_per_row: int | None = None) -> int:
     """Open ``path`` (the bundled sample if None) in the viewer; the exit code."""
-    if mask:
-        # Refuse rather than ignore: a user asking for masking expects identifying values to
-        # stay off the screen, and this slice of the viewer cannot promise that yet.
-        print("dcmstruct: --mask is not available yet in this version of view", file=sys.stderr)
-        return EXIT_USAGE
     if path is None:
         from dcmstruct.sample import sample_path
 

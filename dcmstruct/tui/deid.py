@@ -191,7 +191,7 @@ def masked_nodes(index: ElementIndex) -> npt.NDArray[np.bool_]:
     group = (tag >> 16) & 0xFFFF
     private = is_element & (group & 1 == 1) & (group > 0x0008) & ~_is_private_creator(tag)
     direct = is_element & np.isin(tag, np.fromiter(IDENTIFYING_TAGS, np.int64))
-    hidden = private | direct
+    hidden: npt.NDArray[np.bool_] = np.asarray(private | direct, dtype=np.bool_)
     if n == 0 or not hidden.any():
         return hidden
     # Inherit down the tree one depth at a time: a parent's row always comes before its

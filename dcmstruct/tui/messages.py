@@ -34,3 +34,16 @@ class FindingChosen(Message):
     """The user chose finding number ``position`` of the findings list."""
 
     position: int
+
+
+@dataclass
+class JumpRequested(Message):
+    """The user asked to follow the offset value under the cursor (Enter in the inspector)."""
+
+
+@dataclass
+class BookmarkDeleted(Message):
+    """The user deleted the bookmark at ``offset`` of ``stream`` in the bookmarks dialog."""
+
+    stream: Stream
+    offset: int

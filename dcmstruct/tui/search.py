@@ -146,13 +146,13 @@ class ByteScan:
         origin: int = 0,
         *,
         ignore_case: bool = False,
-        chunk: int = CHUNK,
+        chunk: int | None = None,
     ) -> None:
         self.buf = buf
         self.size = size
         self.needle = needle
         self.ignore_case = ignore_case
-        self.chunk = max(chunk, len(needle))
+        self.chunk = max(chunk or CHUNK, len(needle))
         origin = max(0, min(origin, size))
         # Ranges of match *starts*; a match starting before ``origin`` may end after it.
         self._segments = [(origin, size), (0, origin)]
@@ -170,7 +170,7 @@ class ByteScan:
         out: list[Match] = []
         n = len(self.needle)
         while not self.done and not cancelled():
-            seg_start, seg_stop = self._segments[self._seg]
+            _, seg_stop = self._segments[self._seg]
             if self._pos >= seg_stop:
                 self._seg += 1
                 if self._seg >= len(self._segments):
@@ -225,9 +225,8 @@ class ByteScan:
 # -- values ----------------------------------------------------------------------------------
 
 _NUMERIC_VRS = ("US", "SS", "UL", "SL", "UV", "SV", "FL", "FD")
-_STRING_VRS = tuple(
-    vr for vr in ("AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM")
-) + ("UC", "UI", "UR", "UT")
+_STRING_VRS: tuple[str, ...] = ("AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN")
+_STRING_VRS += ("SH", "ST", "TM", "UC", "UI", "UR", "UT")
 
 
 def _number(text: str) -> float | None:

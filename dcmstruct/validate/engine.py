@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from dcmstruct.index import ElementIndex, index_file
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding, Severity
-from dcmstruct.validate.registry import REGISTRY, load_all
+from dcmstruct.validate.registry import FINDINGS_PER_RULE, REGISTRY, load_all
 
 
 @dataclass
@@ -71,11 +71,35 @@ def validate_index(
                 )
             continue
         try:
-            findings.extend(rule.check(ctx))
+            findings.extend(_capped(ctx, rule.name, rule.check(ctx)))
         except Exception:  # one rule's bug must not hide the others' findings
             internal.append(f"rule {rule.name} failed:\n{traceback.format_exc()}")
     findings.sort(key=lambda f: (int(f.stream), f.offset, f.rule))
     return findings, internal
+
+
+def _capped(ctx: Context, name: str, found: Iterable[Finding]) -> list[Finding]:
+    """At most ``FINDINGS_PER_RULE`` findings of one rule, then one saying there are more.
+
+    The rest are not even generated: a file repeating one fault a million times must not cost
+    a million findings' time and memory.
+    """
+    kept: list[Finding] = []
+    for finding in found:
+        if len(kept) == FINDINGS_PER_RULE:
+            kept.append(
+                ctx.finding(
+                    name,
+                    f"more {name} findings from here on are not listed (the first "
+                    f"{FINDINGS_PER_RULE} are)",
+                    offset=finding.offset,
+                    length=0,
+                    stream=finding.stream,
+                )
+            )
+            break
+        kept.append(finding)
+    return kept
 
 
 def validate_path(path: str | os.PathLike[str], selection: Selection | None = None) -> FileReport:
@@ -85,6 +109,8 @@ def validate_path(path: str | os.PathLike[str], selection: Selection | None = No
         index = index_file(path)
     except OSError as exc:
         return FileReport(name, [], error=exc.strerror or str(exc))
+    except Exception:  # a bug in the index: report it (exit code 3), never raise
+        return FileReport(name, [], internal=[f"indexing failed:\n{traceback.format_exc()}"])
     with index:
         findings, internal = validate_index(index, selection)
     return FileReport(name, findings, internal=internal)

@@ -51,6 +51,9 @@ def _indent(text: str) -> str:
 
 REGISTRY: dict[str, Rule] = {}
 
+# Per file and rule, findings beyond this many are not listed (one more finding says so).
+FINDINGS_PER_RULE = 1000
+
 
 def _register(r: Rule) -> None:
     if r.name in REGISTRY:

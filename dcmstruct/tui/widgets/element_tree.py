@@ -24,6 +24,7 @@ from dcmstruct.tui.structure import I64, Structure
 from dcmstruct.values import short_value
 
 BUCKET = 100
+EXPAND_CAP = 2000  # tree nodes one "expand all" may add: more would stall the screen
 META_GROUP = 0x0002
 
 
@@ -200,7 +201,7 @@ class ElementTree(Tree[Entry]):
 
     # -- following the hex cursor --------------------------------------------------------
 
-    def reveal(self, node: int) -> None:
+    def reveal(self, node: int, *, force: bool = False) -> None:
         """Show index node ``node`` (expanding its ancestors) and put the cursor on it."""
         if self.structure is None or node < 0:
             return
@@ -214,7 +215,7 @@ class ElementTree(Tree[Entry]):
             if not parent.is_expanded:
                 parent.expand()
             parent = parent.parent
-        if self.cursor_node is tnode:
+        if self.cursor_node is tnode and not force:
             return
         # Tree numbers its lines lazily (adding or expanding drops the numbering); the cursor
         # is a line number, so have them numbered now.
@@ -253,6 +254,48 @@ class ElementTree(Tree[Entry]):
             if members is not None and len(members):
                 position = int(np.searchsorted(members, node))
             tnode.set_label(self._label(node, position))
+
+    # -- expanding and collapsing ------------------------------------------------------------
+
+    def expand_below(self, tnode: TNode | None = None, cap: int = EXPAND_CAP) -> int:
+        """Expand ``tnode`` (the cursor's node) and everything under it, one bucket per level
+        (the "… more" entries stay closed), adding at most ``cap`` tree nodes; the number
+        added (``cap`` or more: there is more to expand)."""
+        start = tnode or self.cursor_node
+        if start is None or self.structure is None:
+            return 0
+        before = len(self._tree_nodes)
+        queue = [start]
+        while queue and len(self._tree_nodes) - before < cap:
+            node = queue.pop(0)
+            if not node.allow_expand:
+                continue
+            self._populate(node)
+            if not node.is_expanded:
+                node.expand()
+            queue.extend(node.children)
+        return len(self._tree_nodes) - before
+
+    def collapse_everything(self) -> None:
+        """Collapse every node; the cursor goes to the top-level entry that held it."""
+        cursor = self.cursor_node
+        for top in self.root.children:
+            top.collapse_all()
+        while cursor is not None and cursor.parent is not None and not cursor.parent.is_root:
+            cursor = cursor.parent
+        if cursor is not None:
+            self._tree_lines  # noqa: B018 - number the lines before moving the cursor
+            self.move_cursor(cursor)
+
+    def collapse_to(self, node: int) -> None:
+        """Collapse everything but the path to index node ``node`` (the selected element)."""
+        for top in self.root.children:
+            top.collapse_all()
+        if node >= 0:
+            tnode = self._tree_node_of.get(node)
+            if tnode is not None and tnode.allow_expand:
+                tnode.collapse()
+            self.reveal(node, force=True)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -333,7 +376,7 @@ class ElementTree(Tree[Entry]):
             text.append(f" {n.keyword or _unnamed(n.tag)}", style=self._style("keyword"))
             text.append(f" {n.vr or '--'}", style=self._style("vr"))
             text.append(f" {length}", style=self._style("length"))
-            value = short_value(index, node, 40)
+            value = "<masked>" if structure.hidden(node) else short_value(index, node, 40)
             if value:
                 text.append(f"  {value}", style=self._style("value"))
         elif n.kind in (Kind.ITEM, Kind.FRAGMENT):

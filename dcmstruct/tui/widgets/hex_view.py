@@ -4,10 +4,16 @@ A Line API widget: only the rows on screen are drawn, each straight from the map
 2 GB file costs what 40 rows cost. Drawn rows are kept in an LRU cache keyed by everything that
 changes their look (cursor, selection and marks as they fall on that row), so moving the cursor
 redraws two rows and scrolling back redraws none.
+
+Search matches, bookmarks and the privacy mask are drawn here too, all from attributes the app
+sets: ``set_hits``, ``bookmarks``, and the structure's ``masking`` flag. Masked value bytes show
+as ``**`` in hex and ``*`` in ASCII: their real characters never reach the screen.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -40,6 +46,10 @@ _PART_CLASS = {
     Part.DEFLATED: "hex--deflated",
 }
 _DEPTH_SHADES = 3  # depth 0 is unshaded; deeper levels cycle through hex--depth-1..3
+_MASKED_HEX = "**"
+_MASKED_ASCII = "*"
+_BOOKMARK = "◆"
+_NO_HIT, _HIT, _CURRENT_HIT = 0, 1, 2
 
 
 class _Layout(NamedTuple):
@@ -113,6 +123,10 @@ class HexView(ScrollView, can_focus=True):
         "hex--fault",
         "hex--cursor",
         "hex--cursor-blurred",
+        "hex--match",
+        "hex--match-current",
+        "hex--masked",
+        "hex--bookmark",
     }
 
     def __init__(
@@ -133,6 +147,12 @@ class HexView(ScrollView, can_focus=True):
         self._layout = _layout(bytes_per_row, 0)
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
         self._styles: dict[object, Style] = {}
+        # Search matches of this stream, sorted by start; the current one is drawn apart.
+        self._hits: list[tuple[int, int]] = []
+        self._hit_starts: list[int] = []
+        self._longest_hit = 1
+        self.current_hit: tuple[int, int] | None = None
+        self._bookmarks: list[int] = []  # sorted offsets of this stream
 
     # -- attributes set by the app -------------------------------------------------------
 
@@ -167,6 +187,28 @@ class HexView(ScrollView, can_focus=True):
     def marks_changed(self) -> None:
         """The structure's marks were replaced: rows with marks must be drawn again."""
         self._marks_version += 1
+        self.refresh()
+
+    def set_hits(self, hits: Iterable[tuple[int, int]], current: tuple[int, int] | None) -> None:
+        """Search matches (offset, length) of the shown stream, and the one the user is at."""
+        self._hits = sorted((a, a + max(1, n)) for a, n in hits)
+        self._hit_starts = [a for a, _ in self._hits]
+        self._longest_hit = max((b - a for a, b in self._hits), default=1)
+        self.current_hit = (
+            None if current is None else (current[0], current[0] + max(1, current[1]))
+        )
+        self.refresh()
+
+    @property
+    def bookmarks(self) -> list[int]:
+        return self._bookmarks
+
+    @bookmarks.setter
+    def bookmarks(self, offsets: Iterable[int]) -> None:
+        self._bookmarks = sorted(offsets)
+        self.refresh()
+
+    def masking_changed(self) -> None:
         self.refresh()
 
     def select(self, start: int | None, end: int = 0) -> None:
@@ -313,14 +355,49 @@ class HexView(ScrollView, can_focus=True):
             a, b = self.selection
             if a < stop + 1 and b > start - 1:
                 sel = (a, b)  # brackets sit in the gaps just outside the row's bytes
-        key = (row, per_row, self.stream, cursor, sel, self._marks_version, self.has_focus)
+        hits = self._hits_in(start, stop)
+        current = self.current_hit
+        if current is not None and not (current[0] < stop and current[1] > start):
+            current = None
+        lo = bisect.bisect_left(self._bookmarks, start)
+        hi = bisect.bisect_left(self._bookmarks, stop)
+        marks = tuple(self._bookmarks[lo:hi])
+        masking = self.structure is not None and self.structure.masking
+        key = (
+            row,
+            per_row,
+            self.stream,
+            cursor,
+            sel,
+            self._marks_version,
+            self.has_focus,
+            hits,
+            current,
+            marks,
+            masking,
+        )
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = self._draw(start, stop, cursor, sel)
+            cached = self._cache[key] = self._draw(start, stop, cursor, sel, hits, current, marks)
         return cached
 
-    def _style(self, part: Part, shade: int, selected: bool, fault: bool, cursor: bool) -> Style:
-        key = (part, shade, selected, fault, cursor)
+    def _hits_in(self, start: int, stop: int) -> tuple[tuple[int, int], ...]:
+        lo = bisect.bisect_left(self._hit_starts, start - self._longest_hit + 1)
+        hi = bisect.bisect_left(self._hit_starts, stop)
+        return tuple(h for h in self._hits[lo:hi] if h[1] > start)
+
+    def _style(
+        self,
+        part: Part,
+        shade: int,
+        selected: bool,
+        fault: bool,
+        cursor: bool,
+        hit: int = _NO_HIT,
+        masked: bool = False,
+        bookmark: bool = False,
+    ) -> Style:
+        key = (part, shade, selected, fault, cursor, hit, masked, bookmark)
         style = self._styles.get(key)
         if style is not None:
             return style
@@ -333,6 +410,14 @@ class HexView(ScrollView, can_focus=True):
         if fault:
             f = get("hex--fault")
             style += Style(color=f.color, bgcolor=f.bgcolor, bold=f.bold, underline=selected)
+        if masked:
+            style += Style(color=get("hex--masked").color)
+        if hit:
+            h = get("hex--match-current" if hit == _CURRENT_HIT else "hex--match")
+            style += Style(color=h.color, bgcolor=h.bgcolor, bold=h.bold)
+        if bookmark:
+            b = get("hex--bookmark")
+            style += Style(color=b.color, underline=True, bold=True)
         if cursor:
             c = get("hex--cursor" if self.has_focus else "hex--cursor-blurred")
             style += Style(color=c.color, bgcolor=c.bgcolor, bold=True, reverse=c.reverse)
@@ -355,7 +440,16 @@ class HexView(ScrollView, can_focus=True):
             style = self._styles[key] = self._named("base") + Style(bgcolor=inner.bgcolor)
         return style
 
-    def _draw(self, start: int, stop: int, cursor: int, sel: tuple[int, int] | None) -> Strip:
+    def _draw(
+        self,
+        start: int,
+        stop: int,
+        cursor: int,
+        sel: tuple[int, int] | None,
+        hits: tuple[tuple[int, int], ...] = (),
+        current: tuple[int, int] | None = None,
+        bookmarks: tuple[int, ...] = (),
+    ) -> Strip:
         assert self.structure is not None
         structure = self.structure
         sm = structure.streams[self.stream]
@@ -366,6 +460,15 @@ class HexView(ScrollView, can_focus=True):
         count = len(data)
         parts = structure.parts(self.stream, start, stop)
         marked = structure.marked(self.stream, start, stop)
+        hidden = structure.hidden_bytes(self.stream, start, stop)
+        hit = [_NO_HIT] * count
+        for a, b in hits:
+            for i in range(max(a, start) - start, min(b, stop) - start):
+                hit[i] = _HIT
+        if current is not None:
+            for i in range(max(current[0], start) - start, min(current[1], stop) - start):
+                hit[i] = _CURRENT_HIT
+        marked_here = {b - start for b in bookmarks}
         sel_a, sel_b = sel if sel is not None else (-1, -1)
         styles: list[Style] = []
         shades: list[tuple[int, int, bool, bool]] = []
@@ -373,14 +476,27 @@ class HexView(ScrollView, can_focus=True):
             node, part, depth = parts[i]
             shade = 0 if depth <= 0 else 1 + (depth - 1) % _DEPTH_SHADES
             selected = sel_a <= start + i < sel_b
-            styles.append(self._style(part, shade, selected, marked[i], i == cursor))
+            styles.append(
+                self._style(
+                    part,
+                    shade,
+                    selected,
+                    marked[i],
+                    i == cursor,
+                    hit[i],
+                    hidden[i],
+                    i in marked_here,
+                )
+            )
             shades.append((node, shade, selected, marked[i]))
         out: list[tuple[str, Style]] = [(f"{start:0{lay.digits}x}", self._named("hex--offset"))]
         frame = self._named("hex--frame")
         x = lay.digits
         for i in range(per_row + 1):
             gap = lay.sep_x[i] - x
-            if gap:
+            if gap and i == 0 and bookmarks:
+                out.append((_BOOKMARK + " " * (gap - 1), self._named("hex--bookmark")))
+            elif gap:
                 out.append((" " * gap, base))
             here = start + i
             char, style = " ", base
@@ -394,11 +510,14 @@ class HexView(ScrollView, can_focus=True):
             out.append((char, style))
             x = lay.sep_x[i] + 1
             if i < per_row:
-                out.append((_HEX[data[i]] if i < count else "  ", styles[i] if i < count else base))
+                if i >= count:
+                    out.append(("  ", base))
+                else:
+                    out.append((_MASKED_HEX if hidden[i] else _HEX[data[i]], styles[i]))
                 x += 2
         out.append((" " * (lay.ascii_x - x), base))
         for i in range(count):
-            out.append((_PRINTABLE[data[i]], styles[i]))
+            out.append((_MASKED_ASCII if hidden[i] else _PRINTABLE[data[i]], styles[i]))
         if count < per_row:
             out.append((" " * (per_row - count), base))
         # Styles come from the caches above, so equal styles are the same object.

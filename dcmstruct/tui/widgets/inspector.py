@@ -14,11 +14,14 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from dcmstruct.model import Stream
 from dcmstruct.tui.decode import Line, cursor_numbers, decode, describe
+from dcmstruct.tui.messages import JumpRequested
+from dcmstruct.tui.pointers import Pointer, pointer_at
 from dcmstruct.tui.structure import Part, Structure
 from dcmstruct.validate.finding import Finding
 
@@ -34,10 +37,16 @@ _PART_NAMES = {
     Part.DEFLATED: "deflated data",
 }
 _LABEL = 10  # width of the label column
+MASKED = "<masked>"
+_MASK_NOTE = "identifying or private (PS3.15 Basic Profile); m shows it"
 
 
 class Inspector(VerticalScroll):
     """Shows what :meth:`show` is given; knows nothing of the other panes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "jump", "Follow the offset under the cursor", show=False),
+    ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "inspector--heading",
@@ -65,16 +74,21 @@ class Inspector(VerticalScroll):
     ) -> None:
         self._args = (structure, node, stream, cursor, findings)
         width = max(20, self.scrollable_content_region.width)
-        key = (id(structure), node, stream, tuple(findings), width)
+        # The offset under the cursor comes first: j follows it, so it must be in sight.
+        pointer = pointer_at(structure, node, cursor) if node >= 0 else None
+        key = (id(structure), node, stream, tuple(findings), width, structure.masking, pointer)
         if key != self._shown:
             self._shown = key
             self._update(
                 self.query_one("#inspector-element", Static),
-                self._element(*self._args[:3], findings, width),
+                self._element(*self._args[:3], findings, width, pointer),
             )
         self._update(
             self.query_one("#inspector-cursor", Static), self._cursor(structure, stream, cursor)
         )
+
+    def action_jump(self) -> None:
+        self.post_message(JumpRequested())
 
     def forget(self) -> None:
         """Draw afresh at the next :meth:`show` (the theme changed)."""
@@ -123,10 +137,28 @@ class Inspector(VerticalScroll):
                 shown = end
 
     def _element(
-        self, structure: Structure, node: int, stream: Stream, findings: list[Finding], width: int
+        self,
+        structure: Structure,
+        node: int,
+        stream: Stream,
+        findings: list[Finding],
+        width: int,
+        pointer: Pointer | None = None,
     ) -> Text:
         out = Text(no_wrap=True, overflow="crop")
         label = self._style("label")
+        if pointer is not None:
+            if pointer.target is None:
+                line = Line("Points to", "nothing", f"{pointer.problem} ({pointer.what})")
+            else:
+                note = f"{pointer.what}; j or Enter here jumps"
+                if pointer.problem:
+                    note += f"; {pointer.problem}"
+                line = Line("Points to", f"{pointer.target:#x}", note)
+            entry = f"{pointer.value:,}" + (
+                f" (entry {pointer.entry + 1} of {pointer.count})" if pointer.count > 1 else ""
+            )
+            self._section(out, "Offset value", [Line("Value", entry), line], width, label)
         if findings:
             # What is wrong here comes first: it is why one looks at a broken file.
             lines = [ln for f in findings for ln in (Line(f.rule, ""), Line("", f.message))]
@@ -134,6 +166,8 @@ class Inspector(VerticalScroll):
         if node >= 0:
             self._section(out, "Element", describe(structure, node), width, label)
             value = decode(structure, node)
+            if value and structure.hidden(node):
+                value = [Line("Value", MASKED, _MASK_NOTE)]
             if value:
                 vr = structure.index.node(node).vr
                 title = f"Value as {vr}" if vr else "Value"
@@ -154,7 +188,10 @@ class Inspector(VerticalScroll):
         text = Text(no_wrap=True, overflow="crop")
         text.append(f"Cursor {cursor:#x}: {where}\n", style=self._style("heading"))
         text.append(f"{'':4} {'little endian':>22} {'big endian':>22}", style=label)
+        widths = {"u8": 1, "i8": 1, "u16": 2, "i16": 2, "u32": 4, "i32": 4, "f32": 4, "f64": 8}
         for name, le, be in cursor_numbers(sm.buf, sm.size, cursor):
+            if structure.hides(stream, cursor, cursor + widths.get(name, 8)):
+                le = be = MASKED
             text.append(f"\n{name:4}", style=label)
             text.append(f" {le:>22} {be:>22}")
         return text

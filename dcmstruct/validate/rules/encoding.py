@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
 from dcmstruct import specdata
-from dcmstruct.model import Kind, Stream, vr_text
+from dcmstruct.model import Kind, Stream, vr_code, vr_text
 from dcmstruct.schema.element import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
-from dcmstruct.validate.registry import index_rule, rule
+from dcmstruct.validate.registry import FINDINGS_PER_RULE, index_rule, rule
 
 index_rule(
     "TRANSFER_SYNTAX_MISMATCH",
@@ -89,6 +90,9 @@ index_rule(
 )
 
 
+_SQ = vr_code("SQ")
+
+
 def _length_field(ctx: Context, i: int) -> tuple[int, int]:
     """Offset and size of element ``i``'s length field (PS3.5 Tables 7.1-1..7.1-3)."""
     c = ctx.columns
@@ -117,7 +121,10 @@ def _elements(ctx: Context) -> np.ndarray:
 )
 def odd_value_length(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
-    idx = np.flatnonzero((c.kind == Kind.ELEMENT) & (c.length >= 0) & (c.length % 2 == 1))
+    # A sequence's length is odd only through an odd element inside it: that one is the fault.
+    idx = np.flatnonzero(
+        (c.kind == Kind.ELEMENT) & (c.length >= 0) & (c.length % 2 == 1) & (c.vr != _SQ)
+    )
     for i in idx.tolist():
         at, size = _length_field(ctx, i)
         yield ctx.finding(
@@ -129,25 +136,31 @@ def odd_value_length(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def _tag_order_findings(ctx: Context, nodes: list[int]) -> Iterator[Finding]:
+def _tag_order_findings(ctx: Context, nodes: list[int], out: dict[str, list[Finding]]) -> None:
     tags = ctx.tags
     seen: set[int] = set()
     previous = -1
+    dupes, order = out["DUPLICATE_TAG"], out["TAGS_NOT_ASCENDING"]
     for i in nodes:
         tag = tags[i]
         if tag in seen:
-            yield ctx.finding(
-                "DUPLICATE_TAG",
-                f"({format_tag(tag)}) appears a second time in this data set",
-                node=i,
-                length=8,
-            )
-        elif tag < previous:
-            yield ctx.finding(
-                "TAGS_NOT_ASCENDING",
-                f"({format_tag(tag)}) follows ({format_tag(previous)}); tags must increase",
-                node=i,
-                length=8,
+            if len(dupes) <= FINDINGS_PER_RULE:  # one past the cap: the engine says "more"
+                dupes.append(
+                    ctx.finding(
+                        "DUPLICATE_TAG",
+                        f"({format_tag(tag)}) appears a second time in this data set",
+                        node=i,
+                        length=8,
+                    )
+                )
+        elif tag < previous and len(order) <= FINDINGS_PER_RULE:
+            order.append(
+                ctx.finding(
+                    "TAGS_NOT_ASCENDING",
+                    f"({format_tag(tag)}) follows ({format_tag(previous)}); tags must increase",
+                    node=i,
+                    length=8,
+                )
             )
         seen.add(tag)
         previous = max(previous, tag)
@@ -163,9 +176,7 @@ def _tag_order_findings(ctx: Context, nodes: list[int]) -> Iterator[Finding]:
     example="(0010,0020) LO PatientID, then (0010,0010) PN PatientName",
 )
 def tags_not_ascending(ctx: Context) -> Iterator[Finding]:
-    for finding in _order_findings(ctx):
-        if finding.rule == "TAGS_NOT_ASCENDING":
-            yield finding
+    yield from _order_findings(ctx)["TAGS_NOT_ASCENDING"]
 
 
 @rule(
@@ -178,15 +189,22 @@ def tags_not_ascending(ctx: Context) -> Iterator[Finding]:
     example="(0010,0010) PN 'DOE^A' ... (0010,0010) PN 'DOE^B' in the same data set",
 )
 def duplicate_tag(ctx: Context) -> Iterator[Finding]:
-    for finding in _order_findings(ctx):
-        if finding.rule == "DUPLICATE_TAG":
-            yield finding
+    yield from _order_findings(ctx)["DUPLICATE_TAG"]
 
 
-def _order_findings(ctx: Context) -> Iterator[Finding]:
-    yield from _tag_order_findings(ctx, ctx.meta())
-    for _owner, nodes in ctx.datasets():
-        yield from _tag_order_findings(ctx, nodes)
+_ORDER: WeakKeyDictionary[Context, dict[str, list[Finding]]] = WeakKeyDictionary()
+
+
+def _order_findings(ctx: Context) -> dict[str, list[Finding]]:
+    """Both order rules' findings, from one pass over every data set, once per file."""
+    cached = _ORDER.get(ctx)
+    if cached is None:
+        cached = {"DUPLICATE_TAG": [], "TAGS_NOT_ASCENDING": []}
+        _tag_order_findings(ctx, ctx.meta(), cached)
+        for _owner, nodes in ctx.datasets():
+            _tag_order_findings(ctx, nodes, cached)
+        _ORDER[ctx] = cached
+    return cached
 
 
 @rule(

@@ -335,6 +335,14 @@ def meta_version_invalid(ctx: Context) -> Iterator[Finding]:
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
 
 
+# After these the data set was not read to its end: an element it lacks may just be unread.
+_DATA_SET_CUT = frozenset({"DATASET_MISSING", "DEFLATE_STREAM_INVALID", "FILE_TRUNCATED"})
+
+
+def _data_set_read_whole(ctx: Context) -> bool:
+    return not any(f.code in _DATA_SET_CUT for f in ctx.index.faults)
+
+
 def _directory(ctx: Context, meta_by_tag: dict[int, int]) -> bool:
     """Is this a DICOMDIR (Media Storage Directory Storage, PS3.10 8)?"""
     m = meta_by_tag.get(MEDIA_STORAGE_SOP_CLASS)
@@ -367,7 +375,13 @@ def meta_uid_mismatch(ctx: Context) -> Iterator[Finding]:
                              (MEDIA_STORAGE_SOP_INSTANCE, SOP_INSTANCE)):  # fmt: skip
         m = by_tag.get(meta_tag)
         d = ctx.find_top(ds_tag)
-        if m is not None and d is None and int(c.length[m]) >= 0 and not _directory(ctx, by_tag):
+        if (
+            m is not None
+            and d is None
+            and int(c.length[m]) >= 0
+            and not _directory(ctx, by_tag)
+            and _data_set_read_whole(ctx)
+        ):
             # A DICOMDIR has no SOP Class/Instance in its data set; any other file must.
             value_offset = int(c.value_offset[m])
             yield ctx.finding(

@@ -429,6 +429,8 @@ def check_bot_invalid(ctx: Context) -> Iterator[Finding]:
         length = int(c.length[bot])
         if length <= 0:
             continue  # empty (or undefined: FRAGMENT_UNDEFINED_LENGTH)
+        if int(c.end[bot]) - int(c.value_offset[bot]) != length:
+            continue  # cut short: FILE_TRUNCATED or ITEM_OVERRUNS_SEQUENCE already says so
         if length % 4:
             yield ctx.finding(
                 "BOT_INVALID",

@@ -46,20 +46,26 @@ def private_creator_missing(ctx: Context) -> Iterator[Finding]:
     tags = ctx.tags
     for _owner, nodes in ctx.datasets():
         creators = _creators(ctx, nodes)
+        # One finding per block without a creator, at its first element: a vendor's block of
+        # fifty elements is one missing creator, not fifty faults.
+        orphans: dict[tuple[int, int], list[int]] = {}
         for i in nodes:
             tag = tags[i]
             group, element = tag >> 16, tag & 0xFFFF
-            if not _private_group(group) or element < 0x1000:
-                continue
-            block = element >> 8
-            if (group, block) not in creators:
-                yield ctx.finding(
-                    "PRIVATE_CREATOR_MISSING",
-                    f"({format_tag(tag)}) has no private creator ({group:04X},00{block:02X}) "
-                    "in its data set",
-                    node=i,
-                    length=4,
-                )
+            if _private_group(group) and element >= 0x1000:
+                block = element >> 8
+                if (group, block) not in creators:
+                    orphans.setdefault((group, block), []).append(i)
+        for (group, block), members in orphans.items():
+            first = members[0]
+            others = f" and {len(members) - 1} more of its block" if len(members) > 1 else ""
+            yield ctx.finding(
+                "PRIVATE_CREATOR_MISSING",
+                f"({format_tag(tags[first])}){others} have no private creator "
+                f"({group:04X},00{block:02X}) in their data set",
+                node=first,
+                length=4,
+            )
 
 
 @rule(

@@ -58,6 +58,23 @@ _VR_TEXT: dict[int, str] = {vr_code(v): v for v in specdata.VR_CODES}
 _CACHE_BYTES = 32 << 20
 
 
+PIXEL_DATA = 0x7FE00010
+FILE_META_VERSION = 0x00020001
+
+
+def _bulk_data(tags: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Pixel, overlay and waveform data and trailing padding: never read as strings, even when
+    written with a string VR (the pixel rules report that VR)."""
+    group, element = tags >> 16, tags & 0xFFFF
+    mask: npt.NDArray[np.bool_] = (
+        ((group == 0x7FE0) & np.isin(element, (0x0008, 0x0009, 0x0010)))
+        | ((group >= 0x6000) & (group <= 0x601E) & (group % 2 == 0) & (element == 0x3000))
+        | ((group == 0x5400) & (element == 0x1010))
+        | (tags == 0xFFFCFFFC)
+    )
+    return mask
+
+
 # -- per-file state: which nodes hold strings, which character set is in force where ----------
 
 
@@ -75,6 +92,7 @@ class _FileState:
         self.strings: npt.NDArray[np.intp] = np.flatnonzero(
             elements
             & np.isin(c.vr, _STRING_CODES)
+            & ~_bulk_data(c.tag)
             & (c.length > 0)
             & (c.value_offset >= 0)
             & (c.end - c.value_offset == c.length)
@@ -601,6 +619,8 @@ def check_vr_mismatch_dictionary(ctx: Context) -> Iterator[Finding]:
         & (tags <= 0xFFFFFFFF)
         & np.isin(c.vr, _VALID_CODES)
         & (c.vr != _UN)
+        & (tags != PIXEL_DATA)  # PIXEL_DATA_VR_INVALID owns Pixel Data's VR,
+        & (tags != FILE_META_VERSION)  # and META_VERSION_INVALID (0002,0001)'s
     )
     if nodes.size == 0:
         return

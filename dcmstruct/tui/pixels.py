@@ -1,0 +1,498 @@
+"""The pixel preview's data: image attributes, one frame read from the mapped file, windowed
+to grey levels (or RGB) and scaled to the terminal. Pure numpy, no Textual.
+
+Only the selected frame's bytes are read, through ``numpy.frombuffer`` on a memoryview of the
+mapping (no copy of the whole Pixel Data). Broken headers never raise: what is missing or
+inconsistent is said in :attr:`ImageInfo.problems`, and as much of the image is shown as the
+bytes allow.
+
+References: PS3.3 C.7.6.3 (Image Pixel Module: Rows, Columns, Samples per Pixel, Photometric
+Interpretation, Planar Configuration, Bits Allocated/Stored, High Bit, Pixel Representation),
+C.11.1 (Modality LUT: Rescale Slope/Intercept), C.11.2.1.2 (Window Center/Width, the linear
+function), PS3.5 8.1.1 (native pixel cells), A.4 (encapsulated: fragments, offset table).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from dcmstruct import specdata
+from dcmstruct.model import Kind, Stream
+from dcmstruct.tui.pointers import frame_fragments
+from dcmstruct.tui.structure import Structure
+from dcmstruct.values import little_endian
+
+PIXEL_DATA = 0x7FE00010
+FLOAT_PIXEL_DATA = 0x7FE00008
+DOUBLE_FLOAT_PIXEL_DATA = 0x7FE00009
+_PIXEL_TAGS = (PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA)
+ATTRS = {
+    "samples": 0x00280002,
+    "photometric": 0x00280004,
+    "planar": 0x00280006,
+    "frames": 0x00280008,
+    "rows": 0x00280010,
+    "columns": 0x00280011,
+    "bits_allocated": 0x00280100,
+    "bits_stored": 0x00280101,
+    "high_bit": 0x00280102,
+    "pixel_rep": 0x00280103,
+    "center": 0x00281050,
+    "width": 0x00281051,
+    "intercept": 0x00281052,
+    "slope": 0x00281053,
+}
+F64 = npt.NDArray[np.float64]
+U8 = npt.NDArray[np.uint8]
+
+
+@dataclass
+class Window:
+    """A grey-level window: a Window Center/Width pair, or the frame's data range."""
+
+    name: str
+    center: float | None = None  # None: the data range
+    width: float | None = None
+
+
+@dataclass
+class ImageInfo:
+    node: int
+    tag: int
+    rows: int | None
+    columns: int | None
+    samples: int
+    bits_allocated: int | None
+    bits_stored: int | None
+    high_bit: int | None
+    signed: bool
+    photometric: str
+    planar: int
+    frames: int
+    windows: list[Window]
+    slope: float
+    intercept: float
+    little: bool
+    encapsulated: bool
+    ts_name: str
+    value_offset: int
+    available: int  # bytes of the value present in the file
+    stream: Stream
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def frame_bits(self) -> int:
+        return (self.rows or 0) * (self.columns or 0) * self.samples * (self.bits_allocated or 0)
+
+    @property
+    def colour(self) -> bool:
+        return self.samples == 3 and self.photometric in ("RGB", "YBR_FULL")
+
+    @property
+    def frames_present(self) -> int:
+        """Frames with at least one byte in the file."""
+        bits = self.frame_bits
+        if bits <= 0:
+            return 0
+        return max(0, min(self.frames, -(-(self.available * 8) // bits)))
+
+    def describe(self) -> str:
+        kind = "RGB" if self.colour else self.photometric or "?"
+        bits = f"{self.bits_stored or '?'}/{self.bits_allocated or '?'} bits"
+        sign = "signed" if self.signed else "unsigned"
+        return f"{self.columns}x{self.rows} {kind}, {bits} {sign}, {self.frames} frame(s)"
+
+
+def pixel_nodes(structure: Structure) -> list[int]:
+    """Every Pixel Data element, the top-level data set's first."""
+    c = structure.index.columns
+    hits = np.flatnonzero((c.kind == Kind.ELEMENT) & np.isin(c.tag, _PIXEL_TAGS)).tolist()
+    return sorted(hits, key=lambda i: (int(c.depth[i]), int(c.stream[i]) == 0, i))
+
+
+def pick_pixel_node(structure: Structure, selected: int) -> int | None:
+    """The Pixel Data element holding ``selected`` (an icon image's, say), else the top-level
+    one, else any."""
+    c = structure.index.columns
+    node = selected
+    while node >= 0:
+        if int(c.kind[node]) == Kind.ELEMENT and int(c.tag[node]) in _PIXEL_TAGS:
+            return node
+        node = int(c.parent[node])
+    nodes = pixel_nodes(structure)
+    return nodes[0] if nodes else None
+
+
+def _sibling(structure: Structure, node: int, tag: int) -> int | None:
+    c = structure.index.columns
+    kids = structure.children(int(c.parent[node]))
+    hits = kids[(c.tag[kids] == tag) & (c.kind[kids] == Kind.ELEMENT)]
+    return int(hits[0]) if len(hits) else None
+
+
+def _raw(structure: Structure, node: int, limit: int = 256) -> bytes | None:
+    view = structure.index.value(node)
+    if view is None:
+        return None
+    try:
+        return bytes(view[:limit])
+    finally:
+        view.release()
+
+
+def _numbers(structure: Structure, node: int | None) -> list[float]:
+    """The values of a US/SS/UL/SL/IS/DS element as numbers ([] if unreadable)."""
+    if node is None:
+        return []
+    raw = _raw(structure, node)
+    if raw is None:
+        return []
+    vr = structure.index.node(node).vr or ""
+    codes = {"US": "u2", "SS": "i2", "UL": "u4", "SL": "i4", "FL": "f4", "FD": "f8"}
+    if vr in codes:
+        order = "<" if little_endian(structure.index, node) else ">"
+        dtype = np.dtype(order + codes[vr])
+        usable = len(raw) - len(raw) % dtype.itemsize
+        return [float(v) for v in np.frombuffer(raw[:usable], dtype=dtype).tolist()]
+    out: list[float] = []
+    for part in raw.decode("latin-1").split("\\"):
+        with contextlib.suppress(ValueError):
+            out.append(float(part.strip(" \0")))
+    return out
+
+
+def _text(structure: Structure, node: int | None) -> str:
+    if node is None:
+        return ""
+    raw = _raw(structure, node, 64) or b""
+    return raw.decode("latin-1").strip(" \0")
+
+
+def image_info(structure: Structure, node: int) -> ImageInfo:
+    """What the attributes next to Pixel Data element ``node`` say, and what is wrong."""
+    c = structure.index.columns
+    index = structure.index
+    problems: list[str] = []
+
+    def num(name: str, default: float | None = None) -> float | None:
+        values = _numbers(structure, _sibling(structure, node, ATTRS[name]))
+        return values[0] if values else default
+
+    def whole(name: str, default: int | None = None, *, required: bool = False) -> int | None:
+        attr = _sibling(structure, node, ATTRS[name])
+        value = num(name)
+        if value is None:
+            if required:
+                why = "missing" if attr is None else "unreadable"
+                problems.append(f"{_attr_name(ATTRS[name])} is {why}")
+            return default
+        return int(value)
+
+    tag = int(c.tag[node])
+    rows = whole("rows", required=True)
+    columns = whole("columns", required=True)
+    samples = whole("samples", 1) or 1
+    if tag == FLOAT_PIXEL_DATA:
+        bits_allocated: int | None = 32
+    elif tag == DOUBLE_FLOAT_PIXEL_DATA:
+        bits_allocated = 64
+    else:
+        bits_allocated = whole("bits_allocated", required=True)
+    bits_stored = whole("bits_stored", bits_allocated)
+    high_bit = whole("high_bit", None if bits_stored is None else bits_stored - 1)
+    signed = (whole("pixel_rep", 0) or 0) == 1
+    photometric = _text(structure, _sibling(structure, node, ATTRS["photometric"]))
+    if not photometric:
+        photometric = "MONOCHROME2" if samples == 1 else "RGB"
+        problems.append(f"Photometric Interpretation is missing: taken as {photometric}")
+    planar = whole("planar", 0) or 0
+    frames = whole("frames", 1) or 1
+    if frames < 1:
+        problems.append(f"Number of Frames is {frames}: taken as 1")
+        frames = 1
+    centers = _numbers(structure, _sibling(structure, node, ATTRS["center"]))
+    widths = _numbers(structure, _sibling(structure, node, ATTRS["width"]))
+    windows = [
+        Window(f"window {k + 1}: C {ce:g} W {wi:g}", ce, wi)
+        for k, (ce, wi) in enumerate(zip(centers, widths, strict=False))
+        if wi >= 1
+    ]
+    if len(centers) != len(widths):
+        problems.append(f"{len(centers)} Window Center(s) but {len(widths)} Window Width(s)")
+    windows.append(Window("data range"))
+    slope = num("slope", 1.0)
+    intercept = num("intercept", 0.0)
+    ts = index.transfer_syntax
+    ts_name = ts.name if ts is not None else (index.transfer_syntax_uid or "unknown")
+    uid = index.transfer_syntax_uid or ""
+    encapsulated = int(c.length[node]) == -1
+    value_offset = int(c.value_offset[node])
+    available = max(0, int(c.end[node]) - value_offset) if value_offset >= 0 else 0
+    info = ImageInfo(
+        node=node,
+        tag=tag,
+        rows=rows,
+        columns=columns,
+        samples=samples,
+        bits_allocated=bits_allocated,
+        bits_stored=bits_stored,
+        high_bit=high_bit,
+        signed=signed,
+        photometric=photometric,
+        planar=planar,
+        frames=frames,
+        windows=windows,
+        slope=1.0 if slope in (None, 0.0) else float(slope),
+        intercept=float(intercept or 0.0),
+        little=little_endian(index, node),
+        encapsulated=encapsulated,
+        ts_name=f"{ts_name} ({uid})" if uid and uid not in ts_name else ts_name,
+        value_offset=value_offset,
+        available=available,
+        stream=Stream(int(c.stream[node])),
+        problems=problems,
+    )
+    if encapsulated:
+        return info
+    _check_native(info)
+    return info
+
+
+def _attr_name(tag: int) -> str:
+    return f"{specdata.keyword(tag) or 'attribute'} ({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _check_native(info: ImageInfo) -> None:
+    p = info.problems
+    if not info.rows or not info.columns:
+        if info.rows is not None and info.columns is not None:
+            p.append(f"Rows {info.rows} x Columns {info.columns}: no pixels")
+        return
+    ba = info.bits_allocated
+    if ba is None:
+        return
+    if ba != 1 and (ba % 8 or ba > 64):
+        p.append(f"Bits Allocated {ba} is not 1 or a multiple of 8: not shown")
+        return
+    if info.bits_stored is not None and not 0 < info.bits_stored <= ba:
+        p.append(f"Bits Stored {info.bits_stored} with Bits Allocated {ba}: taken as {ba}")
+        info.bits_stored = ba
+    bs = info.bits_stored or ba
+    if info.high_bit is None or not bs - 1 <= info.high_bit < ba:
+        p.append(f"High Bit {info.high_bit} with Bits Stored {bs}: taken as {bs - 1}")
+        info.high_bit = bs - 1
+    if info.samples not in (1, 3):
+        p.append(f"Samples per Pixel {info.samples}: the first sample is shown")
+    if info.photometric == "YBR_FULL_422":
+        p.append("YBR_FULL_422 (subsampled chroma): only the luminance is shown")
+    elif info.photometric == "PALETTE COLOR":
+        p.append("PALETTE COLOR: indices shown as grey (the palette is not applied)")
+    expected = -(-info.frame_bits * info.frames // 8)
+    if info.available < expected:
+        present = info.frames_present
+        p.append(
+            f"Pixel Data holds {info.available:,} bytes, {expected:,} expected "
+            f"({info.rows}x{info.columns}x{info.samples}x{ba} bits x {info.frames} frames): "
+            f"{present} frame(s) present" + (", the last one cut" if present else "")
+        )
+    elif info.available > expected + 1:
+        p.append(f"Pixel Data holds {info.available:,} bytes, {expected:,} expected: extra bytes")
+
+
+def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | None:
+    """Frame ``frame`` as float64 (rows, columns) or (rows, columns, 3); NaN where the file
+    has no bytes. Modality rescale applied to grey images. None if nothing can be shown."""
+    rows, cols, ba = info.rows, info.columns, info.bits_allocated
+    if info.encapsulated or not rows or not cols or not ba or (ba != 1 and ba % 8) or ba > 64:
+        return None
+    samples = max(1, info.samples)
+    per_frame = rows * cols * samples
+    buf = structure.index.sources[info.stream].buf
+    if ba == 1:
+        values = _one_bit(buf, info, frame, per_frame)
+    else:
+        size = ba // 8
+        start = info.value_offset + frame * per_frame * size
+        stop = min(start + per_frame * size, info.value_offset + info.available)
+        count = max(0, (stop - start) // size)
+        order = "<" if info.little else ">"
+        if info.tag in (FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA):
+            dtype = np.dtype(f"{order}f{size}")
+        else:
+            dtype = np.dtype(
+                f"{order}{'i' if info.signed and ba == (info.bits_stored or ba) else 'u'}{size}"
+            )
+        # A view of the frame's bytes in the mapping: nothing else of the Pixel Data is read.
+        raw = np.frombuffer(memoryview(buf)[start : start + count * size], dtype=dtype)
+        values = _stored_bits(raw, info).astype(np.float64)
+        del raw
+    full: F64 = np.full(per_frame, np.nan)
+    full[: len(values)] = values[:per_frame]
+    if samples == 3 and info.photometric in ("RGB", "YBR_FULL"):
+        rgb: F64
+        if info.planar == 1:
+            rgb = full.reshape(3, rows, cols).transpose(1, 2, 0)
+        else:
+            rgb = full.reshape(rows, cols, 3)
+        return _ybr_to_rgb(rgb, info) if info.photometric == "YBR_FULL" else rgb
+    img: F64
+    if samples > 1:
+        first = (
+            full.reshape(rows, cols, samples)[:, :, 0] if info.planar == 0 else full[: rows * cols]
+        )
+        img = first.reshape(rows, cols)
+    else:
+        img = full.reshape(rows, cols)
+    if info.tag == PIXEL_DATA and info.photometric.startswith("MONOCHROME"):
+        img = img * info.slope + info.intercept
+    return img
+
+
+def _one_bit(buf: object, info: ImageInfo, frame: int, per_frame: int) -> F64:
+    """PS3.5 8.1.1: 1-bit pixels are packed, the first pixel in the least significant bit;
+    frames follow each other without padding, so a frame may start inside a byte."""
+    first_bit = frame * per_frame
+    start = info.value_offset + first_bit // 8
+    stop = min(info.value_offset + info.available, start + -(-(per_frame + 7) // 8) + 1)
+    packed = np.frombuffer(memoryview(buf)[start:stop], dtype=np.uint8)  # type: ignore[arg-type]
+    bits = np.unpackbits(packed, bitorder="little")
+    skip = first_bit % 8
+    return bits[skip : skip + per_frame].astype(np.float64)
+
+
+def _stored_bits(raw: npt.NDArray[np.generic], info: ImageInfo) -> npt.NDArray[np.generic]:
+    """PS3.5 8.1.1: keep Bits Stored bits ending at High Bit, sign-extended if signed."""
+    ba = info.bits_allocated or 0
+    bs = info.bits_stored or ba
+    hb = info.high_bit if info.high_bit is not None else bs - 1
+    if info.tag != PIXEL_DATA or ba in (0, 1) or (bs == ba and hb == ba - 1):
+        return raw
+    wide = raw.astype(np.int64) & ((1 << ba) - 1)
+    value = (wide >> (hb - bs + 1)) & ((1 << bs) - 1)
+    if info.signed:
+        value = np.where(value >= 1 << (bs - 1), value - (1 << bs), value)
+    return value
+
+
+def _ybr_to_rgb(img: F64, info: ImageInfo) -> F64:
+    """PS3.3 C.7.6.3.1.2 YBR_FULL to RGB (8-bit levels; wider samples scaled down first)."""
+    top = float(2 ** (info.bits_stored or 8) - 1)
+    x = img * (255.0 / top)
+    y, cb, cr = x[..., 0], x[..., 1] - 128.0, x[..., 2] - 128.0
+    rgb = np.stack((y + 1.402 * cr, y - 0.344136 * cb - 0.714136 * cr, y + 1.772 * cb), axis=-1)
+    return np.clip(rgb, 0, 255) * (top / 255.0)
+
+
+def to_levels(img: F64, info: ImageInfo, window: Window) -> U8 | None:
+    """Grey levels (or RGB levels) 0-255; NaN (no bytes) becomes 0. None: nothing valid."""
+    valid = ~np.isnan(img)
+    if not valid.any():
+        return None
+    if img.ndim == 3:
+        top = float(2 ** (info.bits_stored or 8) - 1)
+        levels = np.clip(np.nan_to_num(img) * (255.0 / max(top, 1.0)), 0, 255)
+        return levels.astype(np.uint8)
+    if window.center is None or window.width is None or window.width < 1:
+        lo = float(np.nanmin(img))
+        hi = float(np.nanmax(img))
+        span = hi - lo
+        levels = (img - lo) * (255.0 / span) if span > 0 else np.where(valid, 128.0, 0.0)
+    else:
+        # PS3.3 C.11.2.1.2.1, the LINEAR function.
+        c, w = window.center, window.width
+        levels = ((img - (c - 0.5)) / max(w - 1, 1e-9) + 0.5) * 255.0
+    levels = np.clip(np.nan_to_num(levels, nan=0.0), 0, 255)
+    if info.photometric == "MONOCHROME1":
+        levels = 255.0 - levels
+    return np.where(valid, levels, 0).astype(np.uint8)
+
+
+def fit(levels: U8, max_columns: int, max_rows: int) -> U8:
+    """Scale to at most ``max_columns`` x ``2 * max_rows`` pixels (half blocks: two pixels per
+    cell, one above the other, which makes them about square), keeping the aspect ratio:
+    area average when shrinking, nearest neighbour (whole multiples) when growing."""
+    h, w = levels.shape[:2]
+    if h == 0 or w == 0 or max_columns < 1 or max_rows < 1:
+        return levels[:0, :0]
+    scale = min(max_columns / w, 2 * max_rows / h)
+    if scale >= 2:
+        k = int(min(scale, 8))
+        return np.repeat(np.repeat(levels, k, axis=0), k, axis=1)
+    if scale >= 1:
+        return levels
+    out_h = max(1, int(h * scale))
+    out_w = max(1, int(w * scale))
+    ry = np.linspace(0, h, out_h + 1).astype(np.int64)[:-1]
+    rx = np.linspace(0, w, out_w + 1).astype(np.int64)[:-1]
+    wide = levels.astype(np.float64)
+    summed = np.add.reduceat(np.add.reduceat(wide, ry, axis=0), rx, axis=1)
+    counts = np.outer(np.diff(np.append(ry, h)), np.diff(np.append(rx, w)))
+    if summed.ndim == 3:
+        counts = counts[..., None]
+    out: U8 = np.clip(np.rint(summed / counts), 0, 255).astype(np.uint8)
+    return out
+
+
+@dataclass
+class FragmentTable:
+    """The structure of encapsulated Pixel Data, for when no image can be shown."""
+
+    lines: list[tuple[str, str, str, str]]  # (frame, fragment, offset, bytes)
+    summary: list[str]
+
+
+def fragment_table(structure: Structure, info: ImageInfo, limit: int = 2000) -> FragmentTable:
+    """Frames and the fragments that make them, from the Basic Offset Table when it has one
+    entry per frame; else one fragment per frame if the counts agree (PS3.5 A.4)."""
+    c = structure.index.columns
+    kids = structure.children(info.node)
+    frags = kids[c.kind[kids] == Kind.FRAGMENT].tolist()
+    summary = [f"Encapsulated Pixel Data: {info.ts_name}"]
+    if not frags:
+        summary.append("no items: neither a Basic Offset Table nor fragments")
+        return FragmentTable([], summary)
+    bot, rest = frags[0], frags[1:]
+    entries = max(0, int(c.length[bot])) // 4
+    summary.append(
+        f"{info.frames} frame(s) (Number of Frames), {len(rest):,} fragment(s), "
+        f"Basic Offset Table {entries} entr{'y' if entries == 1 else 'ies'}"
+        + (" (empty)" if entries == 0 else "")
+    )
+    owner: dict[int, int] = {}
+    mapping = frame_fragments(structure, info.node)
+    if mapping and len(mapping) == info.frames:
+        for frame, first, count in mapping:
+            for k in range(first, first + count):
+                owner.setdefault(k, frame)
+        summary.append("frames from the Basic Offset Table")
+    elif len(rest) == info.frames:
+        owner = {k: k for k in range(len(rest))}
+        summary.append("one fragment per frame (counts agree)")
+    elif info.frames == 1:
+        owner = {k: 0 for k in range(len(rest))}
+        summary.append("one frame: all fragments belong to it")
+    else:
+        summary.append("which fragments make which frame cannot be told without an offset table")
+    lines: list[tuple[str, str, str, str]] = []
+    last = -1
+    for k, node in enumerate(rest[:limit]):
+        owned = owner.get(k)
+        shown = "" if owned is None or owned == last else str(owned + 1)
+        if owned is not None:
+            last = owned
+        length = int(c.length[node])
+        lines.append(
+            (
+                shown,
+                str(k + 1),
+                f"{int(c.offset[node]):#x}",
+                "undefined" if length < 0 else f"{length:,}",
+            )
+        )
+    if len(rest) > limit:
+        summary.append(f"the first {limit:,} fragments are listed")
+    return FragmentTable(lines, summary)
