@@ -298,7 +298,13 @@ class _Walker:
     def run(self) -> None:
         buf, size = self.buf, self.size
         if size == 0:
-            self.fault("FILE_TOO_SHORT", 0, 0, -1, "the file is empty")
+            self.fault(
+                "FILE_TOO_SHORT",
+                0,
+                0,
+                -1,
+                "the file is empty; expected a 128-byte preamble, 'DICM' and a file meta group",
+            )
             return
         pos = self.container_start()
         if pos is None:
@@ -306,7 +312,13 @@ class _Walker:
         pos = self.walk_meta(pos)
         if pos >= size:
             if pos == size and not self.faults:
-                self.fault("DATASET_MISSING", pos, 0, -1, "no data set follows the file meta group")
+                self.fault(
+                    "DATASET_MISSING",
+                    pos,
+                    0,
+                    -1,
+                    "no data set follows the file meta group; expected at least one data element",
+                )
             return
         self.dataset_offset = pos
         enc = self.choose_encoding(pos)
@@ -349,7 +361,7 @@ class _Walker:
                         start,
                         -1,
                         f"no preamble and no 'DICM' prefix: a bare data set at {start:#x}, "
-                        f"after {start} stray bytes",
+                        f"after {_count(start, 'stray byte')}",
                     )
                     self.trailing(0, start, 0, -1)
                     return start
@@ -405,7 +417,7 @@ class _Walker:
                     pos,
                     self.size - pos,
                     -1,
-                    f"the file ends {self.size - pos} bytes into the file meta group",
+                    f"the file ends {_count(self.size - pos, 'byte')} into the file meta group",
                 )
                 self.trailing(pos, self.size, 0, -1)
             else:
@@ -584,7 +596,8 @@ class _Walker:
                 end_of_stream,
                 extra,
                 -1,
-                f"{extra} bytes follow the end of the deflate stream{why}",
+                f"{_count(extra, 'byte')} follow the end of the deflate stream{why}; expected the "
+                "file to end there",
             )
             self.trailing(end_of_stream, self.size, 0, -1)
 
@@ -1199,7 +1212,7 @@ class _Walker:
             else:
                 self.fault(
                     "STRAY_DELIMITER", pos, 8, node,
-                    "an Item Delimitation Item where no item is open",
+                    "an Item Delimitation Item where no item is open; expected a data element",
                 )  # fmt: skip
             return pos + 8
         if tag == SEQUENCE_DELIMITER:
@@ -1230,7 +1243,8 @@ class _Walker:
             else:
                 self.fault(
                     "STRAY_DELIMITER", pos, 8, node,
-                    "a Sequence Delimitation Item where no sequence is open",
+                    "a Sequence Delimitation Item where no sequence is open; expected a data "
+                    "element",
                 )  # fmt: skip
             return pos + 8
         if (
@@ -1361,16 +1375,22 @@ class _Walker:
         n = limit - pos
         if f.defined:
             code = "SEQUENCE_LENGTH_MISMATCH" if f.kind == FrameKind.SEQUENCE else "TRAILING_BYTES"
-            msg = f"{n} bytes at the end of a defined-length {_FRAME_NAMES[f.kind]} form no element"
+            msg = (
+                f"{_count(n, 'byte')} at the end of a defined-length {_FRAME_NAMES[f.kind]} form "
+                "no element; expected the container to end with its last element"
+            )
         elif f.kind in (FrameKind.DATASET, FrameKind.META) and self.partial_header(f, pos):
             code = "FILE_TRUNCATED"
-            msg = f"the file ends {n} bytes into an element header"
+            msg = f"the file ends {_count(n, 'byte')} into an element header"
         elif f.kind in (FrameKind.DATASET, FrameKind.META):
             code = "TRAILING_BYTES"
-            msg = f"{n} bytes after the last element form no element"
+            msg = (
+                f"{_count(n, 'byte')} after the last element form no element; expected the "
+                "file to end with its last element"
+            )
         else:
             code = "FILE_TRUNCATED"
-            msg = f"the file ends {n} bytes into a {_FRAME_NAMES[f.kind]} header"
+            msg = f"the file ends {_count(n, 'byte')} into a {_FRAME_NAMES[f.kind]} header"
         node = self.trailing(pos, limit, f.depth, f.node)
         if self.first_cut(limit) or not f.defined:
             self.fault(code, pos, n, node, msg)
@@ -1426,15 +1446,15 @@ class _Walker:
         zeros = not np.frombuffer(probe, dtype=np.uint8).any()
         probe.release()
         if zeros and stop - pos > _ZERO_PROBE:
-            what = "bytes (the first MiB all zero)"
+            what = "byte (the first MiB all zero)"
         else:
-            what = "zero bytes" if zeros else "bytes"
+            what = "zero byte" if zeros else "byte"
         self.fault(
             "TRAILING_BYTES",
             pos,
             stop - pos,
             node,
-            f"{stop - pos} {what} at {pos:#x} form no element ({why})"
+            f"{_count(stop - pos, what)} at {pos:#x} form no element ({why})"
             + (f"; re-synchronised at {nxt:#x}" if nxt is not None else ""),
         )
         return stop
@@ -1494,6 +1514,13 @@ def _u16(raw: np.ndarray, at: np.ndarray, little: bool) -> np.ndarray:
     a, b = raw[at].astype(np.uint32), raw[at + 1].astype(np.uint32)
     word: np.ndarray = a | (b << 8) if little else (a << 8) | b
     return word
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 byte``, ``3 bytes``, ``2 bytes (the first MiB all zero)``."""
+    head, _, tail = noun.partition(" (")
+    word = head if n == 1 else head + "s"
+    return f"{n} {word}" + (f" ({tail}" if tail else "")
 
 
 def _vr_str(code: int) -> str:

@@ -681,7 +681,7 @@ def test_find_text_value_and_hex() -> None:
         await pilot.press(*"44 49", "enter")  # typing replaces the last query
         await settle(pilot)
         assert hex_view.cursor == 0x80
-        await pilot.press("slash", *"no such text anywhere", "enter")
+        await pilot.press("slash", *"text:no such text anywhere", "enter")
         await settle(pilot)
         assert "no match" in status_text(app)
 

@@ -93,12 +93,11 @@ def parse_query(text: str, mode: Mode = Mode.AUTO) -> Query:
     is text. Text is matched in any case when typed all in lower case ("smart case").
     Raises ValueError with the reason."""
     t = text
-    if mode == Mode.AUTO:
-        low = t.lstrip().lower()
-        for prefix, m in _PREFIXES.items():
-            if low.startswith(prefix):
-                mode, t = m, t.lstrip()[len(prefix) :]
-                break
+    low = t.lstrip().lower()
+    for prefix, m in _PREFIXES.items():
+        if low.startswith(prefix):  # a prefix overrides the dialog's mode
+            mode, t = m, t.lstrip()[len(prefix) :]
+            break
     if mode == Mode.AUTO:
         s = t.strip()
         if len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'":

@@ -7,14 +7,13 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
-from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from dcmstruct.tui.pixels import ImageInfo, fit, fragment_table, frame_pixels, to_levels
+from dcmstruct.tui.pixels import ImageInfo, fragment_table, frame_pixels, to_levels
 from dcmstruct.tui.structure import Structure
 from dcmstruct.tui.widgets.pixel_view import PixelView
 
@@ -51,9 +50,6 @@ class PixelScreen(Screen[None]):
     def on_mount(self) -> None:
         self.call_after_refresh(self.draw)
 
-    def on_resize(self, event: events.Resize) -> None:
-        self.call_after_refresh(self.draw)
-
     @property
     def frames(self) -> int:
         return max(1, self.info.frames_present)
@@ -79,13 +75,10 @@ class PixelScreen(Screen[None]):
                 levels = None if img is None else to_levels(img, info, window)
                 if levels is None:
                     notes.append("nothing to show: no pixel can be read")
-                    view.levels = None
-                else:
-                    size = view.size
-                    view.levels = fit(levels, size.width, size.height)
+                view.image = levels
             except Exception as exc:  # a broken file must not close the viewer
                 notes.append(f"could not draw the frame: {type(exc).__name__}: {exc}")
-                view.levels = None
+                view.image = None
         for note in notes:
             header.append(f"\n⚠ {note}", style="bold")
         self.query_one("#pixel-info", Static).update(header)

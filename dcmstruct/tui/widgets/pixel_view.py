@@ -9,26 +9,49 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
-from dcmstruct.tui.pixels import U8
+from dcmstruct.tui.pixels import U8, fit
 
 _UPPER = "▀"
 
 
 class PixelView(Widget):
-    """Shows :attr:`levels` ((h, w) grey or (h, w, 3) RGB, uint8), centred."""
+    """Shows :attr:`image` ((h, w) grey or (h, w, 3) RGB, uint8) scaled to fit, centred."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        self._image: U8 | None = None
         self._levels: U8 | None = None
+        self._fitted_to: tuple[int, int] | None = None
         self._rows: list[list[tuple[int, ...]]] = []
         self._styles: dict[tuple[tuple[int, ...], tuple[int, ...]], Style] = {}
 
     @property
+    def image(self) -> U8 | None:
+        return self._image
+
+    @image.setter
+    def image(self, image: U8 | None) -> None:
+        self._image = image
+        self._fitted_to = None
+        self._fit()
+
+    def on_resize(self) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        size = (self.size.width, self.size.height)
+        if size == self._fitted_to:
+            return
+        self._fitted_to = size
+        image = self._image
+        self._set_levels(None if image is None else fit(image, *size))
+
+    @property
     def levels(self) -> U8 | None:
+        """The image as drawn: scaled to the widget."""
         return self._levels
 
-    @levels.setter
-    def levels(self, levels: U8 | None) -> None:
+    def _set_levels(self, levels: U8 | None) -> None:
         self._levels = levels
         # Python lists once, not a numpy scalar per cell per redraw.
         self._rows = []
