@@ -30,13 +30,15 @@ from dcmstruct.schema.element import (
     UNDEFINED_LENGTH,
     Encoding,
 )
+from dcmstruct.uids import (  # noqa: F401 - re-exported: fixtures name them from here
+    DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
+    EXPLICIT_VR_BIG_ENDIAN,
+    EXPLICIT_VR_LITTLE_ENDIAN,
+    IMPLICIT_VR_LITTLE_ENDIAN,
+    JPEG_BASELINE,
+    RLE_LOSSLESS,
+)
 
-IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
-EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
-DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
-EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
-JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
-RLE_LOSSLESS = "1.2.840.10008.1.2.5"
 # The implementation UID root under which this project's synthetic files are made.
 IMPLEMENTATION_CLASS_UID = "1.2.826.0.1.3680043.10.1455.1"
 IMPLEMENTATION_VERSION = "DCMSTRUCT_0_1"

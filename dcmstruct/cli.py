@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from dcmstruct.report import FORMATS
+
 if TYPE_CHECKING:
     from dcmstruct.validate.engine import FileReport
 
@@ -17,10 +19,6 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
-
-# The report formats of `validate` (dcmstruct.report.FORMATS; not imported here, so that
-# `dump` loads nothing of the validator).
-FORMATS = ("text", "json", "jsonl", "sarif", "junit")
 
 
 def _parser() -> argparse.ArgumentParser:

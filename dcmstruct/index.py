@@ -46,6 +46,7 @@ from dcmstruct.schema.element import (
     format_tag,
 )
 from dcmstruct.source import Source, inflate
+from dcmstruct.wording import count
 
 DEFAULT_MAX_DEPTH = 128
 # A million stray delimiters are one problem, not a million: past this many faults of one code
@@ -361,7 +362,7 @@ class _Walker:
                         start,
                         -1,
                         f"no preamble and no 'DICM' prefix: a bare data set at {start:#x}, "
-                        f"after {_count(start, 'stray byte')}",
+                        f"after {count(start, 'stray byte')}",
                     )
                     self.trailing(0, start, 0, -1)
                     return start
@@ -417,7 +418,7 @@ class _Walker:
                     pos,
                     self.size - pos,
                     -1,
-                    f"the file ends {_count(self.size - pos, 'byte')} into the file meta group",
+                    f"the file ends {count(self.size - pos, 'byte')} into the file meta group",
                 )
                 self.trailing(pos, self.size, 0, -1)
             else:
@@ -596,7 +597,7 @@ class _Walker:
                 end_of_stream,
                 extra,
                 -1,
-                f"{_count(extra, 'byte')} follow the end of the deflate stream{why}; expected the "
+                f"{count(extra, 'byte')} follow the end of the deflate stream{why}; expected the "
                 "file to end there",
             )
             self.trailing(end_of_stream, self.size, 0, -1)
@@ -1376,21 +1377,21 @@ class _Walker:
         if f.defined:
             code = "SEQUENCE_LENGTH_MISMATCH" if f.kind == FrameKind.SEQUENCE else "TRAILING_BYTES"
             msg = (
-                f"{_count(n, 'byte')} at the end of a defined-length {_FRAME_NAMES[f.kind]} form "
+                f"{count(n, 'byte')} at the end of a defined-length {_FRAME_NAMES[f.kind]} form "
                 "no element; expected the container to end with its last element"
             )
         elif f.kind in (FrameKind.DATASET, FrameKind.META) and self.partial_header(f, pos):
             code = "FILE_TRUNCATED"
-            msg = f"the file ends {_count(n, 'byte')} into an element header"
+            msg = f"the file ends {count(n, 'byte')} into an element header"
         elif f.kind in (FrameKind.DATASET, FrameKind.META):
             code = "TRAILING_BYTES"
             msg = (
-                f"{_count(n, 'byte')} after the last element form no element; expected the "
+                f"{count(n, 'byte')} after the last element form no element; expected the "
                 "file to end with its last element"
             )
         else:
             code = "FILE_TRUNCATED"
-            msg = f"the file ends {_count(n, 'byte')} into a {_FRAME_NAMES[f.kind]} header"
+            msg = f"the file ends {count(n, 'byte')} into a {_FRAME_NAMES[f.kind]} header"
         node = self.trailing(pos, limit, f.depth, f.node)
         if self.first_cut(limit) or not f.defined:
             self.fault(code, pos, n, node, msg)
@@ -1454,7 +1455,7 @@ class _Walker:
             pos,
             stop - pos,
             node,
-            f"{_count(stop - pos, what)} at {pos:#x} form no element ({why})"
+            f"{count(stop - pos, what)} at {pos:#x} form no element ({why})"
             + (f"; re-synchronised at {nxt:#x}" if nxt is not None else ""),
         )
         return stop
@@ -1514,13 +1515,6 @@ def _u16(raw: np.ndarray, at: np.ndarray, little: bool) -> np.ndarray:
     a, b = raw[at].astype(np.uint32), raw[at + 1].astype(np.uint32)
     word: np.ndarray = a | (b << 8) if little else (a << 8) | b
     return word
-
-
-def _count(n: int, noun: str) -> str:
-    """``1 byte``, ``3 bytes``, ``2 bytes (the first MiB all zero)``."""
-    head, _, tail = noun.partition(" (")
-    word = head if n == 1 else head + "s"
-    return f"{n} {word}" + (f" ({tail}" if tail else "")
 
 
 def _vr_str(code: int) -> str:

@@ -17,6 +17,7 @@ from dcmstruct.model import Stream
 from dcmstruct.report import Summary, Writer, clean, display_path, severity_counts
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
+from dcmstruct.wording import count
 
 _RESET = "\x1b[0m"
 _BOLD = "\x1b[1m"
@@ -25,14 +26,8 @@ _COLORS = {Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m", Severity.IN
 _GREEN = "\x1b[32m"
 
 
-def _plural(n: int, word: str) -> str:
-    if word == "info":
-        return f"{n} info"
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 def counts_text(error: int, warning: int, info: int) -> str:
-    return f"{_plural(error, 'error')}, {_plural(warning, 'warning')}, {_plural(info, 'info')}"
+    return f"{count(error, 'error')}, {count(warning, 'warning')}, {count(info, 'info')}"
 
 
 class TextWriter(Writer):
@@ -73,12 +68,12 @@ class TextWriter(Writer):
 
     def finish(self, summary: Summary) -> None:
         text = (
-            f"{_plural(summary.files, 'file')}: "
+            f"{count(summary.files, 'file')}: "
             f"{counts_text(summary.error, summary.warning, summary.info)}"
         )
         if summary.unreadable:
-            text += f"; {_plural(summary.unreadable, 'file')} could not be read"
+            text += f"; {count(summary.unreadable, 'file')} could not be read"
         if summary.internal:
-            text += f"; internal errors in {_plural(summary.internal, 'file')}"
+            text += f"; internal errors in {count(summary.internal, 'file')}"
         self.out.write("\n" + self._c(_BOLD, text) + "\n")
         self.out.flush()

@@ -24,6 +24,7 @@ from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -633,18 +634,28 @@ class DcmViewApp(App[int]):
         worker = get_current_worker()
         found = 0
         scan = search.scan
-        while not worker.is_cancelled and not scan.done and found < want:
-            batch = scan.next_batch(min(_BATCH, want - found), lambda: worker.is_cancelled)
-            found += len(batch)
-            if worker.is_cancelled:
-                return
-            self.call_from_thread(self._search_batch, search, batch, False)
-        if not worker.is_cancelled:
-            self.call_from_thread(self._search_batch, search, [], True)
+        try:
+            while not worker.is_cancelled and not scan.done and found < want:
+                batch = scan.next_batch(min(_BATCH, want - found), lambda: worker.is_cancelled)
+                found += len(batch)
+                if worker.is_cancelled:
+                    return
+                self.call_from_thread(self._search_batch, search, batch, False)
+            if not worker.is_cancelled:
+                self.call_from_thread(self._search_batch, search, [], True)
+        except RuntimeError:
+            return  # the app closed while this thread was scanning
 
     def _search_batch(self, search: Search, batch: list[Match], finished: bool) -> None:
         if search is not self.search or self.structure is None:
             return  # a search that was replaced
+        try:
+            self._take_batch(search, batch, finished)
+        except NoMatches:
+            return  # the app is closing: its panes are gone
+
+    def _take_batch(self, search: Search, batch: list[Match], finished: bool) -> None:
+        assert self.structure is not None
         for a, n in batch:
             if self.structure.hides(search.stream, a, a + n):
                 search.hidden += 1

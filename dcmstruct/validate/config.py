@@ -35,11 +35,11 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dcmstruct.report import FORMATS
 from dcmstruct.validate.engine import Selection
 from dcmstruct.validate.finding import Severity
 
-FORMATS = ("text", "json", "jsonl", "sarif", "junit")
-SEVERITIES = ("error", "warning", "info")
+SEVERITIES = tuple(s.label for s in reversed(Severity))
 KEYS = ("select", "ignore", "fail-on", "format", "jobs", "severity")
 
 

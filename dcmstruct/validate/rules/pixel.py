@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dcmstruct import specdata
+from dcmstruct import specdata, wording
 from dcmstruct.model import Kind, vr_code
 from dcmstruct.schema.element import format_tag
+from dcmstruct.uids import ENCAPSULATED_UNCOMPRESSED, RLE_LOSSLESS
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.registry import index_rule, rule
@@ -34,8 +35,6 @@ ROWS = 0x00280010
 COLUMNS = 0x00280011
 BITS_ALLOCATED = 0x00280100
 
-RLE_LOSSLESS = "1.2.840.10008.1.2.5"
-ENCAPSULATED_UNCOMPRESSED = "1.2.840.10008.1.2.1.98"
 # PS3.5 G.1 (RLE) and A.4.11 (Encapsulated Uncompressed): each frame in exactly one fragment.
 ONE_FRAGMENT_PER_FRAME = frozenset({RLE_LOSSLESS, ENCAPSULATED_UNCOMPRESSED})
 RLE_HEADER_SIZE = 64  # PS3.5 G.5: sixteen 32-bit little-endian unsigned integers
@@ -230,12 +229,6 @@ def _ts_name(ts: specdata.TransferSyntax | None) -> str:
     return "?" if ts is None else f"{ts.name} ({ts.uid})"
 
 
-def _plural(n: int, word: str) -> str:
-    if n == 1:
-        return f"{n} {word}"
-    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
-
-
 def _nth(k: int) -> str:
     """``k`` counted from 0, as an English ordinal counted from 1: 0 -> '1st'."""
     n = k + 1
@@ -266,7 +259,7 @@ class _Capped:
             more = self.count - MAX_FINDINGS_PER_ELEMENT
             yield self.ctx.finding(
                 self.rule,
-                f"{_plural(more, 'more ' + self.what)} like the above, from here on "
+                f"{wording.count(more, 'more ' + self.what)} like the above, from here on "
                 f"(only the first {MAX_FINDINGS_PER_ELEMENT} are listed)",
                 node=node,
                 offset=offset,
@@ -344,8 +337,9 @@ def check_native_pixel_undefined_length(ctx: Context) -> Iterator[Finding]:
         offset, size = length_field(ctx, pe.node)
         yield ctx.finding(
             "NATIVE_PIXEL_UNDEFINED_LENGTH",
-            f"Pixel Data has undefined length (FFFFFFFFH) and {_plural(len(pe.items), 'item')}, "
-            f"but the transfer syntax {_ts_name(ts)} is native: expected a defined length",
+            "Pixel Data has undefined length (FFFFFFFFH) and "
+            f"{wording.count(len(pe.items), 'item')}, but the transfer syntax {_ts_name(ts)} "
+            "is native: expected a defined length",
             node=pe.node,
             offset=offset,
             length=size,
@@ -446,7 +440,7 @@ def check_bot_invalid(ctx: Context) -> Iterator[Finding]:
         if nframes is not None and entries != nframes and not _video(a.ts):
             yield ctx.finding(
                 "BOT_INVALID",
-                f"the Basic Offset Table has {_plural(entries, 'entry')} (length {length}), "
+                f"the Basic Offset Table has {wording.count(entries, 'entry')} (length {length}), "
                 f"Number of Frames is {nframes}: expected one offset per frame",
                 node=bot,
                 offset=int(c.offset[bot]) + 4,
@@ -593,8 +587,8 @@ def _check_eot(ctx: Context, pe: PixelElement, eot: int, lengths_node: int) -> I
         offset, size = _value_span(ctx, lengths_node)
         yield ctx.finding(
             name,
-            f"(7FE0,0002) holds {_plural(n_lengths, 'length')}, (7FE0,0001) "
-            f"{_plural(n_offsets, 'offset')}: expected one of each per frame",
+            f"(7FE0,0002) holds {wording.count(n_lengths, 'length')}, (7FE0,0001) "
+            f"{wording.count(n_offsets, 'offset')}: expected one of each per frame",
             node=lengths_node,
             offset=offset,
             length=size,
@@ -603,8 +597,8 @@ def _check_eot(ctx: Context, pe: PixelElement, eot: int, lengths_node: int) -> I
         offset, size = _value_span(ctx, eot)
         yield ctx.finding(
             name,
-            f"the Extended Offset Table holds {_plural(n_offsets, 'offset')}, Number of Frames "
-            f"is {nframes}: expected one offset per frame",
+            f"the Extended Offset Table holds {wording.count(n_offsets, 'offset')}, Number of "
+            f"Frames is {nframes}: expected one offset per frame",
             node=eot,
             offset=offset,
             length=size,
@@ -622,8 +616,8 @@ def _check_eot(ctx: Context, pe: PixelElement, eot: int, lengths_node: int) -> I
     if pe.closed and nframes is not None and len(pe.fragments) != nframes and n_offsets == nframes:
         yield ctx.finding(
             name,
-            f"an Extended Offset Table with {_plural(len(pe.fragments), 'fragment')} for "
-            f"{_plural(nframes, 'frame')}: with an Extended Offset Table each frame must be "
+            f"an Extended Offset Table with {wording.count(len(pe.fragments), 'fragment')} for "
+            f"{wording.count(nframes, 'frame')}: with an Extended Offset Table each frame must be "
             "exactly one fragment",
             node=pe.node,
             offset=int(c.offset[pe.node]),
@@ -762,7 +756,7 @@ def check_fragment_count(ctx: Context) -> Iterator[Finding]:
             extra = pe.fragments[nframes]
             yield ctx.finding(
                 "FRAGMENT_COUNT_VS_FRAMES",
-                f"{_plural(count, 'fragment')} for {_plural(nframes, 'frame')}: "
+                f"{wording.count(count, 'fragment')} for {wording.count(nframes, 'frame')}: "
                 f"{_ts_name(ts)} puts each frame in exactly one fragment; this is the "
                 f"{_nth(nframes)} fragment, the first one too many",
                 node=extra,
@@ -773,7 +767,7 @@ def check_fragment_count(ctx: Context) -> Iterator[Finding]:
             need = "exactly one" if one_each else "at least one"
             yield ctx.finding(
                 "FRAGMENT_COUNT_VS_FRAMES",
-                f"{_plural(count, 'fragment')} for {_plural(nframes, 'frame')} "
+                f"{wording.count(count, 'fragment')} for {wording.count(nframes, 'frame')} "
                 f"(Number of Frames): each frame needs {need} fragment of its own",
                 node=pe.node,
                 offset=int(c.offset[pe.node]),
@@ -862,7 +856,7 @@ def _rle_fault(
         )
     if expected is not None and count != expected[0]:
         return (
-            f"the RLE header gives {_plural(count, 'segment')}, expected {expected[0]} "
+            f"the RLE header gives {wording.count(count, 'segment')}, expected {expected[0]} "
             f"({expected[1]})",
             value_offset,
             4,
@@ -975,8 +969,8 @@ def _expected_length(ctx: Context, pe: PixelElement) -> tuple[int, str] | None:
     expected += expected % 2
     how = (
         f"{rows} rows x {columns} columns x "
-        + ("2 (YBR_FULL_422)" if ybr422 else f"{_plural(samples, 'sample')}")
-        + f" x {_plural(bits, 'bit')} / 8 x {_plural(nframes, 'frame')}"
+        + ("2 (YBR_FULL_422)" if ybr422 else f"{wording.count(samples, 'sample')}")
+        + f" x {wording.count(bits, 'bit')} / 8 x {wording.count(nframes, 'frame')}"
         + (", padded to even" if expected * 8 != total_bits else "")
     )
     return expected, how
