@@ -64,3 +64,23 @@ def test_schema_builds_what_it_parses() -> None:
     raw = header.build(Container(group=0x7FE0, element=0x10, vr=b"OW", reserved=0, length=8))
     assert raw == b"\xe0\x7f\x10\x00OW\x00\x00\x08\x00\x00\x00"
     assert header.parse(raw).length == 8
+
+
+def test_rle_header_format_is_derived_from_its_schema() -> None:
+    import struct
+
+    import numpy as np
+
+    from dcmstruct.schema.pixel import BasicOffsetTable, RleHeader
+
+    fmt = struct.Struct(fixed_format(RleHeader, {}))
+    assert fmt.size == 64  # PS3.5 G.5: sixteen 32-bit values
+    rng = random.Random(7)
+    for _ in range(200):
+        data = rng.randbytes(64)
+        parsed = RleHeader.parse(data)
+        assert fmt.unpack(data) == (parsed.segments, *parsed.offsets)
+    # The offset table's entries, read as the pixel rules read them (numpy, little endian).
+    table = b"".join(struct.pack("<I", v) for v in (0, 1000, 70000))
+    item = b"\xfe\xff\x00\xe0" + struct.pack("<I", len(table)) + table
+    assert list(BasicOffsetTable.parse(item).offsets) == np.frombuffer(table, "<u4").tolist()

@@ -568,6 +568,18 @@ def test_go_to_tag_again_visits_the_next_one() -> None:
 # -- issue 4, second slice: find, bookmarks, pointers, tree keys, pixels, mask ---------------
 
 
+async def ask(pilot: Pilot[Any], key: str, text: str) -> None:
+    """Open a dialog with ``key``, answer ``text`` and Enter (the answer set at once: typing
+    it key by key through the Pilot costs seconds per test)."""
+    from textual.widgets import Input
+
+    await pilot.press(key)
+    await pilot.pause()
+    pilot.app.screen.query_one(Input).value = text
+    await pilot.press("enter")
+    await pilot.pause()
+
+
 def screen_text(app: DcmViewApp) -> str:
     """Every character on the screen as drawn (toasts included), one line per row."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
@@ -668,12 +680,13 @@ def test_find_text_value_and_hex() -> None:
         await pilot.pause()
         assert hex_view.cursor == search.matches[-1][0]
         # A decoded value: the transfer syntax UID.
-        await pilot.press("slash", *"value:1.2.840.10008.1.2.1", "enter")
+        await ask(pilot, "slash", "value:1.2.840.10008.1.2.1")
         await settle(pilot)
         assert hex_view.cursor == 0xF0
         assert "match 1 of 1" in status_text(app)
         # Hex bytes, mode chosen in the dialog: "DI" of the prefix.
-        await pilot.press("g", *"0", "enter", "slash")
+        await ask(pilot, "g", "0")
+        await pilot.press("slash")
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, FindScreen)
@@ -681,7 +694,7 @@ def test_find_text_value_and_hex() -> None:
         await pilot.press(*"44 49", "enter")  # typing replaces the last query
         await settle(pilot)
         assert hex_view.cursor == 0x80
-        await pilot.press("slash", *"text:no such text anywhere", "enter")
+        await ask(pilot, "slash", "text:no such text anywhere")
         await settle(pilot)
         assert "no match" in status_text(app)
 
@@ -694,7 +707,7 @@ def test_search_stops_at_the_cap_and_goes_on(monkeypatch: pytest.MonkeyPatch) ->
     async def body(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, DcmViewApp)
-        await pilot.press("slash", *"00 00", "enter")
+        await ask(pilot, "slash", "00 00")
         await settle(pilot)
         assert app.search is not None and len(app.search.matches) == 5
         assert "match 1 of 5+" in status_text(app)
@@ -710,18 +723,18 @@ def test_search_stops_at_the_cap_and_goes_on(monkeypatch: pytest.MonkeyPatch) ->
 def test_search_runs_in_a_worker_and_can_be_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A long search (a 64 MB file in 4 KiB chunks) leaves the keys working; Escape stops it."""
+    """A long search (a 16 MB file in 1 KiB chunks) leaves the keys working; Escape stops it."""
     path = tmp_path / "zeros.dcm"
     with open(path, "wb") as f:
-        f.truncate(64 << 20)
-    monkeypatch.setattr(search_module, "CHUNK", 4096)
+        f.truncate(16 << 20)
+    monkeypatch.setattr(search_module, "CHUNK", 1024)
 
     async def body(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, DcmViewApp)
         hex_view = app.query_one(HexView)
         start = hex_view.cursor
-        await pilot.press("slash", *"not in a file of zeros", "enter")
+        await ask(pilot, "slash", "not in a file of zeros")
         await pilot.pause()
         await pilot.press("right", "right")
         await pilot.pause()
@@ -741,9 +754,11 @@ def test_bookmarks() -> None:
         app = pilot.app
         assert isinstance(app, DcmViewApp)
         hex_view = app.query_one(HexView)
-        await pilot.press("g", *"0x5a2", "enter", "b")
-        await pilot.press("g", *"0x884", "enter", "b")
-        await pilot.press("g", *"0x100", "enter")
+        await ask(pilot, "g", "0x5a2")
+        await pilot.press("b")
+        await ask(pilot, "g", "0x884")
+        await pilot.press("b")
+        await ask(pilot, "g", "0x100")
         await pilot.pause()
         assert sorted(app.bookmarks) == [(Stream.FILE, 0x5A2), (Stream.FILE, 0x884)]
         assert app.bookmarks[(Stream.FILE, 0x5A2)] == "(0010,0010) PatientName"
@@ -762,7 +777,8 @@ def test_bookmarks() -> None:
         await pilot.press("b")  # removes the one at the cursor
         await pilot.pause()
         assert list(app.bookmarks) == [(Stream.FILE, 0x884)]
-        await pilot.press("g", *"0x10", "enter", "b", "B")
+        await ask(pilot, "g", "0x10")
+        await pilot.press("b", "B")
         await pilot.pause()
         assert isinstance(app.screen, BookmarksScreen)
         await pilot.press("d")  # deletes the highlighted (first) one
@@ -783,7 +799,8 @@ def test_jump_to_pointers_and_back() -> None:
         hex_view = app.query_one(HexView)
         # The second entry of the Basic Offset Table (value at 0x386): 316 bytes from the
         # first fragment item after the table (0x392).
-        await pilot.press("g", *"0x38a", "enter", "j")
+        await ask(pilot, "g", "0x38a")
+        await pilot.press("j")
         await pilot.pause()
         assert hex_view.cursor == 0x392 + 316
         assert app.structure.index.node(tree_node(app)).kind == Kind.FRAGMENT
@@ -810,18 +827,21 @@ def test_jump_to_pointers_and_back() -> None:
         assert isinstance(app, DcmViewApp) and app.structure is not None
         hex_view = app.query_one(HexView)
         # (0004,1200): counted from the first byte of the file, to the record's item tag.
-        await pilot.press("t", *"0004,1200", "enter", "j")
+        await ask(pilot, "t", "0004,1200")
+        await pilot.press("j")
         await pilot.pause()
         assert hex_view.cursor == 382
         assert app.structure.index.node(tree_node(app)).kind == Kind.ITEM
         # The first record's (0004,1400) points 2 bytes into the next record: still jumps.
-        await pilot.press("t", *"0004,1400", "enter", "j")
+        await ask(pilot, "t", "0004,1400")
+        await pilot.press("j")
         await pilot.pause()
         assert hex_view.cursor == 938
         await pilot.press("J", "J")
         await pilot.pause()
         assert hex_view.cursor == 382
-        await pilot.press("t", *"PatientName", "enter", "j")  # no pointer: stays
+        await ask(pilot, "t", "PatientName")
+        await pilot.press("j")  # no pointer: stays
         await pilot.pause()
         assert app.structure.index.node(tree_node(app)).tag == 0x00100010
 
@@ -830,7 +850,8 @@ def test_jump_to_pointers_and_back() -> None:
     async def eot(pilot: Pilot[Any]) -> None:
         app = pilot.app
         assert isinstance(app, DcmViewApp) and app.structure is not None
-        await pilot.press("t", *"ExtendedOffsetTable", "enter", "j")
+        await ask(pilot, "t", "ExtendedOffsetTable")
+        await pilot.press("j")
         await pilot.pause()
         node = tree_node(app)
         assert app.structure.index.node(node).kind == Kind.FRAGMENT
@@ -846,7 +867,8 @@ def test_expand_and_collapse_keys() -> None:
         tree = app.query_one(ElementTree)
         structure = app.structure
         sq = node_with_tag(structure, 0x00081032)  # ProcedureCodeSequence, nested twice
-        await pilot.press("t", *"ProcedureCodeSequence", "enter", "e")
+        await ask(pilot, "t", "ProcedureCodeSequence")
+        await pilot.press("e")
         await pilot.pause()
         inner = node_with_tag(structure, 0x00080121)  # EquivalentCodeSequence, in its item
         assert tree._tree_node_of[sq].is_expanded
@@ -856,7 +878,8 @@ def test_expand_and_collapse_keys() -> None:
         await pilot.pause()
         assert all(not top.is_expanded for top in tree.root.children)
         # Collapse to the path: only the groups and sequences down to the element stay open.
-        await pilot.press("g", *"0x350", "enter", "c")
+        await ask(pilot, "g", "0x350")
+        await pilot.press("c")
         await pilot.pause()
         node = tree_node(app)
         path = set(structure.ancestors(node))
@@ -1069,17 +1092,17 @@ def test_mask_keeps_identifying_values_off_the_screen() -> None:
         assert "**" in hex_view._row(hex_view.cursor // hex_view.bytes_per_row).text
         assert not leaks(app)
         # Find does not reveal them: the matches in masked values are dropped, and said so.
-        await pilot.press("slash", *"DCMSTRUCT^SAMPLE", "enter")
+        await ask(pilot, "slash", "DCMSTRUCT^SAMPLE")
         await settle(pilot)
         assert "no match" in status_text(app) and "1 in masked values" in status_text(app)
-        await pilot.press("slash", *"value:SAMPLE-0001", "enter")
+        await ask(pilot, "slash", "value:SAMPLE-0001")
         await settle(pilot)
         assert app.search is not None and not app.search.matches and app.search.hidden == 1
         assert not leaks(app)
         # m shows them again (which is how this test knows it would see them).
         await pilot.press("m")
         await pilot.pause()
-        await pilot.press("t", *"PatientName", "enter")
+        await ask(pilot, "t", "PatientName")
         await pilot.pause()
         assert "DCMSTRUCT^SAMPLE" in leaks(app)
         assert "MASKED" not in status_text(app)

@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from construct import (
+    Array,
     Bytes,
     Check,
     Construct,
@@ -124,6 +125,9 @@ def fixed_format(schema: Construct, context: Mapping[str, Any]) -> str:
         elif isinstance(sc, Switch):
             key = sc.keyfunc(ctx) if callable(sc.keyfunc) else sc.keyfunc
             walk(sc.cases.get(key, sc.default))
+        elif isinstance(sc, Array) and isinstance(sc.count, int):
+            for _ in range(sc.count):
+                walk(sc.subcon)
         elif sc is Pass:
             pass
         elif type(sc).__name__ == "Bytes" and isinstance(getattr(sc, "length", None), int):

@@ -48,3 +48,13 @@ def encapsulated_pixel_data(encoding: Encoding) -> Construct:
 BasicOffsetTable = basic_offset_table(EXPLICIT_LE)
 Fragment = fragment(EXPLICIT_LE)
 EncapsulatedPixelData = encapsulated_pixel_data(EXPLICIT_LE)
+
+
+# PS3.5 G.5: the 64-byte header at the start of each RLE Lossless frame's fragment: the number
+# of segments (1 to 15), then 15 offsets to each segment from the start of the header, unused
+# ones zero. Always little endian (PS3.5 G.5: "stored as 32-bit unsigned integers, LE").
+RLE_MAX_SEGMENTS = 15
+RleHeader = Struct(
+    "segments" / Int32ul,
+    "offsets" / Array(RLE_MAX_SEGMENTS, Int32ul),
+)

@@ -150,6 +150,17 @@ class Context:
                 return i
         return None
 
+    def length_field(self, node: int) -> tuple[int, int]:
+        """Offset and size of ``node``'s value length field: 16-bit at +6 in the short
+        explicit form (PS3.5 Table 7.1-2), else the 4 bytes before the value (Table 7.1-1's
+        long form, Table 7.1-3's implicit VR, and items, PS3.5 7.5)."""
+        c = self.columns
+        offset = int(c.offset[node])
+        value_offset = int(c.value_offset[node])
+        if bool(c.vr_explicit[node]) and value_offset - offset == 8:
+            return offset + 6, 2
+        return value_offset - 4, 4
+
     # -- values ----------------------------------------------------------------------------
 
     def value_bytes(self, node: int, limit: int = MAX_VALUE_BYTES) -> bytes | None:

@@ -93,23 +93,6 @@ index_rule(
 _SQ = vr_code("SQ")
 
 
-def _length_field(ctx: Context, i: int) -> tuple[int, int]:
-    """Offset and size of element ``i``'s length field (PS3.5 Tables 7.1-1..7.1-3)."""
-    c = ctx.columns
-    offset = int(c.offset[i])
-    header = int(c.value_offset[i]) - offset
-    if header == 12:
-        return offset + 8, 4
-    if bool(c.vr_explicit[i]):
-        return offset + 6, 2
-    return offset + 4, 4
-
-
-def _elements(ctx: Context) -> np.ndarray:
-    c = ctx.columns
-    return np.flatnonzero(c.kind == Kind.ELEMENT)
-
-
 @rule(
     "ODD_VALUE_LENGTH",
     "error",
@@ -126,7 +109,7 @@ def odd_value_length(ctx: Context) -> Iterator[Finding]:
         (c.kind == Kind.ELEMENT) & (c.length >= 0) & (c.length % 2 == 1) & (c.vr != _SQ)
     )
     for i in idx.tolist():
-        at, size = _length_field(ctx, i)
+        at, size = ctx.length_field(i)
         yield ctx.finding(
             "ODD_VALUE_LENGTH",
             f"VL {int(c.length[i])} is odd; values are padded to even length",
@@ -230,7 +213,7 @@ def vl_not_multiple(ctx: Context) -> Iterator[Finding]:
         size = sizes[int(c.vr[i])]
         length = int(c.length[i])
         if length % size:
-            at, field = _length_field(ctx, i)
+            at, field = ctx.length_field(i)
             yield ctx.finding(
                 "VL_NOT_MULTIPLE_OF_VALUE_SIZE",
                 f"VL {length} is not a multiple of {size}, the size of one "

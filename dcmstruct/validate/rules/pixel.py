@@ -17,7 +17,8 @@ import numpy as np
 
 from dcmstruct import specdata, wording
 from dcmstruct.model import Kind, vr_code
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.element import fixed_format, format_tag
+from dcmstruct.schema.pixel import RLE_MAX_SEGMENTS, RleHeader
 from dcmstruct.uids import ENCAPSULATED_UNCOMPRESSED, RLE_LOSSLESS
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
@@ -37,8 +38,9 @@ BITS_ALLOCATED = 0x00280100
 
 # PS3.5 G.1 (RLE) and A.4.11 (Encapsulated Uncompressed): each frame in exactly one fragment.
 ONE_FRAGMENT_PER_FRAME = frozenset({RLE_LOSSLESS, ENCAPSULATED_UNCOMPRESSED})
-RLE_HEADER_SIZE = 64  # PS3.5 G.5: sixteen 32-bit little-endian unsigned integers
-RLE_MAX_SEGMENTS = 15
+# PS3.5 G.5, read with the format derived from the schema: segment count, 15 offsets.
+_RLE_HEADER = struct.Struct(fixed_format(RleHeader, {}))
+RLE_HEADER_SIZE = _RLE_HEADER.size
 
 # Findings of one rule for one Pixel Data element beyond this many are summarised in one more.
 MAX_FINDINGS_PER_ELEMENT = 100
@@ -151,14 +153,14 @@ def _split_items(ctx: Context, pe: PixelElement, ts: specdata.TransferSyntax | N
 
 def _looks_like_fragment(ctx: Context, item: int, ts: specdata.TransferSyntax | None) -> str | None:
     """Why the first item reads as compressed frame data rather than an offset table, if so."""
-    head = ctx.value_bytes(item, 12)
+    head = ctx.value_bytes(item, RLE_HEADER_SIZE)
     if not head:
         return None
     for signature, name in _CODEC_SIGNATURES:
         if head.startswith(signature):
             return f"it starts with {name}"
-    if ts is not None and ts.uid == RLE_LOSSLESS and len(head) >= 8:
-        count, first = struct.unpack_from("<2I", head)
+    if ts is not None and ts.uid == RLE_LOSSLESS and len(head) >= RLE_HEADER_SIZE:
+        count, first = _RLE_HEADER.unpack(head)[:2]
         length = int(ctx.columns.length[item])
         if 1 <= count <= RLE_MAX_SEGMENTS and first == RLE_HEADER_SIZE and length >= 64:
             return f"it starts with an RLE header ({count} segments, first at offset 64)"
@@ -166,16 +168,6 @@ def _looks_like_fragment(ctx: Context, item: int, ts: specdata.TransferSyntax | 
 
 
 # -- small helpers ---------------------------------------------------------------------------
-
-
-def length_field(ctx: Context, node: int) -> tuple[int, int]:
-    """Offset and size of ``node``'s value length field (PS3.5 Tables 7.1-1 to 7.1-3)."""
-    c = ctx.columns
-    offset = int(c.offset[node])
-    value_offset = int(c.value_offset[node])
-    if bool(c.vr_explicit[node]) and value_offset - offset == 8:
-        return offset + 6, 2  # explicit VR, 16-bit length
-    return value_offset - 4, 4  # explicit VR long form, implicit VR, items
 
 
 def _attr(ctx: Context, pe: PixelElement, tag: int) -> int | None:
@@ -297,7 +289,7 @@ def check_encapsulated_defined_length(ctx: Context) -> Iterator[Finding]:
         # encapsulated transfer syntax; only the top-level Pixel Data must be encapsulated.
         if pe.tag != PIXEL_DATA or not pe.top or pe.encapsulated:
             continue
-        offset, size = length_field(ctx, pe.node)
+        offset, size = ctx.length_field(pe.node)
         length = int(ctx.columns.length[pe.node])
         yield ctx.finding(
             "ENCAPSULATED_DEFINED_LENGTH",
@@ -334,7 +326,7 @@ def check_native_pixel_undefined_length(ctx: Context) -> Iterator[Finding]:
     for pe in a.elements:
         if pe.tag != PIXEL_DATA or not pe.encapsulated:
             continue
-        offset, size = length_field(ctx, pe.node)
+        offset, size = ctx.length_field(pe.node)
         yield ctx.finding(
             "NATIVE_PIXEL_UNDEFINED_LENGTH",
             "Pixel Data has undefined length (FFFFFFFFH) and "
@@ -846,7 +838,7 @@ def _rle_fault(
     head = ctx.value_bytes(frag, RLE_HEADER_SIZE)
     if head is None or len(head) < RLE_HEADER_SIZE:
         return None  # cut by the end of the file: FILE_TRUNCATED says so
-    header = struct.unpack("<16I", head)
+    header = _RLE_HEADER.unpack(head)
     count = header[0]
     if not 1 <= count <= RLE_MAX_SEGMENTS:
         return (
@@ -928,7 +920,7 @@ def check_pixel_data_length(ctx: Context) -> Iterator[Finding]:
         expected, how = found
         if length == expected:
             continue
-        offset, size = length_field(ctx, pe.node)
+        offset, size = ctx.length_field(pe.node)
         yield ctx.finding(
             "PIXEL_DATA_LENGTH_MISMATCH",
             f"({format_tag(pe.tag)}) value length is {length}, expected {expected} = {how}",
