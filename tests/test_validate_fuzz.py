@@ -186,3 +186,44 @@ def test_seeded_corpus_through_the_command(
             json.loads(out)
         elif fmt == "junit":
             assert len(ET.fromstring(out).findall("testsuite")) == 62
+
+
+def _defined_nesting(depth: int) -> bytes:
+    """``depth`` levels of defined-length sequences and items, innermost first."""
+    inner = b""
+    for _ in range(depth):
+        item = b"\xfe\xff\x00\xe0" + len(inner).to_bytes(4, "little") + inner
+        inner = b"\x08\x00\x40\x11SQ\x00\x00" + len(item).to_bytes(4, "little") + item
+    return inner
+
+
+HOSTILE_SHAPES = {
+    # past the depth limit with defined lengths (once an IndexError in the index)
+    "defined-nesting-300": lambda: _defined_nesting(300),
+    # one fault repeated 100,000 times: findings are capped, not piled up
+    "repeated-private": lambda: b"\x19\x00\x01\x10LO\x02\x00AB" * 100_000,
+    "stray-delimiters": lambda: b"\xfe\xff\xdd\xe0\x00\x00\x00\x00" * 100_000,
+    # a long zero tail: classified from its first MiB, never copied whole
+    "zero-tail": lambda: bytes(32 << 20),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_SHAPES))
+def test_hostile_shapes_stay_bounded(name: str) -> None:
+    import resource
+
+    data = part10(ct_dataset(Raw(HOSTILE_SHAPES[name]())))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    findings, internal = validate_index(index_bytes(data))
+    elapsed = time.monotonic() - start
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert not internal
+    assert findings
+    per_rule: dict[str, int] = {}
+    for f in findings:
+        per_rule[f.rule] = per_rule.get(f.rule, 0) + 1
+    assert max(per_rule.values()) <= 1001, per_rule
+    assert elapsed < 30, f"{name}: {elapsed:.1f} s"
+    # peak growth over what the process already had: bounded, whatever the findings' count
+    assert grown_mib < 400, f"{name}: {grown_mib:.0f} MiB"
