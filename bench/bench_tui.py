@@ -14,12 +14,19 @@ A measurement script, not a test: it asserts nothing about timings. It
      what the Pilot takes for a key that does nothing;
    - *jump*: go to the middle (as the ``g`` dialog does) and to the end (``ctrl+end``);
    - *draw row*: the cost of drawing one hex row from the mmap (no cache);
-   - peak RSS of the process.
+   - peak RSS of the process;
+
+3. opens ``multiframe_500mb.dcm`` (made by ``bench/bench_index.py``'s generator if missing) and
+   times find, through the find dialog: a byte string near the end of the file (time to the
+   first match), one that is nowhere (time to "no match": the whole file scanned), the same
+   in any case (a lowered copy of each chunk), and a value search; and, while a search of
+   the whole file runs, how long a key press (a cursor move) takes to be handled.
 
 Usage::
 
     python bench/bench_tui.py
     python bench/bench_tui.py --size-gb 0.5 --pages 50
+    python bench/bench_tui.py --skip-open      # the find figures only
 """
 
 from __future__ import annotations
@@ -33,9 +40,12 @@ import sys
 import time
 from pathlib import Path
 
+from textual import events
+
 from dcmstruct.builder import EXPLICIT_VR_LITTLE_ENDIAN, E, part10
 from dcmstruct.model import Stream
 from dcmstruct.tui.app import DcmViewApp
+from dcmstruct.tui.search import Mode, Query, parse_query
 from dcmstruct.tui.widgets import HexView
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -115,25 +125,128 @@ async def measure(path: Path, pages: int) -> dict[str, float]:
     return results
 
 
+def ensure_multiframe(workdir: Path) -> Path:
+    """``multiframe_500mb.dcm`` of bench/bench_index.py, generated the same way if missing."""
+    sys.path.insert(0, str(BENCH_DIR))
+    import bench_index  # type: ignore[import-not-found]
+
+    spec = next(f for f in bench_index.FILES if f.name == "multiframe_500mb.dcm")
+    return Path(bench_index.ensure_file(workdir, spec, bench_index.FULL).path)
+
+
+async def _search(app: DcmViewApp, pilot: object, query: Query) -> float:
+    """Seconds from starting ``query`` (as the dialog does) to the first match, or to the end
+    of the scan if there is none."""
+    start = time.perf_counter()
+    app._goto(Stream.FILE, 0, reveal=True)
+    app._start_search(query)
+    search = app.search
+    assert search is not None
+    while search.current < 0 and (search.running or not search.scan.done):
+        await pilot.pause(0.001)  # type: ignore[attr-defined]
+    elapsed = time.perf_counter() - start
+    app.action_stop_search()
+    await _idle(app, pilot)
+    return elapsed
+
+
+async def _idle(app: DcmViewApp, pilot: object) -> None:
+    """Until the stopped search's thread has returned (a cancelled worker never completes)."""
+    while any(w.group == "search" and not w.is_finished for w in app.workers):
+        await pilot.pause(0.001)  # type: ignore[attr-defined]
+
+
+def evict(path: Path) -> None:
+    """Drop the file's pages from the page cache (clean pages, not mapped by anyone), so the
+    first search reads from the disk as it would on a file just copied in."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+async def measure_find(path: Path) -> dict[str, float]:
+    results: dict[str, float] = {}
+    evict(path)
+    app = DcmViewApp(str(path), validate=False)
+    absent = parse_query("de ad be ef ca fe ba be")
+    async with app.run_test(size=(120, 40)) as pilot:
+        while app.structure is None:
+            await pilot.pause(0.001)
+        await pilot.pause()
+        structure = app.structure
+        sm = structure.streams[Stream.FILE]
+        # Keys while a whole-file search of the cold file runs.
+        hex_view = app.query_one(HexView)
+        start = time.perf_counter()
+        app._start_search(absent)
+        times: list[float] = []
+        while app.search is not None and app.search.running:
+            # The Pilot's press waits for the app to be idle, which a running search (its
+            # progress updates) delays: post the key as the terminal would, and time until
+            # the cursor has moved.
+            before = hex_view.cursor
+            t = time.perf_counter()
+            app.post_message(events.Key("right", None))
+            while hex_view.cursor == before:
+                await asyncio.sleep(0.0002)
+            times.append(time.perf_counter() - t)
+            await asyncio.sleep(0.02)
+        results["find absent bytes, cold cache, whole file (s)"] = time.perf_counter() - start
+        results["keys handled during that search"] = len(times)
+        if times:
+            results["key press during search, mean (ms)"] = sum(times) / len(times) * 1000
+            results["key press during search, max (ms)"] = max(times) * 1000
+        await _idle(app, pilot)
+        warm = await _search(app, pilot, absent)
+        results["find absent bytes, warm, whole file (s)"] = warm
+        results["MiB/s, warm"] = sm.size / (1 << 20) / warm
+        results["find absent text, any case, warm (s)"] = await _search(
+            app, pilot, parse_query("no such text")
+        )
+        # The file's last 8 bytes (the pixel pattern repeats: the first match comes early).
+        tail = bytes(sm.buf[sm.size - 8 : sm.size])
+        results["find the last 8 bytes, first match (s)"] = await _search(
+            app, pilot, Query(Mode.HEX, tail)
+        )
+        results["find value 512 (Rows), first match (s)"] = await _search(
+            app, pilot, parse_query("value:512")
+        )
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--workdir", type=Path, default=BENCH_DIR / "out")
     p.add_argument("--size-gb", type=float, default=2.0, help="pixel data size in GiB")
     p.add_argument("--pages", type=int, default=200, help="PgDn presses to time")
+    p.add_argument("--skip-open", action="store_true", help="only the find figures")
+    p.add_argument("--skip-find", action="store_true", help="only the open/page figures")
     args = p.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
     frames = max(1, round(args.size_gb * (1 << 30) / FRAME))
     path = args.workdir / f"big_sparse_{args.size_gb:g}gb.dcm"
-    size = make_sparse(path, frames)
-    disk = os.stat(path).st_blocks * 512
+    size = disk = 0
+    if not args.skip_open:
+        size = make_sparse(path, frames)
+        disk = os.stat(path).st_blocks * 512
     print(f"# {platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
-    print(f"# {path.name}: {size:,} bytes ({size / (1 << 30):.2f} GiB), {disk:,} bytes on disk")
-    results = asyncio.run(measure(path, args.pages))
+    if not args.skip_open:
+        print(f"# {path.name}: {size:,} bytes ({size / (1 << 30):.2f} GiB), {disk:,} on disk")
+        _table(asyncio.run(measure(path, args.pages)))
+    if not args.skip_find:
+        multiframe = ensure_multiframe(args.workdir)
+        print(f"# {multiframe.name}: {multiframe.stat().st_size:,} bytes")
+        _table(asyncio.run(measure_find(multiframe)))
+    return 0
+
+
+def _table(results: dict[str, float]) -> None:
     print("| measure | value |")
     print("|---|---|")
     for name, value in results.items():
         print(f"| {name} | {value:.3f} |")
-    return 0
 
 
 if __name__ == "__main__":

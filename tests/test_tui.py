@@ -393,6 +393,32 @@ def test_help_screen_lists_the_keys() -> None:
         assert not isinstance(app.screen, HelpScreen)
         titles = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Go to offset (decimal or 0x hex)", "Go to tag or keyword (the next one)"} <= titles
+        # The second slice's keys: in the help screen and in the command palette alike.
+        new = {
+            "Find bytes (hex), text, or a decoded value",
+            "Go to the next match",
+            "Go to the previous match",
+            "Set or remove a bookmark at the cursor",
+            "Go to the next bookmark",
+            "List the bookmarks: go to one, or delete it",
+            "Go back to where the last jump started",
+            "Collapse the whole tree",
+            "Collapse the tree down to the selected element's path",
+            "Preview the pixel data: a frame, or the fragments of encapsulated data",
+            "Mask identifying and private values (PS3.15 Basic Profile) on or off",
+            "Follow the offset under the cursor",  # the inspector's Enter
+            "Next frame",
+        }
+        assert new <= described
+        assert new - {"Follow the offset under the cursor", "Next frame"} <= titles
+        keys = {key for _, key, _ in app.help_rows()}
+        assert {"/", "f3", "b", "'", "B", "j", "J", "e", "c", "C", "p", "m"} <= keys
+        # A command run from the palette acts on the main screen.
+        await pilot.press("ctrl+p", *"mask identifying")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.structure is not None and app.structure.masking
 
     drive(SAMPLE, body)
 
@@ -723,11 +749,21 @@ def test_search_stops_at_the_cap_and_goes_on(monkeypatch: pytest.MonkeyPatch) ->
 def test_search_runs_in_a_worker_and_can_be_stopped(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A long search (a 16 MB file in 1 KiB chunks) leaves the keys working; Escape stops it."""
+    """A long search (a 16 MB file in 1 KiB chunks, each read made slow as from a slow disk)
+    leaves the keys working; Escape stops it."""
+    import time
+
     path = tmp_path / "zeros.dcm"
     with open(path, "wb") as f:
         f.truncate(16 << 20)
     monkeypatch.setattr(search_module, "CHUNK", 1024)
+    find_all = ByteScan._find_all
+
+    def slow(self: ByteScan, *args: Any) -> list[int]:
+        time.sleep(0.001)
+        return find_all(self, *args)
+
+    monkeypatch.setattr(ByteScan, "_find_all", slow)
 
     async def body(pilot: Pilot[Any]) -> None:
         app = pilot.app
@@ -885,8 +921,8 @@ def test_expand_and_collapse_keys() -> None:
         path = set(structure.ancestors(node))
         opened = {n for n, t in tree._tree_node_of.items() if t.is_expanded}
         assert opened == path
-        data_set = [t for t in tree.root.children if str(t.label).startswith("Data Set")][0]
-        file_meta = [t for t in tree.root.children if str(t.label).startswith("File Meta")][0]
+        data_set = next(t for t in tree.root.children if str(t.label).startswith("Data Set"))
+        file_meta = next(t for t in tree.root.children if str(t.label).startswith("File Meta"))
         assert data_set.is_expanded and not file_meta.is_expanded
 
     drive(SAMPLE, body)

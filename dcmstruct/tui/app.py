@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,7 @@ _TREE_MIN = 30  # columns the structure pane keeps before the hex pane may widen
 _HEX_CHROME = 3  # border (2) + vertical scrollbar (1)
 HISTORY = 100  # positions the back key remembers
 _BATCH = 200  # search matches handed to the screen at a time
+_PROGRESS = 0.1  # seconds between two progress updates of a search
 MASKED_MESSAGE = "<masked: the message may quote a masked value>"
 
 Position = tuple[Stream, int]
@@ -88,12 +90,15 @@ class Search:
             return f"{n:,} so far, searching {self.scan.progress:.0%}"
         return f"{n:,}+"
 
-    def status(self) -> str:
+    def status(self, masking: bool = False) -> str:
+        """``masking``: the query is not repeated, as it may be a masked value itself (the
+        screen may be shared: that is what the mask is for)."""
         hidden = f" ({self.hidden:,} in masked values not shown)" if self.hidden else ""
         if not self.matches:
             if self.running:
-                return f"searching {self.query.describe()} {self.scan.progress:.0%}{hidden}"
-            return f"no match for {self.query.describe()}{hidden}"
+                return f"searching {self.scan.progress:.0%}{hidden}"
+            what = "" if masking else f" for {self.query.describe()}"
+            return f"no match{what}{hidden}"
         where = f"match {self.current + 1} of " if self.current >= 0 else "matches: "
         return where + self.count_text() + hidden
 
@@ -144,7 +149,7 @@ class DcmViewApp(App[int]):
         Binding(
             "escape", "stop_search", "Stop search", show=False, tooltip="Stop a running search"
         ),
-        Binding("n", "finding(1)", "Next finding", tooltip="Go to the next finding"),
+        Binding("n", "finding(1)", "Finding", tooltip="Go to the next finding"),
         Binding(
             "N",
             "finding(-1)",
@@ -153,7 +158,13 @@ class DcmViewApp(App[int]):
             show=False,
             tooltip="Go to the previous finding",
         ),
-        Binding("b", "bookmark", "Mark", tooltip="Set or remove a bookmark at the cursor"),
+        Binding(
+            "b",
+            "bookmark",
+            "Mark",
+            show=False,
+            tooltip="Set or remove a bookmark at the cursor",
+        ),
         Binding(
             "apostrophe",
             "next_bookmark",
@@ -496,11 +507,12 @@ class DcmViewApp(App[int]):
                 what = kind_name(n.kind)
         count = f"{len(self.findings):,} findings" + ("" if self._validated else " (validating)")
         size = self.structure.streams[stream].size
-        parts = [where, what, f"{stream.label} {size:,} bytes", count]
+        # Most important first: a narrow terminal cuts the line's end.
+        parts = ["MASKED"] if self.structure.masking else []
+        parts += [where, what]
         if self.search is not None:
-            parts.append(self.search.status())
-        if self.structure.masking:
-            parts.append("MASKED")
+            parts.append(self.search.status(self.structure.masking))
+        parts += [count, f"{stream.label} {size:,} bytes"]
         self._status("  │  ".join(parts))
 
     def _status(self, text: str) -> None:
@@ -634,13 +646,19 @@ class DcmViewApp(App[int]):
         worker = get_current_worker()
         found = 0
         scan = search.scan
+        last = 0.0
         try:
             while not worker.is_cancelled and not scan.done and found < want:
                 batch = scan.next_batch(min(_BATCH, want - found), lambda: worker.is_cancelled)
                 found += len(batch)
                 if worker.is_cancelled:
                     return
-                self.call_from_thread(self._search_batch, search, batch, False)
+                # Matches go up at once; mere progress at most every _PROGRESS seconds, so a
+                # scan in small chunks does not flood the screen with redraws.
+                now = time.monotonic()
+                if batch or now - last >= _PROGRESS:
+                    last = now
+                    self.call_from_thread(self._search_batch, search, batch, False)
             if not worker.is_cancelled:
                 self.call_from_thread(self._search_batch, search, [], True)
         except RuntimeError:
@@ -671,7 +689,7 @@ class DcmViewApp(App[int]):
             if batch:
                 self._show_hits()
             if finished and not search.matches:
-                self.notify(search.status(), severity="warning")
+                self.notify(search.status(self.structure.masking), severity="warning")
             self._sync_from_cursor(reveal=False)
         if finished:
             search.pending = None
@@ -714,7 +732,7 @@ class DcmViewApp(App[int]):
             self.notify("search wrapped around" if direction > 0 else "from the last match")
             self._goto_match(k)
         else:
-            self.notify(search.status())
+            self.notify(search.status(self.structure is not None and self.structure.masking))
 
     def action_stop_search(self) -> None:
         search = self.search
@@ -871,9 +889,7 @@ class DcmViewApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The viewer's keys act on the main screen only: on the pixel preview or in a dialog
         they would act on panes the user does not see (and crowd that screen's footer)."""
-        if action in _OWN_ACTIONS and len(self.screen_stack) > 1:
-            return False
-        return True
+        return not (action in _OWN_ACTIONS and len(self.screen_stack) > 1)
 
     def help_rows(self) -> list[tuple[str, str, str]]:
         return binding_rows(

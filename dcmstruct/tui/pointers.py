@@ -86,6 +86,10 @@ def _base_pointer(
     problem = ""
     if target >= int(c.end[pixel]):
         problem = f"past the end of the Pixel Data ({int(c.end[pixel]):#x})"
+    else:
+        at = structure.innermost(stream, target)
+        if at < 0 or int(c.offset[at]) != target or int(c.kind[at]) != Kind.FRAGMENT:
+            problem = "no fragment item starts there"
     return Pointer(node, entry, count, value, stream, target, what, problem)
 
 

@@ -12,8 +12,10 @@ needle's length minus one, so a match across a chunk boundary is found once.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import math
+import mmap
 import re
 import struct
 from collections.abc import Callable
@@ -29,7 +31,10 @@ from dcmstruct.tui.decode import SINGLE_VALUED
 from dcmstruct.tui.structure import Structure
 from dcmstruct.values import NUMERIC_DTYPES, little_endian
 
-CHUNK = 16 << 20  # bytes of the file searched between two checks for cancellation
+# Bytes of the file searched at a time. ``find`` holds the GIL while it runs, page faults
+# included: a chunk must be small enough that reading it from a cold disk does not stall the
+# screen (1 MiB: a few ms), and big enough that the Python loop around it costs nothing.
+CHUNK = 1 << 20
 CAP = 1000  # matches collected before the scan pauses (F3 past the last one goes on)
 VALUE_READ = 1 << 16  # bytes of a value read to compare it
 MAX_NEEDLE = 4096
@@ -198,6 +203,7 @@ class ByteScan:
         n = len(self.needle)
         hits: list[int] = []
         buf = self.buf
+        self._read_ahead(b)
         if self.ignore_case or not hasattr(buf, "find"):
             hay = bytes(memoryview(buf)[a:hay_end])
             if self.ignore_case:
@@ -219,6 +225,19 @@ class ByteScan:
             hits.append(k)
             at = k + 1
         return hits
+
+    def _read_ahead(self, start: int) -> None:
+        """Ask the kernel to read the next chunks while this one is searched: the file is
+        mapped for random access (no read-ahead), which makes a sequential scan of a cold
+        file wait for every page in turn."""
+        buf = self.buf
+        if not isinstance(buf, mmap.mmap) or start >= self.size:
+            return
+        page = mmap.PAGESIZE
+        begin = start - start % page
+        length = min(self.size - begin, 8 * self.chunk)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            buf.madvise(mmap.MADV_WILLNEED, begin, length)
 
 
 # -- values ----------------------------------------------------------------------------------

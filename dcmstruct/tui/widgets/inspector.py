@@ -147,6 +147,10 @@ class Inspector(VerticalScroll):
     ) -> Text:
         out = Text(no_wrap=True, overflow="crop")
         label = self._style("label")
+        if findings:
+            # What is wrong here comes first: it is why one looks at a broken file.
+            lines = [ln for f in findings for ln in (Line(f.rule, ""), Line("", f.message))]
+            self._section(out, "Findings here", lines, width, self._style("fault"))
         if pointer is not None:
             if pointer.target is None:
                 line = Line("Points to", "nothing", f"{pointer.problem} ({pointer.what})")
@@ -159,10 +163,6 @@ class Inspector(VerticalScroll):
                 f" (entry {pointer.entry + 1} of {pointer.count})" if pointer.count > 1 else ""
             )
             self._section(out, "Offset value", [Line("Value", entry), line], width, label)
-        if findings:
-            # What is wrong here comes first: it is why one looks at a broken file.
-            lines = [ln for f in findings for ln in (Line(f.rule, ""), Line("", f.message))]
-            self._section(out, "Findings here", lines, width, self._style("fault"))
         if node >= 0:
             self._section(out, "Element", describe(structure, node), width, label)
             value = decode(structure, node)
