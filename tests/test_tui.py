@@ -18,7 +18,7 @@ import pytest
 from textual.pilot import Pilot
 
 from dcmstruct.builder import EXPLICIT_VR_LITTLE_ENDIAN, E, Item, Raw, Seq, Writer, part10
-from dcmstruct.index import index_bytes
+from dcmstruct.index import index_bytes, index_file
 from dcmstruct.model import Kind, Stream
 from dcmstruct.sample import sample_path
 from dcmstruct.schema.element import EXPLICIT_LE
@@ -1002,6 +1002,12 @@ def test_pixel_frames_are_decoded_from_the_header(tmp_path: Path) -> None:
     _, a = frame(_image(tmp_path, by_pixel, photometric="RGB", samples=3, planar=0))
     _, b = frame(_image(tmp_path, by_plane, photometric="RGB", samples=3, planar=1))
     assert a.shape == (2, 4, 3) and a.tolist() == b.tolist() and a[0, 1].tolist() == [0, 255, 0]
+    # YBR_FULL_422 (PS3.3 C.7.6.3.1.2): Y1 Y2 Cb Cr per pixel pair; neutral chroma is grey.
+    ybr = bytes([10, 20, 128, 128, 30, 40, 128, 128]) * 2  # 2 rows x 4 pixels
+    info, img = frame(_image(tmp_path, ybr, photometric="YBR_FULL_422", samples=3, planar=0))
+    assert info.problems == [] and img.shape == (2, 4, 3)
+    assert [round(v) for v in img[0, :, 0]] == [10, 20, 30, 40]
+    assert np.allclose(img[..., 0], img[..., 1]) and np.allclose(img[..., 0], img[..., 2])
     # Frame 2 of 3, and 1-bit pixels packed least significant bit first.
     info, img = frame(_image(tmp_path, bytes(range(24)), frames=3), 1)
     assert img[0].tolist() == [8, 9, 10, 11]
@@ -1173,3 +1179,22 @@ def test_snapshot_masked(snap: Callable[..., bool]) -> None:
     the tree and the inspector, MASKED in the status line."""
     app = DcmViewApp(SAMPLE, validate=False, mask=True)
     assert snap(app, press=("t", *"PatientName", "enter"))
+
+
+def test_ybr_full_422_preview_matches_pydicom() -> None:
+    # pydicom (a test dependency only) converts native YBR_FULL_422 to RGB in pixel_array.
+    import numpy as np
+
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("SC_ybr_full_422_uncompressed.dcm")
+    if path is None:
+        pytest.skip("pydicom's test file is not installed")
+    expected = pydicom.dcmread(path).pixel_array.astype(np.float64)
+    with index_file(path) as index:
+        structure = Structure(index)
+        info = image_info(structure, pick_pixel_node(structure, -1) or 0)
+        img = frame_pixels(structure, info, 0)
+    assert img is not None and img.shape == expected.shape
+    assert np.abs(img - expected).max() <= 2  # rounding differs by a level at most

@@ -85,12 +85,23 @@ class ImageInfo:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def values_per_frame(self) -> int:
+        """Stored values in one frame: YBR_FULL_422 keeps 2 values a pixel (Y, and Cb or Cr
+        shared by two pixels, PS3.3 C.7.6.3.1.2), every other interpretation ``samples``."""
+        per_pixel = 2 if self.ybr422 else self.samples
+        return (self.rows or 0) * (self.columns or 0) * per_pixel
+
+    @property
+    def ybr422(self) -> bool:
+        return self.samples == 3 and self.photometric == "YBR_FULL_422"
+
+    @property
     def frame_bits(self) -> int:
-        return (self.rows or 0) * (self.columns or 0) * self.samples * (self.bits_allocated or 0)
+        return self.values_per_frame * (self.bits_allocated or 0)
 
     @property
     def colour(self) -> bool:
-        return self.samples == 3 and self.photometric in ("RGB", "YBR_FULL")
+        return self.samples == 3 and self.photometric in ("RGB", "YBR_FULL", "YBR_FULL_422")
 
     @property
     def frames_present(self) -> int:
@@ -287,8 +298,8 @@ def _check_native(info: ImageInfo) -> None:
         info.high_bit = bs - 1
     if info.samples not in (1, 3):
         p.append(f"Samples per Pixel {info.samples}: the first sample is shown")
-    if info.photometric == "YBR_FULL_422":
-        p.append("YBR_FULL_422 (subsampled chroma): only the luminance is shown")
+    if info.photometric == "YBR_FULL_422" and (info.columns or 0) % 2:
+        p.append("YBR_FULL_422 with an odd number of columns: the last column is not shown")
     elif info.photometric == "PALETTE COLOR":
         p.append("PALETTE COLOR: indices shown as grey (the palette is not applied)")
     expected = -(-info.frame_bits * info.frames // 8)
@@ -310,7 +321,7 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
     if info.encapsulated or not rows or not cols or not ba or (ba != 1 and ba % 8) or ba > 64:
         return None
     samples = max(1, info.samples)
-    per_frame = rows * cols * samples
+    per_frame = info.values_per_frame
     buf = structure.index.sources[info.stream].buf
     if ba == 1:
         values = _one_bit(buf, info, frame, per_frame)
@@ -332,6 +343,14 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
         del raw
     full: F64 = np.full(per_frame, np.nan)
     full[: len(values)] = values[:per_frame]
+    if info.ybr422 and cols >= 2:
+        # PS3.3 C.7.6.3.1.2: per pair of pixels Y1 Y2 Cb Cr (planar configuration 0 only).
+        pairs = full[: rows * (cols // 2) * 4].reshape(rows, cols // 2, 4)
+        ybr = np.empty((rows, (cols // 2) * 2, 3))
+        ybr[:, 0::2, 0], ybr[:, 1::2, 0] = pairs[:, :, 0], pairs[:, :, 1]
+        ybr[:, :, 1] = np.repeat(pairs[:, :, 2], 2, axis=1)
+        ybr[:, :, 2] = np.repeat(pairs[:, :, 3], 2, axis=1)
+        return _ybr_to_rgb(ybr, info)
     if samples == 3 and info.photometric in ("RGB", "YBR_FULL"):
         rgb: F64
         if info.planar == 1:
