@@ -1198,3 +1198,25 @@ def test_ybr_full_422_preview_matches_pydicom() -> None:
         img = frame_pixels(structure, info, 0)
     assert img is not None and img.shape == expected.shape
     assert np.abs(img - expected).max() <= 2  # rounding differs by a level at most
+
+
+def test_palette_color_preview_matches_pydicom() -> None:
+    import numpy as np
+
+    pydicom = pytest.importorskip("pydicom")
+    from pydicom.data import get_testdata_file
+    from pydicom.pixels import apply_color_lut
+
+    path = get_testdata_file("OT-PAL-8-face.dcm")  # a bare data set: no meta group
+    if path is None:
+        pytest.skip("pydicom's test file is not installed")
+    ds = pydicom.dcmread(path, force=True)
+    ds.file_meta = pydicom.dataset.FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    expected = (apply_color_lut(ds.pixel_array, ds) / 257).round()  # 16-bit tables to 8 bits
+    with index_file(path) as index:
+        structure = Structure(index)
+        info = image_info(structure, pick_pixel_node(structure, -1) or 0)
+        levels = to_levels(frame_pixels(structure, info, 0), info, info.windows[-1])
+    assert info.problems == [] and levels is not None and levels.shape == expected.shape
+    assert np.abs(levels.astype(int) - expected.astype(int)).max() <= 1

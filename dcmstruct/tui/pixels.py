@@ -101,7 +101,9 @@ class ImageInfo:
 
     @property
     def colour(self) -> bool:
-        return self.samples == 3 and self.photometric in ("RGB", "YBR_FULL", "YBR_FULL_422")
+        return (self.samples == 3 and self.photometric in ("RGB", "YBR_FULL", "YBR_FULL_422")) or (
+            self.samples == 1 and self.photometric == "PALETTE COLOR"
+        )
 
     @property
     def frames_present(self) -> int:
@@ -300,8 +302,7 @@ def _check_native(info: ImageInfo) -> None:
         p.append(f"Samples per Pixel {info.samples}: the first sample is shown")
     if info.photometric == "YBR_FULL_422" and (info.columns or 0) % 2:
         p.append("YBR_FULL_422 with an odd number of columns: the last column is not shown")
-    elif info.photometric == "PALETTE COLOR":
-        p.append("PALETTE COLOR: indices shown as grey (the palette is not applied)")
+
     expected = -(-info.frame_bits * info.frames // 8)
     if info.available < expected:
         present = info.frames_present
@@ -368,7 +369,42 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
         img = full.reshape(rows, cols)
     if info.tag == PIXEL_DATA and info.photometric.startswith("MONOCHROME"):
         img = img * info.slope + info.intercept
+    if info.photometric == "PALETTE COLOR" and samples == 1:
+        coloured = _palette(structure, info, img)
+        if coloured is not None:
+            return coloured
     return img
+
+
+# PS3.3 C.7.6.3.1.5: (0028,1101-1103) descriptors, (0028,1201-1203) the tables themselves.
+_PALETTE = ((0x00281101, 0x00281201), (0x00281102, 0x00281202), (0x00281103, 0x00281203))
+
+
+def _palette(structure: Structure, info: ImageInfo, img: F64) -> F64 | None:
+    """PALETTE COLOR indices through the red, green and blue tables, scaled like the stored
+    values (so to_levels treats them as it treats RGB). None if a table is unusable."""
+    channels = []
+    for descriptor_tag, data_tag in _PALETTE:
+        descriptor = _numbers(structure, _sibling(structure, info.node, descriptor_tag))
+        data = _sibling(structure, info.node, data_tag)
+        if len(descriptor) < 3 or data is None:
+            return None
+        entries = int(descriptor[0]) or 65536  # 0 means 2^16 entries
+        first, bits = int(descriptor[1]), int(descriptor[2])
+        size = 2 if bits > 8 or structure.index.node(data).vr != "OB" else 1
+        raw = _raw(structure, data, entries * size)
+        order = "<" if little_endian(structure.index, data) else ">"
+        if raw is None or len(raw) < entries * size:
+            return None
+        table = np.frombuffer(raw, dtype=np.dtype(f"{order}u{size}")).astype(np.float64)
+        # 8-bit entries may be stored in 16-bit words (PS3.3 C.7.6.3.1.6): keep the low byte.
+        top = float(2**bits - 1)
+        table = np.clip(table if bits > 8 else table % 256, 0, top) * (255.0 / top)
+        index = np.clip(np.nan_to_num(img, nan=first) - first, 0, entries - 1).astype(np.int64)
+        channels.append(table[index])
+    levels = np.stack(channels, axis=-1)
+    stored_top = float(2 ** (info.bits_stored or 8) - 1)
+    return np.where(np.isnan(img)[..., None], np.nan, levels * (stored_top / 255.0))
 
 
 def _one_bit(buf: object, info: ImageInfo, frame: int, per_frame: int) -> F64:
