@@ -1220,3 +1220,14 @@ def test_palette_color_preview_matches_pydicom() -> None:
         levels = to_levels(frame_pixels(structure, info, 0), info, info.windows[-1])
     assert info.problems == [] and levels is not None and levels.shape == expected.shape
     assert np.abs(levels.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_mask_hides_unparsed_bytes_too() -> None:
+    from dcmstruct.tui.deid import masked_nodes, masked_ranges
+
+    ds = [E("SOPClassUID", "UI", "1.2"), E("Modality", "CS", "CT")]
+    clean = part10(ds)
+    data = clean + b"DOE^JOHN" * 3  # a name in bytes that form no element
+    index = index_bytes(data)
+    ranges = masked_ranges(index, masked_nodes(index))[0]
+    assert any(a <= len(clean) and b == len(data) for a, b in ranges), ranges

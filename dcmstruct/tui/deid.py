@@ -191,7 +191,9 @@ def masked_nodes(index: ElementIndex) -> npt.NDArray[np.bool_]:
     group = (tag >> 16) & 0xFFFF
     private = is_element & (group & 1 == 1) & (group > 0x0008) & ~_is_private_creator(tag)
     direct = is_element & np.isin(tag, np.fromiter(IDENTIFYING_TAGS, np.int64))
-    hidden: npt.NDArray[np.bool_] = np.asarray(private | direct, dtype=np.bool_)
+    # Bytes that form no element may be the remains of any value, a patient's name included.
+    unparsed = c.kind == Kind.TRAILING
+    hidden: npt.NDArray[np.bool_] = np.asarray(private | direct | unparsed, dtype=np.bool_)
     if n == 0 or not hidden.any():
         return hidden
     # Inherit down the tree one depth at a time: a parent's row always comes before its
@@ -211,7 +213,8 @@ def masked_ranges(
     is its items' headers and elements: only the values inside it are hidden (by the nodes
     inside it), so the items stay readable as structure."""
     c = index.columns
-    has_value = (
+    trailing = hidden & (c.kind == Kind.TRAILING)
+    has_value = trailing | (
         hidden
         & (c.value_offset >= 0)
         & (c.length != UNDEFINED)
@@ -223,7 +226,8 @@ def masked_ranges(
     rows = np.flatnonzero(has_value)
     for stream in np.unique(c.stream[rows]).tolist():
         sel = rows[c.stream[rows] == stream]
-        starts = c.value_offset[sel]
+        # Unparsed bytes have no value field: all of them are hidden.
+        starts = np.where(trailing[sel], c.offset[sel], c.value_offset[sel])
         ends = c.end[sel]
         order = np.argsort(starts, kind="stable")
         merged: list[tuple[int, int]] = []
