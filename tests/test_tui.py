@@ -1105,13 +1105,17 @@ def test_mask_keeps_identifying_values_off_the_screen() -> None:
     structure = Structure(index_bytes(Path(SAMPLE).read_bytes()))
     structure.set_masking(True)
     c = structure.index.columns
-    secrets = set()
+    secrets: set[str] = set()
+    public: set[str] = set()
     for i in range(len(c)):
-        if structure.hidden(i) and int(c.kind[i]) == Kind.ELEMENT:
+        if int(c.kind[i]) == Kind.ELEMENT:
             view = structure.index.value(i)
             if view is not None:
                 text = bytes(view).decode("latin-1").strip(" \0")
-                secrets.update(v for v in text.split("\\") if len(v) >= 4 and v.isprintable())
+                values = {v for v in text.split("\\") if len(v) >= 4 and v.isprintable()}
+                (secrets if structure.hidden(i) else public).update(values)
+    # A value that an unmasked element holds too (a code used in two sequences) may show.
+    secrets -= public
     assert "DCMSTRUCT^SAMPLE" in secrets and "SAMPLE-0001" in secrets
 
     def leaks(app: DcmViewApp) -> set[str]:
@@ -1133,10 +1137,11 @@ def test_mask_keeps_identifying_values_off_the_screen() -> None:
         await pilot.pause()
         assert "**" in hex_view._row(hex_view.cursor // hex_view.bytes_per_row).text
         assert not leaks(app)
-        # Find does not reveal them: the matches in masked values are dropped, and said so.
+        # Find does not reveal them: the matches in masked values are dropped, and not even
+        # counted on screen (a count would confirm a guessed value).
         await ask(pilot, "slash", "DCMSTRUCT^SAMPLE")
         await settle(pilot)
-        assert "no match" in status_text(app) and "1 in masked values" in status_text(app)
+        assert "no match" in status_text(app) and "masked values" not in status_text(app)
         await ask(pilot, "slash", "value:SAMPLE-0001")
         await settle(pilot)
         assert app.search is not None and not app.search.matches and app.search.hidden == 1
@@ -1231,3 +1236,41 @@ def test_mask_hides_unparsed_bytes_too() -> None:
     index = index_bytes(data)
     ranges = masked_ranges(index, masked_nodes(index))[0]
     assert any(a <= len(clean) and b == len(data) for a, b in ranges), ranges
+
+
+def test_mask_reaches_everything_inside_a_masked_sequence() -> None:
+    from dcmstruct.tui.deid import masked_nodes, masked_ranges
+
+    # (0010,1002) Other Patient IDs Sequence is identifying: all that its items hold is too,
+    # including elements that are not identifying by themselves.
+    inner = Item([E("PatientID", "LO", "SECRETCODE"), E("IssuerOfPatientID", "LO", "X")])
+    ds = [E("SOPClassUID", "UI", "1.2"), E("OtherPatientIDsSequence", "SQ", Seq([inner]))]
+    data = part10(ds)
+    index = index_bytes(data)
+    hidden = masked_nodes(index)
+    secret = data.index(b"SECRETCODE")
+    assert all(
+        hidden[n.index]
+        for n in index
+        if n.tag is not None and n.offset > secret - 16 and n.depth == 1
+    )
+    ranges = masked_ranges(index, hidden)[0]
+    assert any(a <= secret and secret + 10 <= b for a, b in ranges)
+
+
+def test_mask_hides_branches_past_the_nesting_limit() -> None:
+    from dcmstruct.index import index_source
+    from dcmstruct.source import Source
+    from dcmstruct.tui.deid import masked_nodes, masked_ranges
+
+    body = Writer(EXPLICIT_LE).element(E("PatientName", "PN", "DEEP^SECRET"))
+    for _ in range(6):  # six levels of sequences, each with one undefined-length item
+        body = Writer(EXPLICIT_LE).element(
+            E("ReferencedImageSequence", "SQ", Seq([Item([Raw(body)], undefined=True)]))
+        )
+    data = part10([E("SOPClassUID", "UI", "1.2"), Raw(body)])
+    index = index_source(Source.from_bytes(data), max_depth=3)
+    assert any(f.code == "NESTING_TOO_DEEP" for f in index.faults)
+    secret = data.index(b"DEEP^SECRET")
+    ranges = masked_ranges(index, masked_nodes(index))[0]
+    assert any(a <= secret and secret + 11 <= b for a, b in ranges)

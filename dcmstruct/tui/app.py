@@ -93,7 +93,10 @@ class Search:
     def status(self, masking: bool = False) -> str:
         """``masking``: the query is not repeated, as it may be a masked value itself (the
         screen may be shared: that is what the mask is for)."""
-        hidden = f" ({self.hidden:,} in masked values not shown)" if self.hidden else ""
+        # Saying how many matches fell in masked values would confirm a guess at one.
+        hidden = (
+            f" ({self.hidden:,} in masked values not shown)" if self.hidden and not masking else ""
+        )
         if not self.matches:
             if self.running:
                 return f"searching {self.scan.progress:.0%}{hidden}"
@@ -853,6 +856,10 @@ class DcmViewApp(App[int]):
         node = pick_pixel_node(structure, self._selected)
         if node is None:
             self.notify("this file has no Pixel Data (7FE0,0010)")
+            return
+        if structure.masking and structure.hidden(node):
+            # e.g. the photo in Referenced Patient Photo Sequence: an image can identify too.
+            self.notify("this image is masked (m shows it)", severity="warning")
             return
         try:
             info = image_info(structure, node)

@@ -11,8 +11,9 @@ Private elements (odd groups) are hidden too, as the Basic Profile removes them;
 Private Creator elements stay, as they name a vendor, not a person.
 
 Masking hides value bytes only: tags, VRs and lengths stay visible, as they are the structure
-being debugged. Bytes that form no element (unparsed, trailing) are shown as they are: no
-attribute can be told in them.
+being debugged. Bytes that form no element (unparsed, trailing) are hidden whole, and so is a
+branch nested past the index's depth limit: either may hold any value. So is every value
+inside an item of a masked sequence.
 """
 
 from __future__ import annotations
@@ -189,21 +190,24 @@ def masked_nodes(index: ElementIndex) -> npt.NDArray[np.bool_]:
     is_element = c.kind == Kind.ELEMENT
     tag = c.tag.astype(np.int64)
     group = (tag >> 16) & 0xFFFF
-    private = is_element & (group & 1 == 1) & (group > 0x0008) & ~_is_private_creator(tag)
+    # Odd groups below 0009 are illegal (PS3.5 7.8.1) but may hold anything: hidden as well.
+    private = is_element & (group & 1 == 1) & ~_is_private_creator(tag)
     direct = is_element & np.isin(tag, np.fromiter(IDENTIFYING_TAGS, np.int64))
     # Bytes that form no element may be the remains of any value, a patient's name included.
     unparsed = c.kind == Kind.TRAILING
     hidden: npt.NDArray[np.bool_] = np.asarray(private | direct | unparsed, dtype=np.bool_)
     if n == 0 or not hidden.any():
         return hidden
-    # Inherit down the tree one depth at a time: a parent's row always comes before its
-    # children's, but a vectorised pass per level avoids a Python loop over every node.
+    # Inherit down the tree: each vectorised pass pushes the mask one tree level further
+    # (items and their elements share a data-set depth, so depth cannot order the passes);
+    # it stops when nothing changes, after at most the tree's height in passes.
     parent = c.parent.astype(np.int64)
-    depth = c.depth.astype(np.int64)
-    for d in range(1, int(depth.max()) + 1):
-        at = np.flatnonzero((depth == d) & (parent >= 0))
-        hidden[at] |= hidden[parent[at]]
-    return hidden
+    has_parent = np.flatnonzero(parent >= 0)
+    while True:
+        inherited = hidden[parent[has_parent]] & ~hidden[has_parent]
+        if not inherited.any():
+            return hidden
+        hidden[has_parent[inherited]] = True
 
 
 def masked_ranges(
@@ -221,6 +225,13 @@ def masked_ranges(
         & (c.vr != _SQ)
         & ((c.kind == Kind.ELEMENT) | (c.kind == Kind.FRAGMENT))
     )
+    # Past the nesting limit nothing is recorded: the bytes of such a branch can hold any
+    # value, so the branch's whole value is hidden.
+    deep = np.zeros(len(c), dtype=np.bool_)
+    for fault in index.faults:
+        if fault.code == "NESTING_TOO_DEEP" and 0 <= fault.node < len(c):
+            deep[fault.node] = True
+    has_value |= deep & (c.value_offset >= 0)
     # An element with items under it (an SQ read as UN, say) shows them as nodes.
     out: dict[int, list[tuple[int, int]]] = {}
     rows = np.flatnonzero(has_value)

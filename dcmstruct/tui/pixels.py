@@ -50,6 +50,10 @@ F64 = npt.NDArray[np.float64]
 U8 = npt.NDArray[np.uint8]
 
 
+# A frame of more values than this is not previewed: the header may lie (65535 x 65535).
+_MAX_PREVIEW_VALUES = 64 << 20
+
+
 @dataclass
 class Window:
     """A grey-level window: a Window Center/Width pair, or the frame's data range."""
@@ -300,7 +304,11 @@ def _check_native(info: ImageInfo) -> None:
         info.high_bit = bs - 1
     if info.samples not in (1, 3):
         p.append(f"Samples per Pixel {info.samples}: the first sample is shown")
-    if info.photometric == "YBR_FULL_422" and (info.columns or 0) % 2:
+    if (info.rows or 0) * (info.columns or 0) * max(1, info.samples) > _MAX_PREVIEW_VALUES:
+        p.append(f"{info.rows}x{info.columns}: too large to preview")
+    if info.photometric == "YBR_FULL_422" and (info.columns or 0) < 2:
+        p.append("YBR_FULL_422 needs at least 2 columns")
+    elif info.photometric == "YBR_FULL_422" and (info.columns or 0) % 2:
         p.append("YBR_FULL_422 with an odd number of columns: the last column is not shown")
 
     expected = -(-info.frame_bits * info.frames // 8)
@@ -323,6 +331,10 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
         return None
     samples = max(1, info.samples)
     per_frame = info.values_per_frame
+    if per_frame > _MAX_PREVIEW_VALUES or (info.ybr422 and cols < 2):
+        return None  # a header no preview can honour (said by _check_native)
+    if ba > 32 and info.tag == PIXEL_DATA and (info.bits_stored or ba) != ba:
+        return None  # masks wider than 32 bits: not worth a preview
     buf = structure.index.sources[info.stream].buf
     if ba == 1:
         values = _one_bit(buf, info, frame, per_frame)
@@ -368,7 +380,8 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
     else:
         img = full.reshape(rows, cols)
     if info.tag == PIXEL_DATA and info.photometric.startswith("MONOCHROME"):
-        img = img * info.slope + info.intercept
+        with np.errstate(invalid="ignore", over="ignore"):  # a slope of "inf" is a header fault
+            img = img * info.slope + info.intercept
     if info.photometric == "PALETTE COLOR" and samples == 1:
         coloured = _palette(structure, info, img)
         if coloured is not None:
@@ -391,6 +404,8 @@ def _palette(structure: Structure, info: ImageInfo, img: F64) -> F64 | None:
             return None
         entries = int(descriptor[0]) or 65536  # 0 means 2^16 entries
         first, bits = int(descriptor[1]), int(descriptor[2])
+        if not (0 < entries <= 65536 and 0 < bits <= 16):
+            return None  # a descriptor no table can have
         size = 2 if bits > 8 or structure.index.node(data).vr != "OB" else 1
         raw = _raw(structure, data, entries * size)
         order = "<" if little_endian(structure.index, data) else ">"

@@ -166,7 +166,9 @@ def frame_fragments(structure: Structure, pixel: int) -> list[tuple[int, int, in
     if len(frags) < 2:
         return []
     bot = int(frags[0])
-    count = max(0, int(c.length[bot])) // 4
+    # One entry per frame, and no frame without a fragment: a table claiming more entries
+    # than there are fragments is not read past that (its length is not trusted).
+    count = min(max(0, int(c.length[bot])) // 4, len(frags))
     if count == 0:
         return []
     view = structure.index.value(bot)
