@@ -265,6 +265,7 @@ class DcmViewApp(App[int]):
         self.structure: Structure | None = None
         self.findings: list[Finding] = []
         self._positions: list[tuple[int, int]] = []
+        self._by_node: dict[int, list[Finding]] = {}
         self._finding_pos: int | None = None
         self._selected = -1
         self._user_width = bytes_per_row
@@ -412,6 +413,11 @@ class DcmViewApp(App[int]):
         assert structure is not None
         self.findings = findings
         self._positions = [(int(f.stream), f.offset) for f in findings]
+        # Looked up on every cursor move: by node, not by a pass over every finding.
+        self._by_node = {}
+        for f in findings:
+            if f.node >= 0:
+                self._by_node.setdefault(f.node, []).append(f)
         self._finding_pos = None
         structure.set_marks(Mark(f.stream, f.offset, f.length) for f in findings)
         structure.mark_nodes(f.node for f in findings)
@@ -489,7 +495,7 @@ class DcmViewApp(App[int]):
         if reveal:
             self.element_tree.reveal(node)
         self._selected = node
-        here = [f for f in self.findings if f.node == node and node >= 0] or [
+        here = (self._by_node.get(node, []) if node >= 0 else []) or [
             f
             for f in self.findings
             if f.stream == stream and f.offset <= cursor < f.offset + max(1, f.length)
