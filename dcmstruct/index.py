@@ -128,6 +128,17 @@ class ElementIndex:
         src = self.sources[Stream(int(c.stream[i]))]
         return memoryview(src.buf)[start : int(c.end[i])]
 
+    def value_bytes(self, i: int, limit: int) -> bytes | None:
+        """At most ``limit`` bytes of node ``i``'s value, copied (None: no defined value).
+        Only what a caller asks for is copied, never the whole value."""
+        view = self.value(i)
+        if view is None:
+            return None
+        try:
+            return bytes(view[:limit])
+        finally:
+            view.release()
+
     def children(self, i: int) -> list[int]:
         """Indices of the nodes whose parent is ``i`` (-1: the top level)."""
         if self._children is None:

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dcmstruct import specdata
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.element import HeaderForm, format_tag
 
 
 class Kind(IntEnum):
@@ -122,6 +122,14 @@ class Columns:
 
     def __len__(self) -> int:
         return int(self.kind.shape[0])
+
+    def header_form(self, i: int) -> HeaderForm:
+        """Which header layout element ``i`` was read with (PS3.5 Tables 7.1-1 to 7.1-3):
+        a 12-byte header is the long explicit form; an 8-byte one is short if its VR was read,
+        else implicit (items and delimiters are the implicit layout too)."""
+        if int(self.value_offset[i]) - int(self.offset[i]) == 12:
+            return HeaderForm.LONG
+        return HeaderForm.SHORT if bool(self.vr_explicit[i]) else HeaderForm.IMPLICIT
 
     def node(self, i: int) -> Node:
         tag = int(self.tag[i])

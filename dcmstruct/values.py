@@ -42,12 +42,10 @@ def short_value(index: ElementIndex, i: int, width: int = 48) -> str:
     node = index.node(i)
     if node.kind != Kind.ELEMENT or node.length is None or node.vr in (None, "SQ"):
         return ""
-    view = index.value(i)
-    if view is None:
+    raw = index.value_bytes(i, _PREVIEW_BYTES)
+    if raw is None:
         return ""
-    total = len(view)
-    raw = bytes(view[: min(total, _PREVIEW_BYTES)])
-    view.release()
+    total = int(index.columns.end[i]) - int(index.columns.value_offset[i])
     vr = node.vr
     info = specdata.vr_info(vr) if vr else None
     if info is not None and info.is_string:

@@ -129,13 +129,7 @@ def _read(structure: Structure, node: int, limit: int = MAX_READ) -> bytes | Non
         src = index.sources[Stream(int(c.stream[node]))]
         a, b = int(c.offset[node]), int(c.end[node])
         return bytes(src.buf[a : min(b, a + limit)])
-    view = index.value(node)
-    if view is None:
-        return None
-    try:
-        return bytes(view[:limit])
-    finally:
-        view.release()
+    return index.value_bytes(node, limit)
 
 
 def _strings(vr: str, data: bytes, total: int) -> list[Line]:

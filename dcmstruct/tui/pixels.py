@@ -152,13 +152,7 @@ def _sibling(structure: Structure, node: int, tag: int) -> int | None:
 
 
 def _raw(structure: Structure, node: int, limit: int = 256) -> bytes | None:
-    view = structure.index.value(node)
-    if view is None:
-        return None
-    try:
-        return bytes(view[:limit])
-    finally:
-        view.release()
+    return structure.index.value_bytes(node, limit)
 
 
 def _numbers(structure: Structure, node: int | None) -> list[float]:

@@ -316,13 +316,9 @@ class ValueScan:
 
     def matches(self, node: int) -> bool:
         index = self.structure.index
-        view = index.value(node)
-        if view is None:
+        raw = index.value_bytes(node, VALUE_READ)
+        if raw is None:
             return False
-        try:
-            raw = bytes(view[:VALUE_READ])
-        finally:
-            view.release()
         vr = index.node(node).vr or "UN"
         if vr == "AT":
             if self.tag is None:

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import Kind, Stream
+from dcmstruct.schema.element import HeaderForm
 from dcmstruct.source import Buffer
 
 I64 = npt.NDArray[np.int64]
@@ -175,12 +176,10 @@ class Structure:
             if kind in (Kind.ITEM, Kind.FRAGMENT, Kind.ITEM_DELIMITER, Kind.SEQUENCE_DELIMITER):
                 return _IMPLICIT
             return _NO_HEADER
-        c = self.index.columns
-        value_offset = int(c.value_offset[node])
-        header = (value_offset if value_offset >= 0 else int(c.end[node])) - int(c.offset[node])
-        if not c.vr_explicit[node]:
+        form = self.index.columns.header_form(node)
+        if form == HeaderForm.IMPLICIT:
             return _IMPLICIT
-        return _EXPLICIT_LONG if header >= 12 else _EXPLICIT_SHORT
+        return _EXPLICIT_LONG if form == HeaderForm.LONG else _EXPLICIT_SHORT
 
     def parts(self, stream: Stream, start: int, stop: int) -> list[tuple[int, Part, int]]:
         """Per byte of [start, stop): (innermost node, part, depth)."""

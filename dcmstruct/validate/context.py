@@ -8,7 +8,7 @@ from typing import Literal
 
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import Kind, Node, Stream
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.element import HeaderForm, format_tag
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import REGISTRY
 from dcmstruct.values import little_endian
@@ -155,23 +155,15 @@ class Context:
         explicit form (PS3.5 Table 7.1-2), else the 4 bytes before the value (Table 7.1-1's
         long form, Table 7.1-3's implicit VR, and items, PS3.5 7.5)."""
         c = self.columns
-        offset = int(c.offset[node])
-        value_offset = int(c.value_offset[node])
-        if bool(c.vr_explicit[node]) and value_offset - offset == 8:
-            return offset + 6, 2
-        return value_offset - 4, 4
+        if c.header_form(node) == HeaderForm.SHORT:
+            return int(c.offset[node]) + 6, 2
+        return int(c.value_offset[node]) - 4, 4
 
     # -- values ----------------------------------------------------------------------------
 
     def value_bytes(self, node: int, limit: int = MAX_VALUE_BYTES) -> bytes | None:
         """At most ``limit`` bytes of ``node``'s value (None: undefined length or no value)."""
-        view = self.index.value(node)
-        if view is None:
-            return None
-        try:
-            return bytes(view[:limit])
-        finally:
-            view.release()
+        return self.index.value_bytes(node, limit)
 
     def text(self, node: int) -> str | None:
         """A string value decoded (latin-1: every byte maps, so offsets stay countable)."""
