@@ -108,6 +108,7 @@ class ElementIndex:
     dataset_offset: int | None  # where the data set after the meta group starts
     deflated: bool = False
     _children: dict[int, list[int]] | None = field(default=None, repr=False)
+    _by_start: dict[Stream, tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.columns)
@@ -149,13 +150,25 @@ class ElementIndex:
         return self._children.get(i, [])
 
     def find(self, offset: int, stream: Stream = Stream.FILE) -> int | None:
-        """The innermost node whose bytes hold ``offset``, if any."""
+        """The innermost node whose bytes hold ``offset``, if any: a binary search."""
         c = self.columns
-        mask = (c.offset <= offset) & (offset < c.end) & (c.stream == stream)
-        hits = np.flatnonzero(mask)
-        if hits.size == 0:
+        if self._by_start is None:
+            self._by_start = {}
+            for s in np.unique(c.stream).tolist():
+                rows = np.flatnonzero(c.stream == s)
+                order = rows[np.argsort(c.offset[rows], kind="stable")]
+                self._by_start[Stream(s)] = (c.offset[order], order)
+        sorted_rows = self._by_start.get(stream)
+        if sorted_rows is None:
             return None
-        return int(hits[np.argmax(c.depth[hits] * 4 + (c.kind[hits] != Kind.ELEMENT))])
+        starts, order = sorted_rows
+        k = int(np.searchsorted(starts, offset, side="right")) - 1
+        node = int(order[k]) if k >= 0 else -1
+        # The last node starting at or before ``offset`` holds it, or one of its ancestors does
+        # (children never reach past their parents: the index clamps them).
+        while node >= 0 and int(c.end[node]) <= offset:
+            node = int(c.parent[node])
+        return node if node >= 0 else None
 
     def close(self) -> None:
         for src in self.sources.values():

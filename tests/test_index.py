@@ -278,3 +278,19 @@ def test_mutated_file_never_raises(data: st.DataObject) -> None:
         pos = data.draw(st.integers(0, len(raw) - 1))
         raw[pos] = data.draw(st.integers(0, 255))
     check_invariants(index_bytes(bytes(raw)))
+
+
+def test_find_is_the_innermost_holder_of_every_byte() -> None:
+    from pathlib import Path
+
+    data = (Path(__file__).resolve().parent.parent / "fixtures" / "explicit_le.dcm").read_bytes()
+    index = index_bytes(data)
+    nodes = list(index)
+    for offset in range(len(data)):
+        holders = [n for n in nodes if n.offset <= offset < n.end]
+        # innermost: the deepest holder, and of equal depth the one starting last (an element
+        # inside an item starts after the item)
+        expected = (
+            max(holders, key=lambda n: (n.depth, n.offset, n.index)).index if holders else None
+        )
+        assert index.find(offset) == expected, offset

@@ -132,11 +132,8 @@ class Structure:
 
     def innermost(self, stream: Stream, offset: int) -> int:
         """The innermost node holding byte ``offset`` of ``stream``, -1 if none does."""
-        sm = self.streams.get(stream)
-        if sm is None:
-            return -1
-        k = int(np.searchsorted(sm.starts, offset, side="right")) - 1
-        return self._up(int(sm.order[k]) if k >= 0 else -1, offset)
+        found = self.index.find(offset, stream)
+        return -1 if found is None else found
 
     def _up(self, node: int, offset: int) -> int:
         # The last node starting at or before ``offset`` is the innermost holder if it reaches
