@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from dcmstruct import specdata
 from dcmstruct.index import ElementIndex
@@ -26,6 +27,13 @@ NUMERIC_DTYPES: dict[str, str] = {
     "AT": "u2",
 }
 _PREVIEW_BYTES = 256  # never decode more than this for a one-line preview
+
+
+def decode_numbers(vr: str, raw: bytes, little: bool) -> npt.NDArray[np.generic]:
+    """The whole values of binary VR ``vr`` in ``raw`` (a partial last value is left out), in
+    the given byte order; no copy of ``raw``."""
+    dtype = np.dtype(NUMERIC_DTYPES[vr]).newbyteorder("<" if little else ">")
+    return np.frombuffer(raw[: len(raw) - len(raw) % dtype.itemsize], dtype=dtype)
 
 
 def little_endian(index: ElementIndex, i: int) -> bool:
@@ -55,9 +63,8 @@ def short_value(index: ElementIndex, i: int, width: int = 48) -> str:
             text += "..."
         return _clip(text, width)
     if vr in NUMERIC_DTYPES and vr not in ("OW", "OL", "OV", "OF", "OD"):
-        dtype = np.dtype(NUMERIC_DTYPES[vr]).newbyteorder("<" if little_endian(index, i) else ">")
-        usable = len(raw) - len(raw) % dtype.itemsize
-        values = np.frombuffer(raw[:usable], dtype=dtype)
+        values = decode_numbers(vr, raw, little_endian(index, i))
+        usable = values.nbytes
         if vr == "AT":
             pairs = values[: len(values) - len(values) % 2].reshape(-1, 2)
             parts = [f"({g:04X},{e:04X})" for g, e in pairs.tolist()]

@@ -18,7 +18,7 @@ from dcmstruct.model import UNDEFINED, Kind, Stream
 from dcmstruct.schema.element import format_tag
 from dcmstruct.source import Buffer
 from dcmstruct.tui.structure import Structure
-from dcmstruct.values import NUMERIC_DTYPES, little_endian
+from dcmstruct.values import NUMERIC_DTYPES, decode_numbers, little_endian
 
 MAX_READ = 4096  # bytes of a value read for the inspector
 MAX_VALUES = 64  # values listed for a multi-valued element
@@ -220,10 +220,9 @@ def _age(text: str) -> str:
 
 
 def _numbers(vr: str, data: bytes, total: int, little: bool) -> list[Line]:
-    dtype = np.dtype(NUMERIC_DTYPES[vr]).newbyteorder("<" if little else ">")
-    size = dtype.itemsize
-    usable = len(data) - len(data) % size
-    values = np.frombuffer(data[:usable], dtype=dtype)[:MAX_VALUES].tolist()
+    decoded = decode_numbers(vr, data, little)
+    size = decoded.dtype.itemsize
+    values = decoded[:MAX_VALUES].tolist()
     count = total // size
     single = vr in ("FL", "OF")  # float32: repr() would show the float64 it widens to
     lines = [

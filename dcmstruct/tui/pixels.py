@@ -24,7 +24,7 @@ from dcmstruct import specdata
 from dcmstruct.model import Kind, Stream
 from dcmstruct.tui.pointers import frame_fragments
 from dcmstruct.tui.structure import Structure
-from dcmstruct.values import little_endian
+from dcmstruct.values import decode_numbers, little_endian
 
 PIXEL_DATA = 0x7FE00010
 FLOAT_PIXEL_DATA = 0x7FE00008
@@ -163,12 +163,9 @@ def _numbers(structure: Structure, node: int | None) -> list[float]:
     if raw is None:
         return []
     vr = structure.index.node(node).vr or ""
-    codes = {"US": "u2", "SS": "i2", "UL": "u4", "SL": "i4", "FL": "f4", "FD": "f8"}
-    if vr in codes:
-        order = "<" if little_endian(structure.index, node) else ">"
-        dtype = np.dtype(order + codes[vr])
-        usable = len(raw) - len(raw) % dtype.itemsize
-        return [float(v) for v in np.frombuffer(raw[:usable], dtype=dtype).tolist()]
+    if vr in ("US", "SS", "UL", "SL", "FL", "FD"):
+        values = decode_numbers(vr, raw, little_endian(structure.index, node))
+        return [float(v) for v in values.tolist()]
     out: list[float] = []
     for part in raw.decode("latin-1").split("\\"):
         with contextlib.suppress(ValueError):

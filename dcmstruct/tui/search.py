@@ -29,7 +29,7 @@ from dcmstruct.model import Kind, Stream, vr_code
 from dcmstruct.source import Buffer
 from dcmstruct.tui.decode import SINGLE_VALUED
 from dcmstruct.tui.structure import Structure
-from dcmstruct.values import NUMERIC_DTYPES, little_endian
+from dcmstruct.values import decode_numbers, little_endian
 
 # Bytes of the file searched at a time. ``find`` holds the GIL while it runs, page faults
 # included: a chunk must be small enough that reading it from a cold disk does not stall the
@@ -331,11 +331,7 @@ class ValueScan:
         if vr in _NUMERIC_VRS:
             if self.number is None:
                 return False
-            dtype = np.dtype(NUMERIC_DTYPES[vr]).newbyteorder(
-                "<" if little_endian(index, node) else ">"
-            )
-            usable = len(raw) - len(raw) % dtype.itemsize
-            values = np.frombuffer(raw[:usable], dtype=dtype).astype(np.float64)
+            values = decode_numbers(vr, raw, little_endian(index, node)).astype(np.float64)
             rtol = 1e-6 if vr == "FL" else 1e-12
             return bool(np.isclose(values, self.number, rtol=rtol, atol=0).any())
         info = specdata.vr_info(vr)
