@@ -206,7 +206,7 @@ async def measure_find(path: Path) -> dict[str, float]:
             app, pilot, parse_query("no such text")
         )
         # The file's last 8 bytes (the pixel pattern repeats: the first match comes early).
-        tail = bytes(sm.buf[sm.size - 8 : sm.size])
+        tail = structure.read(Stream.FILE, sm.size - 8, 8)
         results["find the last 8 bytes, first match (s)"] = await _search(
             app, pilot, Query(Mode.HEX, tail)
         )

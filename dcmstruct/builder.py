@@ -305,4 +305,6 @@ def part10(
     if ts is not None and ts.deflated:
         deflater = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, RAW_DEFLATE_WBITS)
         body = deflater.compress(body) + deflater.flush()
+        if len(body) % 2:
+            body += b"\0"  # PS3.5 A.5: an odd-length deflate stream gets one NUL pad byte
     return head + body

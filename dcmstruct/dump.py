@@ -1,4 +1,10 @@
-"""Writers for ``dcmstruct dump``: a human text tree and the JSON Lines of the contract."""
+"""Writers for ``dcmstruct dump``: a human text tree and the JSON Lines of the contract.
+
+The text tree is for a terminal: every string from the file or its name (path, transfer
+syntax UID, VR bytes, value previews, fault messages) goes through
+:func:`~dcmstruct.safetext.terminal_safe`, so none can emit a control character. The JSON
+Lines are left to the JSON encoder, which escapes them (``\\u001b``): that output is a contract.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +12,102 @@ import json
 from collections.abc import Iterator
 from typing import TextIO
 
+import numpy as np
+
 from dcmstruct import specdata
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import NO_TAG, UNDEFINED, Kind, Stream, vr_text
+from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.element import format_tag
 from dcmstruct.values import short_value
+from dcmstruct.wording import count
+
+# Columns are turned into Python values this many nodes at a time, so the writers' memory is
+# bounded by a chunk, not by the file's node count.
+_CHUNK = 1 << 16
+
+
+def fault_places(index: ElementIndex) -> dict[int, list[int]]:
+    """Where each fault goes among the nodes: ``{k: [fault numbers]}`` to write before node k
+    (``k == len(index)``: after the last node), so faults come in offset order among the nodes
+    of their stream, each after the node that starts at its offset (PS3 contract: a fault is a
+    line of its own, in offset order among the nodes)."""
+    c = index.columns
+    places: dict[int, list[int]] = {}
+    if not index.faults:
+        return places
+    by_stream: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for stream in {int(f.stream) for f in index.faults}:
+        rows = np.flatnonzero(c.stream == stream)
+        by_stream[stream] = (rows, c.offset[rows])
+    order = sorted(range(len(index.faults)), key=lambda n: (index.faults[n].offset, n))
+    for n in order:
+        fault = index.faults[n]
+        rows, offsets = by_stream[int(fault.stream)]
+        k = int(np.searchsorted(offsets, fault.offset, side="right"))
+        if k < len(rows):
+            at = int(rows[k])
+        elif len(rows):
+            at = int(rows[-1]) + 1  # after its stream's last node
+        else:
+            at = len(index)
+        places.setdefault(at, []).append(n)
+    return places
+
+
+def _fault_record(index: ElementIndex, n: int) -> dict[str, object]:
+    fault = index.faults[n]
+    tag = None
+    if fault.node >= 0 and int(index.columns.tag[fault.node]) != NO_TAG:
+        tag = format_tag(int(index.columns.tag[fault.node]))
+    rec: dict[str, object] = {
+        "kind": "fault",
+        "rule": str(fault.code),
+        "offset": fault.offset,
+        "length": fault.length,
+        "tag": tag,
+        "message": fault.message,
+    }
+    if fault.stream == Stream.INFLATED:
+        rec["stream"] = "inflated"
+    return rec
 
 
 def jsonl_records(index: ElementIndex) -> Iterator[dict[str, object]]:
-    """One dict per node, in file order, with exactly the contract's fields (and ``stream``)."""
+    """One dict per node and per fault, in file order, with exactly the contract's fields."""
     c = index.columns
-    kinds = c.kind.tolist()
-    offsets = c.offset.tolist()
-    ends = c.end.tolist()
-    tags = c.tag.tolist()
-    vrs = c.vr.tolist()
-    lengths = c.length.tolist()
-    value_offsets = c.value_offset.tolist()
-    depths = c.depth.tolist()
-    streams = c.stream.tolist()
+    places = fault_places(index)
     labels = [k.label for k in Kind]
-    for i in range(len(kinds)):
-        kind = kinds[i]
-        tag = tags[i]
-        has_tag = tag != NO_TAG
-        length = lengths[i]
-        rec: dict[str, object] = {
-            "kind": labels[kind],
-            "offset": offsets[i],
-            "end": ends[i],
-            "tag": format_tag(tag) if has_tag else None,
-            "vr": vr_text(vrs[i]),
-            "length": None if length == UNDEFINED or length < -1 else length,
-            "value_offset": value_offsets[i] if value_offsets[i] >= 0 else None,
-            "depth": depths[i],
-            "keyword": specdata.keyword(tag) if has_tag and kind == Kind.ELEMENT else None,
-        }
-        if streams[i] == Stream.INFLATED:
-            rec["stream"] = "inflated"
-        yield rec
+    for base in range(0, len(c), _CHUNK):
+        stop = min(len(c), base + _CHUNK)
+        rows = zip(
+            c.kind[base:stop].tolist(), c.offset[base:stop].tolist(), c.end[base:stop].tolist(),
+            c.tag[base:stop].tolist(), c.vr[base:stop].tolist(), c.length[base:stop].tolist(),
+            c.value_offset[base:stop].tolist(), c.depth[base:stop].tolist(),
+            c.stream[base:stop].tolist(), strict=True,
+        )  # fmt: skip
+        for i, (kind, offset, end, tag, vr, length, value_offset, depth, stream) in enumerate(
+            rows, base
+        ):
+            for n in places.get(i, ()):
+                yield _fault_record(index, n)
+            has_tag = tag != NO_TAG
+            rec: dict[str, object] = {
+                "kind": labels[kind],
+                "offset": offset,
+                "end": end,
+                "tag": format_tag(tag) if has_tag else None,
+                "vr": vr_text(vr),
+                "length": None if length == UNDEFINED or length < -1 else length,
+                "value_offset": value_offset if value_offset >= 0 else None,
+                "depth": depth,
+                "keyword": specdata.keyword(tag) if has_tag and kind == Kind.ELEMENT else None,
+            }
+            if stream == Stream.INFLATED:
+                rec["stream"] = "inflated"
+            yield rec
+    for n in places.get(len(c), ()):
+        yield _fault_record(index, n)
 
 
 _ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
@@ -55,64 +118,71 @@ def write_jsonl(index: ElementIndex, out: TextIO) -> None:
     (``tests/test_dump.py`` checks), made with string formatting and per-value caches because
     encoding a dict per node dominated the command's time on large files."""
     c = index.columns
+    places = fault_places(index)
     labels = [_ENCODE(k.label) for k in Kind]
     tag_json: dict[int, str] = {NO_TAG: "null"}
     keyword_json: dict[int, str] = {}
     vr_json: dict[int, str] = {}
     element = int(Kind.ELEMENT)
+    inflated = int(Stream.INFLATED)
     lines: list[str] = []
-    for kind, offset, end, tag, vr, length, value_offset, depth, stream in zip(
-        c.kind.tolist(), c.offset.tolist(), c.end.tolist(), c.tag.tolist(), c.vr.tolist(),
-        c.length.tolist(), c.value_offset.tolist(), c.depth.tolist(), c.stream.tolist(),
-        strict=True,
-    ):  # fmt: skip
-        tj = tag_json.get(tag)
-        if tj is None:
-            tj = tag_json[tag] = _ENCODE(format_tag(tag))
-        if kind == element:
-            kw = keyword_json.get(tag)
-            if kw is None:
-                kw = keyword_json[tag] = _ENCODE(specdata.keyword(tag))
-        else:
-            kw = "null"
-        vj = vr_json.get(vr)
-        if vj is None:
-            vj = vr_json[vr] = _ENCODE(vr_text(vr))
-        lj = "null" if length < 0 else str(length)
-        voj = "null" if value_offset < 0 else str(value_offset)
-        tail = ', "stream": "inflated"}' if stream == Stream.INFLATED else "}"
-        lines.append(
-            f'{{"kind": {labels[kind]}, "offset": {offset}, "end": {end}, "tag": {tj}, '
-            f'"vr": {vj}, "length": {lj}, "value_offset": {voj}, "depth": {depth}, '
-            f'"keyword": {kw}{tail}\n'
-        )
-        if len(lines) >= 4096:
-            out.write("".join(lines))
-            lines.clear()
+    for base in range(0, len(c), _CHUNK):
+        stop = min(len(c), base + _CHUNK)
+        rows = zip(
+            c.kind[base:stop].tolist(), c.offset[base:stop].tolist(), c.end[base:stop].tolist(),
+            c.tag[base:stop].tolist(), c.vr[base:stop].tolist(), c.length[base:stop].tolist(),
+            c.value_offset[base:stop].tolist(), c.depth[base:stop].tolist(),
+            c.stream[base:stop].tolist(), strict=True,
+        )  # fmt: skip
+        for i, (kind, offset, end, tag, vr, length, value_offset, depth, stream) in enumerate(
+            rows, base
+        ):
+            if places:
+                for n in places.get(i, ()):
+                    lines.append(_ENCODE(_fault_record(index, n)) + "\n")
+            tj = tag_json.get(tag)
+            if tj is None:
+                tj = tag_json[tag] = _ENCODE(format_tag(tag))
+            if kind == element:
+                kw = keyword_json.get(tag)
+                if kw is None:
+                    kw = keyword_json[tag] = _ENCODE(specdata.keyword(tag))
+            else:
+                kw = "null"
+            vj = vr_json.get(vr)
+            if vj is None:
+                vj = vr_json[vr] = _ENCODE(vr_text(vr))
+            lj = "null" if length < 0 else str(length)
+            voj = "null" if value_offset < 0 else str(value_offset)
+            tail = ', "stream": "inflated"}' if stream == inflated else "}"
+            lines.append(
+                f'{{"kind": {labels[kind]}, "offset": {offset}, "end": {end}, "tag": {tj}, '
+                f'"vr": {vj}, "length": {lj}, "value_offset": {voj}, "depth": {depth}, '
+                f'"keyword": {kw}{tail}\n'
+            )
+        out.write("".join(lines))
+        lines.clear()
+    for n in places.get(len(c), ()):
+        lines.append(_ENCODE(_fault_record(index, n)) + "\n")
     out.write("".join(lines))
 
 
 def write_text(index: ElementIndex, out: TextIO, *, width: int = 48) -> None:
-    """A tree like ``dcdump -v``, with hex offsets a person can jump to and faults in place."""
-    faults_by_node: dict[int, list[int]] = {}
-    loose: list[int] = []
-    for n, fault in enumerate(index.faults):
-        # A fault of no particular node is shown after the node that holds its offset.
-        holder = fault.node if fault.node >= 0 else index.find(fault.offset, fault.stream)
-        if holder is not None:
-            faults_by_node.setdefault(holder, []).append(n)
-        else:
-            loose.append(n)
+    """A tree like ``dcdump -v``, with hex offsets a person can jump to and faults in place:
+    in offset order among the nodes, indented like the node before them."""
+    places = fault_places(index)
     ts = index.transfer_syntax
-    head = f"# {index.path or '<bytes>'}: {index.size} bytes, {len(index)} nodes"
+    where = terminal_safe(index.path) if index.path else "<bytes>"
+    head = f"# {where}: {count(index.size, 'byte')}, {count(len(index), 'node')}"
     if index.transfer_syntax_uid:
-        head += f", transfer syntax {index.transfer_syntax_uid}"
+        head += f", transfer syntax {terminal_safe(index.transfer_syntax_uid)}"
         head += f" ({ts.name})" if ts else " (unknown)"
     out.write(head + "\n")
-    for n in loose:
-        _write_fault(index, n, out, "")
     inflated_announced = False
+    indent = ""
     for i, node in enumerate(index):
+        for n in places.get(i, ()):
+            _write_fault(index, n, out, indent)
         if node.stream == Stream.INFLATED and not inflated_announced:
             out.write("# inflated data set (offsets count from its first inflated byte)\n")
             inflated_announced = True
@@ -120,25 +190,26 @@ def write_text(index: ElementIndex, out: TextIO, *, width: int = 48) -> None:
         prefix = f"{node.offset:08x}{'*' if node.stream == Stream.INFLATED else ' '} {indent}"
         kind = node.kind
         if kind in (Kind.PREAMBLE, Kind.PREFIX, Kind.TRAILING):
-            out.write(f"{prefix}[{kind.label}] {node.end - node.offset} bytes\n")
+            out.write(f"{prefix}[{kind.label}] {count(node.end - node.offset, 'byte')}\n")
         else:
             tag = format_tag(node.tag) if node.tag is not None else "?"
             length = "undefined" if node.length is None else str(node.length)
             if kind == Kind.ELEMENT:
                 keyword = specdata.keyword(node.tag) if node.tag is not None else None
-                vr = node.vr or "--"
+                vr = terminal_safe(node.vr) if node.vr else "--"  # an invalid VR is raw bytes
                 line = f"{prefix}({tag}) {vr} {length:>9}  {keyword or '?'}"
                 value = short_value(index, i, width)
                 if value:
-                    line += f"  [{value}]"
+                    line += f"  [{terminal_safe(value)}]"
             else:
                 line = f"{prefix}({tag}) {kind.label} {length}"
             out.write(line + "\n")
-        for n in faults_by_node.get(i, ()):
-            _write_fault(index, n, out, indent)
+    for n in places.get(len(index), ()):
+        _write_fault(index, n, out, indent)
 
 
 def _write_fault(index: ElementIndex, n: int, out: TextIO, indent: str) -> None:
     fault = index.faults[n]
     star = "*" if fault.stream == Stream.INFLATED else " "
-    out.write(f"{fault.offset:08x}{star} {indent}!! {fault.code}: {fault.message}\n")
+    message = terminal_safe(fault.message)  # built by the index, may quote the file's bytes
+    out.write(f"{fault.offset:08x}{star} {indent}!! {fault.code}: {message}\n")

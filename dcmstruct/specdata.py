@@ -30,6 +30,7 @@ __all__ = [
     "TransferSyntax",
     "VRInfo",
     "dictionary_vr",
+    "implicit_vr",
     "keyword",
     "lookup",
     "tag_for_keyword",
@@ -329,6 +330,21 @@ def dictionary_vr(tag: int) -> str | None:
     entry = lookup(tag)
     if entry is None:
         return None
+    return entry.vrs[0]
+
+
+def implicit_vr(tag: int) -> str | None:
+    """The VR a reader assumes for ``tag`` in Implicit VR Little Endian (PS3.5 A.1).
+
+    The dictionary's first alternative, except that "OB or OW" data (Pixel Data, overlays,
+    waveforms) is OW (PS3.5 A.1 c). None for an unknown tag and for the item and delimitation
+    tags, which have no VR (PS3.5 7.5). The index and the construct schemas both use this.
+    """
+    entry = lookup(tag)
+    if entry is None or not entry.vrs or entry.vrs[0] == "NONE":
+        return None
+    if entry.vrs == ("OB", "OW"):
+        return "OW"
     return entry.vrs[0]
 
 

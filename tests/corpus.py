@@ -543,21 +543,27 @@ def _diagnostic(result: DcdumpResult, text: str, lineno: int) -> None:
 # running dcmstruct
 
 
-def dcmstruct_dump(path: Path) -> tuple[list[dict[str, Any]], int, str]:
-    """Run ``python -m dcmstruct dump path --format jsonl``.
+def dcmstruct_dump(path: Path, *, process: bool = True) -> tuple[list[dict[str, Any]], int, str]:
+    """``dcmstruct dump path --format jsonl``: in a process of its own (``process``, the
+    command as a user runs it), or in this one through ``dcmstruct.cli.main`` (the same code
+    without a Python start-up per file, for the corpus tests).
 
     Returns (nodes, exit status, stderr). Raises DcmstructDumpError when the
     output has no JSON object at all or a line is not JSON.
     """
-    proc = subprocess.run(
-        [sys.executable, "-m", "dcmstruct", "dump", str(path), "--format", "jsonl"],
-        capture_output=True,
-        text=True,
-        timeout=DCMSTRUCT_TIMEOUT,
-        check=False,
-    )
+    if process:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dcmstruct", "dump", str(path), "--format", "jsonl"],
+            capture_output=True,
+            text=True,
+            timeout=DCMSTRUCT_TIMEOUT,
+            check=False,
+        )
+        stdout, stderr, returncode = proc.stdout, proc.stderr, proc.returncode
+    else:
+        stdout, stderr, returncode = _dump_in_process(path)
     nodes: list[dict[str, Any]] = []
-    for lineno, line in enumerate(proc.stdout.splitlines(), 1):
+    for lineno, line in enumerate(stdout.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -565,7 +571,7 @@ def dcmstruct_dump(path: Path) -> tuple[list[dict[str, Any]], int, str]:
         except ValueError as exc:
             raise DcmstructDumpError(
                 f"line {lineno} of `dcmstruct dump --format jsonl` is not JSON ({exc}): "
-                f"{line[:200]!r}; exit status {proc.returncode}; stderr: {_tail(proc.stderr)}"
+                f"{line[:200]!r}; exit status {returncode}; stderr: {_tail(stderr)}"
             ) from None
         if not isinstance(node, dict):
             raise DcmstructDumpError(f"line {lineno} is not a JSON object: {line[:200]!r}")
@@ -573,9 +579,21 @@ def dcmstruct_dump(path: Path) -> tuple[list[dict[str, Any]], int, str]:
     if not nodes:
         raise DcmstructDumpError(
             f"`{sys.executable} -m dcmstruct dump {path} --format jsonl` printed no nodes; "
-            f"exit status {proc.returncode}; stderr: {_tail(proc.stderr)}"
+            f"exit status {returncode}; stderr: {_tail(stderr)}"
         )
-    return nodes, proc.returncode, proc.stderr
+    return nodes, returncode, stderr
+
+
+def _dump_in_process(path: Path) -> tuple[str, str, int]:
+    import contextlib
+    import io
+
+    from dcmstruct.cli import main as cli_main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main(["dump", str(path), "--format", "jsonl"])
+    return out.getvalue(), err.getvalue(), code
 
 
 def _tail(text: str, lines: int = 8) -> str:

@@ -1,8 +1,9 @@
-"""Smoke test of ``bench/bench_index.py``: the benchmark's logic on tiny files.
+"""Smoke tests of ``bench/bench_index.py`` and ``bench/bench_hostile.py`` on tiny files.
 
-It runs the script's ``main`` with tiny sizes and one run, and checks that it generated its
-files and printed a table with a row per file and numeric figures. It asserts nothing about
-how fast anything is: timings are the benchmark's output, never a test's verdict.
+Each runs its script's ``main`` with tiny sizes and checks that it generated its files and
+printed a table with a row per file (or case) and numeric figures; the hostile generators are
+checked against the index: they write what they say they write. Nothing here asserts how fast
+anything is: timings are the benchmarks' output, never a test's verdict.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import importlib.util
 import json
 import re
 import sys
+import zlib
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-pytest.importorskip("pydicom")
+from dcmstruct.index import index_file
+from dcmstruct.model import Kind, Stream
 
-BENCH = Path(__file__).resolve().parents[1] / "bench" / "bench_index.py"
+BENCH_DIR = Path(__file__).resolve().parents[1] / "bench"
 FILES = (
     "baseline_tiny.dcm",
     "many_small.dcm",
@@ -30,8 +34,8 @@ FILES = (
 FIGURE = re.compile(r"^\d+\.\d{3} / \d+$")
 
 
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_index", BENCH)
+def _load_bench(name: str = "bench_index") -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, BENCH_DIR / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up here
@@ -54,6 +58,7 @@ def _table(text: str) -> tuple[list[str], dict[str, list[str]]]:
 
 
 def test_bench_runs_on_tiny_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("pydicom")
     bench = _load_bench()
     report = tmp_path / "bench.json"
     argv = ["--quick", "--runs", "1", "--elements", "1500", "--image-mib", "1"]
@@ -101,3 +106,110 @@ def test_bench_rejects_unknown_names(capsys: pytest.CaptureFixture[str]) -> None
     assert bench.main(["--only", "nonesuch"]) == 2
     assert bench.main(["--tools", "nonesuch"]) == 2
     assert "unknown" in capsys.readouterr().err
+
+
+# -- bench_hostile.py -------------------------------------------------------------------------
+
+
+def _elements(path: Path, stream: Stream = Stream.FILE) -> set[tuple[int, int]]:
+    """(offset, tag) of every element node the index lists in ``stream`` of ``path``."""
+    with index_file(path) as index:
+        c = index.columns
+        mask = (c.kind == int(Kind.ELEMENT)) & (c.stream == int(stream))
+        return set(zip(c.offset[mask].tolist(), c.tag[mask].tolist(), strict=True))
+
+
+def test_hostile_generators_write_what_they_say(tmp_path: Path) -> None:
+    hostile = _load_bench("bench_hostile")
+
+    a = tmp_path / "a.dcm"
+    after = hostile.make_defined_items(a, 500)
+    with index_file(a) as index:
+        kinds = Counter(index.columns.kind.tolist())
+        assert kinds[Kind.ITEM] == 500 and not index.faults
+    assert len(after) == 14 and set(after) <= _elements(a)
+
+    b = tmp_path / "b.dcm"
+    after = hostile.make_undefined_items(b, 300)
+    with index_file(b) as index:
+        kinds = Counter(index.columns.kind.tolist())
+        assert (kinds[Kind.ITEM], kinds[Kind.ITEM_DELIMITER]) == (300, 300), kinds
+        assert kinds[Kind.SEQUENCE_DELIMITER] == 1 and not index.faults
+    assert set(after) <= _elements(b)
+
+    # Nesting within the index's depth limit: every level parses, and what follows is listed.
+    for shape in ("delimited", "defined"):
+        h = tmp_path / f"h_{shape}.dcm"
+        after = hostile.make_nested(h, 40, shape)
+        with index_file(h) as index:
+            assert not index.faults, (shape, index.faults)
+            assert int(index.columns.depth.max()) == 40
+        assert set(after) <= _elements(h)
+
+    # The bomb inflates to what it says (within one element header), far smaller than that:
+    # one raw deflate stream (PS3.5 A.5) padded to even length with one NUL, checked with zlib.
+    c = tmp_path / "c.dcm"
+    inflated = 64 << 20
+    hostile.make_bomb(c, inflated)
+    assert c.stat().st_size < inflated // 500
+    with index_file(c) as index:
+        assert index.deflated and index.dataset_offset is not None
+        stream = c.read_bytes()[index.dataset_offset :]
+        lengths = index.columns.length[index.columns.tag >> 16 == 0x0009].tolist()
+    inflater, rest, total = zlib.decompressobj(-15), stream, 0
+    while rest and not inflater.eof:
+        total += len(inflater.decompress(rest, 1 << 20))
+        rest = inflater.unconsumed_tail
+    assert inflater.eof and inflater.unused_data in (b"", b"\0") and len(stream) % 2 == 0
+    assert inflated - 13 <= total <= inflated
+    assert sum(lengths) > inflated - 1000
+    assert {0x00100010, 0x7FE00010} <= {tag for _, tag in _elements(c, Stream.INFLATED)}
+
+    # Garbage: seeded, 20-100 KB, from a high tag with an invalid VR; the elements after it
+    # are where the generator says.
+    junk = hostile.garbage(3, 20_000, 100_000)
+    assert junk == hostile.garbage(3, 20_000, 100_000) != hostile.garbage(4, 20_000, 100_000)
+    assert 20_000 <= len(junk) <= 100_000
+    assert 0x8000 <= int.from_bytes(junk[:2], "little") < 0xFFFE
+    assert not junk[4:6].isupper()
+    e = tmp_path / "e.dcm"
+    after = hostile.make_between(e, junk)
+    data = e.read_bytes()
+    for offset, tag in after:
+        group = int.from_bytes(data[offset : offset + 2], "little")
+        element = int.from_bytes(data[offset + 2 : offset + 4], "little")
+        assert group << 16 | element == tag
+
+
+def test_hostile_bench_runs_on_tiny_cases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = _load_bench("bench_hostile")
+    workdir = tmp_path / "work"
+    report = tmp_path / "hostile.json"
+    argv = ["--quick", "--only", "base,e", "--garbage-cases", "1", "--tools", "index,dump"]
+    assert hostile.main([*argv, "--workdir", str(workdir), "--json", str(report)]) == 0
+    out = capsys.readouterr().out
+
+    lines = [line for line in out.splitlines() if line.startswith("| ")]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    header, rows = cells[0], {(row[0], row[1]): row for row in cells[2:]}
+    assert header[:6] == ["case", "tool", "file MiB", "exit", "wall s", "peak MiB"]
+    assert sorted(rows) == [("base", "dump"), ("base", "index"), ("e1", "dump"), ("e1", "index")]
+    column = {name: k for k, name in enumerate(header)}
+    for row in rows.values():
+        assert len(row) == len(header), row
+        assert row[column["exit"]] == "0", row
+        assert float(row[column["wall s"]]) > 0 and int(row[column["peak MiB"]]) > 0, row
+        assert re.fullmatch(r"\d+/14", row[column["listed after"]]), row
+    # On a valid file both the index and the dump list every counted element.
+    for tool in ("index", "dump"):
+        assert rows[("base", tool)][column["listed after"]] == "14/14"
+        assert rows[("base", tool)][column["nodes"]] == rows[("base", "index")][column["nodes"]]
+    # The generated files are gone; every run is in the JSON report.
+    assert not list(workdir.rglob("*.dcm"))
+    payload = json.loads(report.read_text())
+    assert len(payload["runs"]) == 4 and all(r["peak_kib"] for r in payload["runs"])
+
+    assert hostile.main(["--only", "zz"]) == 2
+    assert "unknown case or tool: zz" in capsys.readouterr().err

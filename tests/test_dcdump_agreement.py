@@ -49,7 +49,9 @@ def test_dcdump_offsets_in_dcmstruct_dump(entry: corpus.CorpusFile | None) -> No
     assert result is not None and result.ok, f"dcdump no longer reads {entry.id} cleanly"
     assert not result.anomalies, "dcdump -v output not understood:\n" + "\n".join(result.anomalies)
 
-    nodes, status, stderr = corpus.dcmstruct_dump(entry.path)
+    # In this process: the command's own code, without a Python start-up per file (the
+    # command as a process is tested once, below).
+    nodes, status, stderr = corpus.dcmstruct_dump(entry.path, process=False)
     missing, at = corpus.compare(result, nodes)
     if missing:
         streams = {o.stream for o in result.offsets}
@@ -63,6 +65,19 @@ def test_dcdump_offsets_in_dcmstruct_dump(entry: corpus.CorpusFile | None) -> No
             f"first missing:\n{corpus.describe_missing(missing, at)}{dcmstruct_status}",
             pytrace=False,
         )
+
+
+def test_the_dump_command_itself_agrees_with_dcdump() -> None:
+    _require_dcdump()
+    entries = corpus.agreement_set()
+    if not entries:
+        pytest.skip("no corpus")
+    entry = entries[0]
+    result = corpus.run_dcdump(entry.path, corpus.DEFAULT_CACHE_DIR)
+    assert result is not None and result.ok
+    nodes, status, _ = corpus.dcmstruct_dump(entry.path, process=True)
+    missing, _ = corpus.compare(result, nodes)
+    assert status == 0 and not missing
 
 
 def test_corpus_is_complete() -> None:

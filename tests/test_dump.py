@@ -113,7 +113,7 @@ def test_faults_are_printed_in_place() -> None:
     out = io.StringIO()
     write_text(index_bytes(data), out)
     last = out.getvalue().splitlines()[-2:]
-    assert last[0].startswith(f"{len(data) - 1:08x}  [trailing] 1 bytes")
+    assert last[0] == f"{len(data) - 1:08x}  [trailing] 1 byte"
     assert "!! TRAILING_BYTES" in last[1]
 
 
@@ -189,3 +189,24 @@ def test_fast_jsonl_writer_equals_json_of_the_records() -> None:
         out = io.StringIO()
         write_jsonl(index, out)
         assert out.getvalue() == _reference_jsonl(index)
+
+
+def test_jsonl_carries_faults_in_offset_order_among_the_nodes() -> None:
+    # The contract: faults are lines of their own, in offset order among their stream's nodes.
+    path = ROOT / "fixtures" / "rules" / "SEQUENCE_LENGTH_MISMATCH.dcm"
+    out = io.StringIO()
+    with index_file(path) as index:
+        write_jsonl(index, out)
+        expected = sorted((f.offset, str(f.code)) for f in index.faults)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    faults = [r for r in records if r["kind"] == "fault"]
+    assert [(r["offset"], r["rule"]) for r in faults] == expected and faults
+    assert set(faults[0]) == {"kind", "rule", "offset", "length", "tag", "message"}
+    # Each fault comes after every node of its stream that starts at or before it, and before
+    # the first that starts after it.
+    for k, rec in enumerate(records):
+        if rec["kind"] != "fault":
+            continue
+        before = [r["offset"] for r in records[:k] if r["kind"] != "fault"]
+        after = [r["offset"] for r in records[k + 1 :] if r["kind"] != "fault"]
+        assert all(o <= rec["offset"] for o in before) and all(o > rec["offset"] for o in after)

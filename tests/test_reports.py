@@ -392,6 +392,80 @@ def test_text_escapes_undecodable_file_names() -> None:
     text.encode("utf-8")  # would raise on a lone surrogate
 
 
+HOSTILE = "\x1b]0;T\x07 \x1bc \x9b2J \n\r \u202e \u2028 " + os.fsdecode(b"\xfe")
+HOSTILE_SHOWN = "\\x1b]0;T\\x07 \\x1bc \\x9b2J \\n\\r \\u202e \\u2028 \\xfe"
+
+
+def test_text_shows_every_file_derived_string_escaped() -> None:
+    """Path, message, nesting path, read error, internal error: one line each, no control."""
+    items = [
+        FileReport(HOSTILE, [finding(message=HOSTILE, path=HOSTILE), finding(message="m")]),
+        FileReport("gone" + HOSTILE, [], error=HOSTILE),
+        FileReport("bug", [], internal=[HOSTILE + "\nTraceback ..."]),
+    ]
+    text = render("text", items)
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert not {"\r", "\u202e", "\u2028", "\x85", "\x0b", "\x0c"} & set(text)
+    text.encode("utf-8")
+    assert text.split("\n") == [
+        f"{HOSTILE_SHOWN}:0x4d2: error ODD_VALUE_LENGTH: {HOSTILE_SHOWN} ({HOSTILE_SHOWN})",
+        f"{HOSTILE_SHOWN}:0x4d2: error ODD_VALUE_LENGTH: m (0008,1140[0]/0010,0010)",
+        f"{HOSTILE_SHOWN}: 2 errors, 0 warnings, 0 info",
+        f"gone{HOSTILE_SHOWN}: cannot read: {HOSTILE_SHOWN}",
+        # the first line of an internal error: up to the hostile string's own newline
+        "bug: internal error: \\x1b]0;T\\x07 \\x1bc \\x9b2J  "
+        "(a bug in dcmstruct: please report it)",
+        "",
+        "3 files: 2 errors, 0 warnings, 0 info; 1 file could not be read; "
+        "internal errors in 1 file",
+        "",
+    ]
+
+
+def test_text_colors_stay_the_only_escapes() -> None:
+    out = io.StringIO()
+    writer = make_writer("text", out, ReportOptions(color=True))
+    writer.file(FileReport("f\x1b[0m", [finding("TRAILING_BYTES", path="", message="\x1b[5m")]))
+    assert out.getvalue().splitlines()[0] == (
+        "f\\x1b[0m:0x4d2: \x1b[31merror\x1b[0m \x1b[1mTRAILING_BYTES\x1b[0m: \\x1b[5m"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "sarif", "junit"])
+def test_structured_formats_keep_hostile_strings_and_stay_valid(fmt: str) -> None:
+    """These formats escape controls themselves: the message keeps its characters (JSON
+    escapes), only the undecodable byte is spelled \\xNN; the output is valid UTF-8."""
+    items = [
+        FileReport(HOSTILE, [finding(message=HOSTILE, path=HOSTILE)]),
+        FileReport("gone", [], error="cannot: " + HOSTILE),
+        FileReport("bug", [], internal=[HOSTILE]),
+    ]
+    text = render(fmt, items)
+    text.encode("utf-8")
+    assert "\x1b" not in text and "\x9b" not in text  # escaped by the format
+    kept = HOSTILE.replace(os.fsdecode(b"\xfe"), "\\xfe")
+    if fmt == "junit":
+        suite = ET.fromstring(text).find("testsuite")
+        assert suite is not None  # XML 1.0 cannot hold ESC or BEL: they are spelled \\xNN
+        assert suite.get("name") == "\\x1b]0;T\\x07 \\x1bc \x9b2J \n\r \u202e \u2028 \\xfe"
+        return
+    if fmt == "jsonl":
+        (record,) = [json.loads(line) for line in text.splitlines()]
+        assert record["file"] == record["message"] == record["path"] == kept
+        return
+    doc = json.loads(text)
+    if fmt == "json":
+        first, gone, bug = doc["files"]
+        assert first["path"] == first["findings"][0]["message"] == kept
+        assert gone["error"] == "cannot: " + kept
+        assert bug["internal"] == [kept]
+    else:
+        run = doc["runs"][0]
+        assert run["results"][0]["message"]["text"] == kept
+        notes = [n["message"]["text"] for n in run["invocations"][0]["toolExecutionNotifications"]]
+        assert notes == ["gone: cannot read: cannot: " + kept, "bug: internal error: " + kept]
+
+
 # -- summary and exit codes ---------------------------------------------------------------
 
 

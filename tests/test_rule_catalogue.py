@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dcmstruct.index import index_bytes
+from dcmstruct.index import DEFAULT_MAX_NODES, index_bytes
 from dcmstruct.model import Stream
 from dcmstruct.validate.engine import validate_index
 from dcmstruct.validate.finding import Severity
@@ -64,7 +64,7 @@ def test_rule_has_a_fixture(name: str) -> None:
 
 @pytest.mark.parametrize("fx", FIXTURES, ids=lambda fx: fx.name)
 def test_fixture_yields_its_finding_at_its_offset(fx: RuleFixture) -> None:
-    index = index_bytes(fx.data)
+    index = index_bytes(fx.data, max_nodes=fx.max_nodes or DEFAULT_MAX_NODES)
     findings, internal = validate_index(index)
     assert not internal
     stream = Stream.INFLATED if fx.stream == "inflated" else Stream.FILE

@@ -1,5 +1,6 @@
 """The pixel, DICOMDIR and deflate rules: valid input a careless rule would flag, the pydicom
-DICOMDIR variants, and hostile input (many fragments, huge lengths, mutated bytes)."""
+DICOMDIR variants, image attributes that cannot be true, and hostile input (many fragments,
+huge lengths, mutated bytes)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dcmstruct import cli
 from dcmstruct.builder import (
     EXPLICIT_VR_BIG_ENDIAN,
     EXPLICIT_VR_LITTLE_ENDIAN,
@@ -19,17 +21,30 @@ from dcmstruct.builder import (
     E,
     Frags,
     Item,
+    Raw,
     Seq,
+    Writer,
+    file_meta,
 )
 from dcmstruct.index import index_bytes, index_file
+from dcmstruct.schema.element import EXPLICIT_LE
 from dcmstruct.validate.engine import Selection, validate_index
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.rules import pixel
 from fixtures.rule_fixtures import deflate as deflate_fixtures
 from fixtures.rule_fixtures import dicomdir as dicomdir_fixtures
 from fixtures.rule_fixtures import pixel as pixel_fixtures
-from fixtures.rule_fixtures.dicomdir import Offsets, build, valid_dicomdir
+from fixtures.rule_fixtures.base import CT_IMAGE_STORAGE
+from fixtures.rule_fixtures.base import ROOT as UID_ROOT
+from fixtures.rule_fixtures.dicomdir import (
+    MEDIA_STORAGE_DIRECTORY,
+    Offsets,
+    build,
+    transfer_syntax_value,
+    valid_dicomdir,
+)
 from fixtures.rule_fixtures.pixel import (
+    attribute_at,
     eot_file,
     image,
     item,
@@ -55,7 +70,9 @@ MINE = frozenset(
         "PIXEL_DATA_LENGTH_MISMATCH",
         "PIXEL_DATA_VR_INVALID",
         "DICOMDIR_OFFSET_INVALID",
+        "DICOMDIR_NOT_EXPLICIT_LE",
         "DEFLATE_STREAM_INVALID",
+        "PIXEL_ATTRIBUTES_INVALID",
     }
 )
 SELECTION = Selection(select=MINE)
@@ -212,18 +229,24 @@ def test_float_pixel_data() -> None:
 
 
 def test_image_attributes_missing_or_unusable() -> None:
-    # No Rows: nothing to compare with. Number of Frames empty: unknown, not 1.
+    # No Rows: nothing to compare with (an absent attribute is the IOD's business).
     data = pixel_file("114", [E("BitsAllocated", "US", 8)], [E("PixelData", "OB", bytes(6))])
     assert rules(data) == []
-    attrs = [E("NumberOfFrames", "IS", ""), E("Rows", "US", 2), E("Columns", "US", 2)]
+    # Number of Frames present but empty: unknown, not 1, so no length is checked; the empty
+    # Type 1 value itself is reported, at its element.
+    attrs: list[E | Raw] = [E("NumberOfFrames", "IS", ""), E("Rows", "US", 2)]
+    attrs.append(E("Columns", "US", 2))
     attrs.append(E("BitsAllocated", "US", 8))
     data = pixel_file("115", attrs, [E("PixelData", "OB", bytes(6))])
-    assert rules(data) == []
+    assert rules(data) == [("PIXEL_ATTRIBUTES_INVALID", attribute_at(data, 0x0028, 0x0008, "IS"))]
 
 
 def test_valid_dicomdir_in_each_encoding() -> None:
-    for ts in (EXPLICIT_VR_LITTLE_ENDIAN, IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN):
-        assert rules(valid_dicomdir(ts)) == [], ts
+    # The offsets are right in every encoding; only the encoding itself is a fault.
+    assert rules(valid_dicomdir(EXPLICIT_VR_LITTLE_ENDIAN)) == []
+    for ts in (IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_BIG_ENDIAN):
+        data = valid_dicomdir(ts)
+        assert rules(data) == [("DICOMDIR_NOT_EXPLICIT_LE", transfer_syntax_value(data))], ts
 
 
 # -- what the rules report, precisely --------------------------------------------------------
@@ -297,6 +320,179 @@ def test_truncated_fragments_are_not_counted() -> None:
     assert rules(cut) == []
 
 
+# -- DICOMDIR_NOT_EXPLICIT_LE: what makes a DICOMDIR, and what the encoding is judged by -----
+
+
+def _dicomdir_meta(uid: str, transfer_syntax: str | None, sop_class: str) -> list[E | Raw]:
+    """A DICOMDIR's meta group; ``transfer_syntax`` None: no (0002,0010) at all."""
+    body = [
+        e
+        for e in file_meta(sop_class, f"{UID_ROOT}.{uid}", transfer_syntax or "")[1:]
+        if not (transfer_syntax is None and isinstance(e, E) and e.tag_int == 0x00020010)
+    ]
+    return [E(0x00020000, "UL", len(Writer(EXPLICIT_LE).dataset(body))), *body]
+
+
+def test_dicomdir_known_by_its_sop_class_in_the_data_set() -> None:
+    # (0002,0002) says CT (wrong, META_UID_MISMATCH's), (0008,0016) says Media Storage Directory.
+    meta = _dicomdir_meta("140", IMPLICIT_VR_LITTLE_ENDIAN, CT_IMAGE_STORAGE)
+    sop_class = E("SOPClassUID", "UI", MEDIA_STORAGE_DIRECTORY)
+    d = build("140", transfer_syntax=IMPLICIT_VR_LITTLE_ENDIAN, meta=meta, after=[sop_class])
+    found = findings(d.data)
+    assert [(f.rule, f.offset) for f in found] == [
+        ("DICOMDIR_NOT_EXPLICIT_LE", transfer_syntax_value(d.data))
+    ]
+    assert "(0008,0016)" in found[0].message
+
+
+def test_dicomdir_without_transfer_syntax_is_judged_by_its_bytes() -> None:
+    meta = _dicomdir_meta("141", None, MEDIA_STORAGE_DIRECTORY)
+    d = build("141", transfer_syntax=IMPLICIT_VR_LITTLE_ENDIAN, meta=meta)
+    found = findings(d.data)
+    # At the data set's first element, whose 8-byte implicit header shows the encoding.
+    assert [(f.rule, f.offset, f.length) for f in found] == [
+        ("DICOMDIR_NOT_EXPLICIT_LE", d.head, 8)
+    ]
+    assert "no (0002,0010)" in found[0].message and "Implicit VR" in found[0].message
+    # Explicit VR Little Endian bytes with no (0002,0010): the encoding is right.
+    meta = _dicomdir_meta("142", None, MEDIA_STORAGE_DIRECTORY)
+    assert rules(build("142", meta=meta).data) == []
+
+
+def test_dicomdir_with_unknown_transfer_syntax_but_right_bytes() -> None:
+    meta = _dicomdir_meta("143", "1.2.840.10008.1.2.1.0", MEDIA_STORAGE_DIRECTORY)
+    d = build("143", meta=meta)
+    assert rules(d.data) == []
+    everything, internal = validate_index(index_bytes(d.data))
+    assert not internal
+    assert [f.rule for f in everything] == ["TRANSFER_SYNTAX_UNKNOWN"]
+
+
+def test_dicomdir_declared_explicit_but_written_implicit_is_a_mismatch_only() -> None:
+    meta = _dicomdir_meta("144", EXPLICIT_VR_LITTLE_ENDIAN, MEDIA_STORAGE_DIRECTORY)
+    d = build("144", transfer_syntax=IMPLICIT_VR_LITTLE_ENDIAN, meta=meta)
+    everything, internal = validate_index(index_bytes(d.data))
+    assert not internal
+    assert [f.rule for f in everything] == ["TRANSFER_SYNTAX_MISMATCH"]
+
+
+def test_record_in_use_flag_is_not_an_offset() -> None:
+    # (0004,1410) is a US flag (FFFFH in use, 0000H inactive), never followed as an offset:
+    # values that would point nowhere as offsets give no finding.
+    for flag in (0x0000, 0x0001, 0x1234, 0xFFFF):
+        d = build("145", in_use=flag)
+        assert rules(d.data) == [], hex(flag)
+
+
+def test_other_files_are_no_dicomdir() -> None:
+    # An implicit VR image is not a DICOMDIR: its transfer syntax is its own business.
+    data = pixel_file("146", image(4, 4, 8), [E("PixelData", "OB", bytes(16))],
+                      IMPLICIT_VR_LITTLE_ENDIAN)  # fmt: skip
+    assert rules(data) == []
+
+
+# -- PIXEL_ATTRIBUTES_INVALID: image attributes that cannot be true --------------------------
+
+
+ATTRIBUTE_CASES = [
+    # (case, image() arguments, the attribute's (element, VR), words the message must hold)
+    ("rows 0", {"rows": 0}, (0x0010, "US"), "Rows (0028,0010) is 0"),
+    ("columns 0", {"columns": 0}, (0x0011, "US"), "Columns (0028,0011) is 0"),
+    ("bits allocated 0", {"bits": 0, "stored": 8}, (0x0100, "US"), "Bits Allocated"),
+    ("samples 0", {"samples": 0}, (0x0002, "US"), "Samples per Pixel (0028,0002) is 0"),
+    ("frames -5", {"frames": -5}, (0x0008, "IS"), "Number of Frames (0028,0008) is -5"),
+    ("frames 0", {"frames": 0}, (0x0008, "IS"), "Number of Frames (0028,0008) is 0"),
+    ("frames text", {"frames": "ABC"}, (0x0008, "IS"), "is 'ABC': expected a whole number"),
+    ("frames 1.5", {"frames": "1.5"}, (0x0008, "IS"), "is '1.5': expected a whole number"),
+    ("high bit 40", {"bits": 16, "stored": 12, "high": 40}, (0x0102, "US"), "expected 11"),
+    ("stored 20 of 16", {"bits": 16, "stored": 20, "high": 15}, (0x0101, "US"), "Bits Stored"),
+    ("high bit below stored", {"bits": 16, "stored": 12, "high": 5}, (0x0102, "US"), "too low"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "where", "words"),
+    [case[1:] for case in ATTRIBUTE_CASES],
+    ids=[case[0] for case in ATTRIBUTE_CASES],
+)
+def test_impossible_image_attribute(
+    kwargs: dict[str, object], where: tuple[int, str], words: str
+) -> None:
+    # Beside 64 bytes of native pixel data, as the report found them passing silently.
+    args: dict[str, object] = {"rows": 4, "columns": 8, "bits": 16, **kwargs}
+    attrs = image(**args)  # type: ignore[arg-type]
+    data = pixel_file("150", attrs, [E("PixelData", "OW", bytes(64))])
+    everything, internal = validate_index(index_bytes(data))
+    assert not internal, internal  # no rule failed on it
+    hits = [f for f in everything if f.rule == "PIXEL_ATTRIBUTES_INVALID"]
+    at = attribute_at(data, 0x0028, where[0], where[1])
+    assert [(f.offset, f.tag) for f in hits] == [(at, 0x00280000 | where[0])]
+    assert words in hits[0].message
+    # The whole element: its 8-byte header (explicit VR, short form) and its value.
+    (value_length,) = struct.unpack_from("<H", data, at + 6)
+    assert hits[0].length == 8 + value_length
+
+
+def test_bits_allocated_12_with_high_bit_40() -> None:
+    # The case as reported: both attributes are wrong, each is reported at its own element.
+    data = pixel_file("151", image(4, 8, 12, high=40), [E("PixelData", "OW", bytes(48))])
+    found = findings(data)
+    assert [(f.rule, f.offset) for f in found] == [
+        ("PIXEL_ATTRIBUTES_INVALID", attribute_at(data, 0x0028, 0x0100, "US")),
+        ("PIXEL_ATTRIBUTES_INVALID", attribute_at(data, 0x0028, 0x0102, "US")),
+    ]
+    assert "expected 1 or a multiple of 8" in found[0].message
+    assert "not below Bits Allocated (0028,0100) 12" in found[1].message
+
+
+def test_valid_attributes_are_not_reported() -> None:
+    # 1-bit, 12 of 16 bits stored, high bit 0 of 1 bit, several frames, IS with spaces.
+    cases: list[tuple[dict[str, object], int]] = [
+        ({"rows": 4, "columns": 4, "bits": 1}, 2),
+        ({"rows": 4, "columns": 4, "bits": 16, "stored": 12}, 32),
+        ({"rows": 4, "columns": 4, "bits": 8, "frames": 3}, 48),
+        ({"rows": 4, "columns": 4, "bits": 8, "frames": " 2"}, 32),
+    ]
+    for kwargs, size in cases:
+        vr = "OW" if kwargs["bits"] == 16 else "OB"
+        data = pixel_file("152", image(**kwargs), [E("PixelData", vr, bytes(size))])  # type: ignore[arg-type]
+        assert rules(data) == [], kwargs
+
+
+def test_impossible_attributes_in_an_icon_item() -> None:
+    icon = Item([*image(0, 2, 8), E("PixelData", "OB", bytes(4))])
+    data = pixel_file(
+        "153",
+        image(4, 4, 8),
+        [E("IconImageSequence", "SQ", Seq([icon])), E("PixelData", "OB", bytes(16))],
+    )
+    found = findings(data)
+    assert [(f.rule, f.path) for f in found] == [
+        ("PIXEL_ATTRIBUTES_INVALID", "0088,0200[0]/0028,0010")
+    ]
+
+
+def test_frames_text_is_shown_safely() -> None:
+    data = pixel_file(
+        "154", image(4, 4, 8, frames="\x1b]0;X\x07"), [E("PixelData", "OB", bytes(16))]
+    )
+    found = findings(data)
+    assert [f.rule for f in found] == ["PIXEL_ATTRIBUTES_INVALID"]
+    assert "\x1b" not in found[0].message and "\\x1b" in found[0].message
+
+
+def test_impossible_attributes_through_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "rows0.dcm"
+    path.write_bytes(pixel_fixtures.attributes_zero_rows().data)
+    code = cli.main(["validate", str(path), "--format", "text"])
+    out, err = capsys.readouterr()
+    assert code == 1, err
+    assert "PIXEL_ATTRIBUTES_INVALID" in out
+    assert "Traceback" not in out + err and "internal error" not in out + err
+
+
 # -- the pydicom DICOMDIR variants -----------------------------------------------------------
 
 
@@ -313,8 +509,6 @@ def _pydicom_dicomdirs() -> Path | None:
     "name",
     [
         "DICOMDIR",
-        "DICOMDIR-bigEnd",
-        "DICOMDIR-implicit",
         "DICOMDIR-nooffset",
         "DICOMDIR-reordered",
         "DICOMDIR-empty.dcm",
@@ -329,6 +523,23 @@ def test_pydicom_dicomdirs_are_clean(name: str) -> None:
         found, internal = validate_index(index, SELECTION)
     assert not internal
     assert [(f.rule, f.message) for f in found] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "syntax"),
+    [("DICOMDIR-bigEnd", "Explicit VR Big Endian"), ("DICOMDIR-implicit", "Implicit VR")],
+)
+def test_pydicom_dicomdirs_in_other_encodings(name: str, syntax: str) -> None:
+    # Their offsets are right; their transfer syntax is not the one PS3.10 8.6 requires.
+    root = _pydicom_dicomdirs()
+    if root is None:
+        pytest.skip("pydicom's test files are not installed")
+    data = (root / name).read_bytes()
+    found = findings(data)
+    assert [(f.rule, f.offset) for f in found] == [
+        ("DICOMDIR_NOT_EXPLICIT_LE", transfer_syntax_value(data))
+    ]
+    assert syntax in found[0].message
 
 
 def test_pydicom_dicomdir_nopatient_root_chain() -> None:

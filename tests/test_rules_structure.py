@@ -35,6 +35,8 @@ from dcmstruct.validate.engine import validate_index
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import FINDINGS_PER_RULE, load_all
 from fixtures.rule_fixtures.base import CT_IMAGE_STORAGE, ROOT, ct_dataset, offset_of
+from fixtures.rule_fixtures.meta import marker
+from fixtures.rule_fixtures.meta import meta as meta_with
 
 ROOT_DIR = Path(__file__).resolve().parent.parent
 MODULES = {
@@ -66,7 +68,7 @@ def with_group_length(body: list[E | Raw]) -> list[E | Raw]:
 
 
 def test_the_families_are_complete() -> None:
-    assert len(MINE) == 26, MINE
+    assert len(MINE) == 27, MINE
 
 
 # -- valid and legal-but-unusual files: none of these rules reports anything --------------------
@@ -240,6 +242,72 @@ def test_meta_element_in_nested_item_has_its_path() -> None:
     assert len(found) == 1
     assert found[0].path == "0008,1140[0]/0008,1140[0]/0002,0016"
     assert found[0].offset == offset_of(data, b"\x02\x00\x16\x00AE")
+
+
+# -- empty required meta elements and what META_UID_MISMATCH says ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tag", "vr", "value"),
+    [
+        (0x00020001, "OB", b""),
+        (0x00020002, "UI", b""),
+        (0x00020003, "UI", b""),
+        (0x00020003, "UI", b"\0\0"),  # nothing but padding
+        (0x00020010, "UI", b""),
+        (0x00020012, "UI", b"  "),
+    ],
+    ids=["version", "sop-class", "sop-instance", "sop-instance-nul", "transfer-syntax", "impl"],
+)
+def test_empty_required_meta_element(tag: int, vr: str, value: bytes) -> None:
+    data = part10(ct_dataset(), meta=meta_with(replace={tag: E(tag, vr, value)}))
+    found = findings(data)
+    at = offset_of(data, marker(tag, vr))
+    required = [f for f in found if f.rule == "META_REQUIRED_MISSING"]
+    # One finding covering the whole element: its header (OB: the 12-byte long form, PS3.5
+    # Table 7.1-1; UI: 8 bytes) and whatever padding it holds.
+    header = 12 if vr == "OB" else 8
+    assert [(f.offset, f.length, f.tag) for f in required] == [(at, header + len(value), tag)]
+    assert "present but empty" in required[0].message
+    got = {f.rule for f in found} - {"META_REQUIRED_MISSING"}
+    # No misleading mismatch or version finding; an empty (0002,0010) also names no known
+    # transfer syntax (the index's TRANSFER_SYNTAX_UNKNOWN, which says the encoding was detected).
+    assert got == ({"TRANSFER_SYNTAX_UNKNOWN"} if tag == 0x00020010 else set()), got
+
+
+def _uid_finding(data: bytes) -> Finding:
+    found = [f for f in findings(data) if f.rule == "META_UID_MISMATCH"]
+    assert len(found) == 1, found
+    assert found[0].offset == offset_of(data, marker(0x00020003, "UI")) + 8
+    return found[0]
+
+
+def test_uid_mismatch_says_differ_only_when_both_values_exist() -> None:
+    other = f"{ROOT}.2"
+    data = part10(ct_dataset(), meta=meta_with(replace={0x00020003: E(0x00020003, "UI", other)}))
+    message = _uid_finding(data).message
+    assert "differ" in message and other in message and INSTANCE in message
+
+
+def test_uid_mismatch_when_the_data_set_lacks_the_element() -> None:
+    ds = [e for e in ct_dataset() if not (isinstance(e, E) and e.tag == "SOPInstanceUID")]
+    message = _uid_finding(part10(ds, meta=meta_with())).message
+    assert "the data set has no (0008,0018)" in message and "differ" not in message
+
+
+def test_uid_mismatch_when_the_data_set_element_is_empty() -> None:
+    ds = ct_dataset()
+    ds[2] = E("SOPInstanceUID", "UI", "")
+    message = _uid_finding(part10(ds, meta=meta_with())).message
+    assert "(0008,0018) is empty" in message and "differ" not in message
+
+
+def test_uid_mismatch_message_escapes_control_characters() -> None:
+    hostile = "1.2.3\x1b]0;HACKED\x07"
+    data = part10(ct_dataset(), meta=meta_with(replace={0x00020003: E(0x00020003, "UI", hostile)}))
+    message = _uid_finding(data).message
+    assert "\x1b" not in message and "\x07" not in message
+    assert "\\x1b]0;HACKED\\x07" in message
 
 
 # -- robustness ----------------------------------------------------------------------------------

@@ -408,7 +408,7 @@ def test_deflated_stream_findings_carry_the_inflated_offsets() -> None:
     (f,) = findings(data)
     assert f.rule == "VALUE_BAD_FORMAT" and f.stream == Stream.INFLATED
     index = index_bytes(data)
-    assert bytes(index.sources[Stream.INFLATED].buf[f.offset : f.offset + 8]) == b"20231301"
+    assert index.read(Stream.INFLATED, f.offset, 8) == b"20231301"
 
 
 # -- hostile and broken input ------------------------------------------------------------------

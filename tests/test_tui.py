@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.text import Text
+from textual.app import App
 from textual.pilot import Pilot
 
-from dcmstruct.builder import EXPLICIT_VR_LITTLE_ENDIAN, E, Item, Raw, Seq, Writer, part10
+from dcmstruct.builder import E, Item, Raw, Seq, Writer, part10
 from dcmstruct.index import index_bytes, index_file
 from dcmstruct.model import Kind, Stream
 from dcmstruct.sample import sample_path
 from dcmstruct.schema.element import EXPLICIT_LE
+from dcmstruct.source import Source
 from dcmstruct.tui import app as app_module
 from dcmstruct.tui import search as search_module
 from dcmstruct.tui.app import DcmViewApp
@@ -38,6 +41,7 @@ from dcmstruct.tui.structure import Part, Structure, next_position
 from dcmstruct.tui.widgets import ElementTree, FindingsPanel, HexView, Inspector
 from dcmstruct.tui.widgets.element_tree import GapEntry, NodeEntry
 from dcmstruct.tui.widgets.pixel_view import PixelView
+from dcmstruct.uids import EXPLICIT_VR_LITTLE_ENDIAN
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "fixtures" / "rules"
@@ -169,7 +173,7 @@ def test_decode_by_vr() -> None:
     assert [ln.text for ln in decode(structure, node(0x00280010))] == ["256"]
     assert decode(structure, node(0x00189306))[0].text == "0.625"
     assert decode(structure, node(0x00081032))[0].text == "1"  # one item
-    rows = dict((name, (le, be)) for name, le, be in cursor_numbers(b"\x01\x02\x03\x04", 4, 0))
+    rows = dict((name, (le, be)) for name, le, be in cursor_numbers(b"\x01\x02\x03\x04"))
     assert rows["u16"] == ("513", "258")
     assert rows["u32"] == (str(0x04030201), str(0x01020304))
     assert rows["f64"] == ("—", "—")
@@ -547,11 +551,12 @@ def test_files_that_are_no_dicom_still_open(tmp_path: Path, content: bytes) -> N
         await pilot.press("n", "N", "g", "escape", "t", "escape", "w")
         await pilot.pause()
         if content:
-            # Bytes no node holds are drawn as unparsed.
-            unparsed = hex_view.get_component_rich_style("hex--unparsed").bgcolor
-            fault = hex_view.get_component_rich_style("hex--fault").bgcolor
+            # Bytes that form no element are drawn as unparsed (or faulty); their colour, as
+            # the background is the selection's (the cursor is in them).
+            unparsed = hex_view.get_component_rich_style("hex--unparsed").color
+            fault = hex_view.get_component_rich_style("hex--fault").color
             row = hex_view._row((len(content) - 1) // hex_view.bytes_per_row)
-            colours = {seg.style.bgcolor for seg in row if seg.style is not None}
+            colours = {seg.style.color for seg in row if seg.style is not None}
             assert colours & {unparsed, fault}
 
     drive(str(path), body, size=(80, 24))
@@ -570,7 +575,9 @@ def test_theme_change_restyles_the_hex_view() -> None:
         tree = app.query_one(ElementTree)
         tag = tree.get_component_rich_style("element-tree--tag", partial=True)
         labels = [n.label for n in tree._tree_node_of.values()]
-        assert any(span.style == tag for label in labels for span in label.spans)
+        assert any(
+            span.style == tag for label in labels if isinstance(label, Text) for span in label.spans
+        )
 
     drive(SAMPLE, body)
 
@@ -606,7 +613,7 @@ async def ask(pilot: Pilot[Any], key: str, text: str) -> None:
     await pilot.pause()
 
 
-def screen_text(app: DcmViewApp) -> str:
+def screen_text(app: App[Any]) -> str:
     """Every character on the screen as drawn (toasts included), one line per row."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
@@ -643,18 +650,22 @@ def test_byte_scan_chunks_overlap_and_wrap() -> None:
     at = [0, 14, 31, 63, 100, 190, 196]
     for a in at:
         data[a : a + 4] = b"NEED"
-    for buf in (bytes(data), memoryview(bytes(data))):
-        scan = ByteScan(buf, len(data), b"NEED", 64, chunk=16)
+    sources = (Source.from_bytes(bytes(data)), Source(memoryview(bytes(data)), len(data)))
+    # chunk=4: the scan reads 16 chunks at a time, so 200 bytes take several reads.
+    for source, chunk in ((sources[0], 16), (sources[1], 16), (sources[0], 4)):
+        scan = ByteScan(source, len(data), b"NEED", 64, chunk=chunk)
         found: list[int] = []
         while not scan.done:
             found += [a for a, _ in scan.next_batch(2)]
         assert found == [100, 190, 196, 0, 14, 31, 63]
-    scan = ByteScan(bytes(data).lower(), len(data), b"need", 0, ignore_case=True, chunk=16)
-    found = []
-    while not scan.done:
-        found += [a for a, _ in scan.next_batch(100)]
-    assert found == at
-    stop = ByteScan(bytes(data), len(data), b"NEED", 0, chunk=16)
+    for chunk in (16, 5):
+        lowered = Source.from_bytes(bytes(data).lower())
+        scan = ByteScan(lowered, len(data), b"need", 0, ignore_case=True, chunk=chunk)
+        found = []
+        while not scan.done:
+            found += [a for a, _ in scan.next_batch(100)]
+        assert found == at
+    stop = ByteScan(Source.from_bytes(bytes(data)), len(data), b"NEED", 0, chunk=16)
     assert stop.next_batch(100, cancelled=lambda: True) == [] and not stop.done
 
 
@@ -983,7 +994,8 @@ def test_pixel_frames_are_decoded_from_the_header(tmp_path: Path) -> None:
     assert grey is not None and grey[0, 0] == 0 and grey[1, 3] == 255
     # MONOCHROME1: the lowest value is white.
     info, img = frame(_image(tmp_path, bytes(range(8)), photometric="MONOCHROME1"))
-    assert to_levels(img, info, info.windows[-1])[0, 0] == 255
+    mono1 = to_levels(img, info, info.windows[-1])
+    assert mono1 is not None and mono1[0, 0] == 255
     # 12 bits stored in 16, signed: -1 and -2048 come out as such; rescale applied.
     raw = np.array([0x0FFF, 0x0800, 0x07FF, 0x0001] * 2, dtype="<u2").tobytes()
     rescale = (E("RescaleIntercept", "DS", "-10"), E("RescaleSlope", "DS", "2"))
@@ -994,7 +1006,11 @@ def test_pixel_frames_are_decoded_from_the_header(tmp_path: Path) -> None:
     info, img = frame(_image(tmp_path, bytes([0, 95, 100, 106, 255, 0, 0, 0]), extra=window))
     levels = to_levels(img, info, info.windows[0])
     # ((x - (c - 0.5)) / (w - 1) + 0.5) * 255: 95 -> 12.75, 100 -> 140.25.
-    assert levels[0].tolist() == [0, 12, 140, 255] and info.windows[0].center == 100
+    assert (
+        levels is not None
+        and levels[0].tolist() == [0, 12, 140, 255]
+        and info.windows[0].center == 100
+    )
     # RGB, both planar configurations, the same picture.
     pixels = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 9, 9)] * 2
     by_pixel = bytes(v for p in pixels for v in p)
@@ -1210,7 +1226,7 @@ def test_palette_color_preview_matches_pydicom() -> None:
 
     pydicom = pytest.importorskip("pydicom")
     from pydicom.data import get_testdata_file
-    from pydicom.pixels import apply_color_lut
+    from pydicom.pixels import apply_color_lut  # type: ignore[attr-defined]
 
     path = get_testdata_file("OT-PAL-8-face.dcm")  # a bare data set: no meta group
     if path is None:
@@ -1222,7 +1238,9 @@ def test_palette_color_preview_matches_pydicom() -> None:
     with index_file(path) as index:
         structure = Structure(index)
         info = image_info(structure, pick_pixel_node(structure, -1) or 0)
-        levels = to_levels(frame_pixels(structure, info, 0), info, info.windows[-1])
+        img = frame_pixels(structure, info, 0)
+        assert img is not None
+        levels = to_levels(img, info, info.windows[-1])
     assert info.problems == [] and levels is not None and levels.shape == expected.shape
     assert np.abs(levels.astype(int) - expected.astype(int)).max() <= 1
 

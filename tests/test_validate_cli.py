@@ -348,7 +348,7 @@ def test_config_select_ignore_and_severity_table(tmp_path: Path) -> None:
         ('selct = ["X"]\n', "unknown key 'selct'; did you mean select?"),
         ('fail-on = "fatal"\n', "'fatal' is not one of error, warning, info"),
         ('format = "xml"\n', "'xml' is not one of text"),
-        ("jobs = 0\n", "jobs must be a whole number of at least 1"),
+        ("jobs = 0\n", "jobs 0: must be a whole number from 1 to 1024"),
         ("select = 3\n", "expected a list of rule names"),
         ('select = ["NOT_A_RULE_NAME"]\n', "unknown rule 'NOT_A_RULE_NAME'"),
         ('[severity]\nNOT_A_RULE_NAME = "info"\n', "unknown rule 'NOT_A_RULE_NAME'"),

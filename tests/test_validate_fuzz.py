@@ -1,7 +1,9 @@
 """The whole validate pipeline on broken input: mutated fixtures and random bytes.
 
 Index + every registered rule + every report writer must never raise, never record an
-internal error, and stay fast on each file. Hypothesis runs derandomized (the same cases on
+internal error, and stay fast on each file; the text report and the dump text never hold a
+control character, and the text report one line per finding, whatever the bytes, the meta
+group's UIDs or the file's name. Hypothesis runs derandomized (the same cases on
 every run, so CI is reproducible); a seeded mutation corpus also goes through the real command
 (files on disk, mmap, worker processes). The whole module runs in well under a minute.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import random
 import time
 import xml.etree.ElementTree as ET
@@ -19,14 +22,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dcmstruct import cli
-from dcmstruct.builder import Raw, part10
+from dcmstruct import cli, uids
+from dcmstruct.builder import E, Raw, Writer, part10
+from dcmstruct.dump import write_text
 from dcmstruct.index import index_bytes
 from dcmstruct.report import FORMATS, ReportOptions, Summary, make_writer, rule_runs
+from dcmstruct.schema.element import EXPLICIT_LE
 from dcmstruct.specdata import VR_CODES
 from dcmstruct.validate.engine import FileReport, validate_index
 from dcmstruct.validate.registry import load_all
-from fixtures.rule_fixtures.base import ct_dataset
+from fixtures.rule_fixtures.base import CT_IMAGE_STORAGE, ct_dataset
+from tests.test_safetext import assert_terminal_clean
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = load_all()
@@ -100,6 +106,9 @@ def pipeline(data: bytes, name: str = "fuzz.dcm") -> FileReport:
     start = time.monotonic()
     with index_bytes(data) as index:
         findings, internal = validate_index(index)
+        dump = io.StringIO()
+        write_text(index, dump)
+        assert_terminal_clean(dump.getvalue())
     report = FileReport(name, findings, internal=internal)
     assert not internal, "\n".join(internal)
     for f in findings:
@@ -120,6 +129,10 @@ def pipeline(data: bytes, name: str = "fuzz.dcm") -> FileReport:
             assert len([json.loads(line) for line in text.splitlines()]) == len(findings)
         elif fmt == "junit":
             ET.fromstring(text)
+        else:
+            assert_terminal_clean(text)
+            # a line per finding, the file's summary, a blank line, the totals
+            assert text.count("\n") == len(findings) + 3
     elapsed = time.monotonic() - start
     assert elapsed < SECONDS_PER_FILE, f"{elapsed:.1f} s for {len(data)} bytes"
     return report
@@ -186,6 +199,88 @@ def test_seeded_corpus_through_the_command(
             json.loads(out)
         elif fmt == "junit":
             assert len(ET.fromstring(out).findall("testsuite")) == 62
+
+
+# -- hostile strings: the meta group's UIDs and file names (issue 7, terminal injection) -----
+
+# Characters a terminal acts on, and characters that are fine: a UID or a name drawn from them.
+HOSTILE_CHARS = "\x1b\x07\x00\n\r\t\x08\x7f\x85\x9b\x9d]0;[2Jc.19 \xe9\xff"
+UIDS = st.one_of(
+    st.sampled_from([v for k, v in sorted(vars(uids).items()) if k.isupper()]),
+    st.text(st.sampled_from(HOSTILE_CHARS), max_size=70),
+    st.binary(max_size=70).map(lambda b: b.decode("latin-1")),
+)
+
+
+def _meta(sop_class: str, sop_instance: str, ts: str, implementation: str) -> list[E | Raw]:
+    body: list[E | Raw] = [
+        E(0x00020001, "OB", b"\x00\x01"),
+        E(0x00020002, "UI", sop_class),
+        E(0x00020003, "UI", sop_instance),
+        E(0x00020010, "UI", ts),
+        E(0x00020012, "UI", implementation),
+    ]
+    return [E(0x00020000, "UL", len(Writer(EXPLICIT_LE).dataset(body))), *body]
+
+
+@FUZZ
+@given(
+    sop_class=st.one_of(st.just(CT_IMAGE_STORAGE), UIDS),
+    sop_instance=UIDS,
+    ts=UIDS,
+    implementation=UIDS,
+)
+def test_hostile_meta_uids(sop_class: str, sop_instance: str, ts: str, implementation: str) -> None:
+    meta = _meta(sop_class, sop_instance, ts, implementation)
+    pipeline(part10(ct_dataset(), transfer_syntax=ts, meta=meta))
+
+
+NAMES = st.one_of(
+    st.text(st.characters(codec=None, categories=None), min_size=1, max_size=40),
+    st.text(st.sampled_from(HOSTILE_CHARS + "\u202e\u2028\u200b/"), min_size=1, max_size=40),
+    st.binary(min_size=1, max_size=40).map(os.fsdecode),  # a POSIX name: any byte
+)
+NAMED_FILE = part10(ct_dataset(E("0008,0064", "CS", "wsd")))  # lower case: a finding
+
+
+@settings(FUZZ, max_examples=100)
+@given(name=NAMES)
+def test_hostile_file_names(name: str) -> None:
+    report = pipeline(NAMED_FILE, name)
+    assert report.findings
+
+
+def test_hostile_file_names_through_the_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real files with hostile names (any byte but NUL and '/') through `validate` (two
+    workers) and `dump`."""
+    rnd = random.Random(20250101)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    alphabet = [b for b in range(1, 256) if b != 0x2F]
+    names: set[bytes] = set()
+    while len(names) < 8:
+        names.add(bytes(rnd.choice(alphabet) for _ in range(rnd.randint(1, 24))) + b"\x1b")
+    for raw in names:
+        path = os.path.join(os.fsencode(corpus), raw)
+        with open(path, "wb") as f:
+            f.write(mutate(NAMED_FILE, rnd, rnd.randint(0, 3)))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["validate", "--no-config", "corpus", "-j", "2", "--format", "json"]) in (0, 1)
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["files"]) == len(names)
+    findings = sum(len(f["findings"]) for f in doc["files"])
+    assert cli.main(["validate", "--no-config", "corpus", "-j", "2", "--format", "text"]) in (0, 1)
+    out, err = capsys.readouterr()
+    assert_terminal_clean(out)
+    assert_terminal_clean(err)
+    # a line per finding, a summary per file, a blank line, the totals
+    assert out.count("\n") == findings + len(names) + 2
+    for raw in names:
+        assert cli.main(["dump", os.fsdecode(os.path.join(b"corpus", raw))]) == 0
+        out, err = capsys.readouterr()
+        assert_terminal_clean(out + err)
 
 
 def _defined_nesting(depth: int) -> bytes:

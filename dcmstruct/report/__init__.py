@@ -19,13 +19,13 @@ Formats (``--format``):
 from __future__ import annotations
 
 import os
-import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
 from dcmstruct.model import Stream
+from dcmstruct.safetext import clean
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import Rule
@@ -107,26 +107,10 @@ def severity_counts(findings: Sequence[Finding]) -> dict[Severity, int]:
     return counts
 
 
-# Lone surrogates (file names that are not UTF-8, decoded with surrogateescape) cannot be
-# written to any UTF-8 stream; they become visible escapes instead.
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def clean(text: str) -> str:
-    """``text`` with lone surrogates written as ``\\xNN`` (the file name's raw byte)."""
-    if not _SURROGATE.search(text):
-        return text
-    return _SURROGATE.sub(_surrogate_escape, text)
-
-
-def _surrogate_escape(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape: the byte code - 0xDC00
-        return f"\\x{code - 0xDC00:02x}"
-    return f"\\u{code:04x}"
-
-
 def display_path(path: str) -> str:
+    """A path for the formats that escape control characters themselves (JSON, SARIF, JUnit):
+    only its undecodable bytes are written as ``\\xNN``. Text for a terminal uses
+    :func:`dcmstruct.safetext.terminal_safe` instead."""
     return clean(path)
 
 

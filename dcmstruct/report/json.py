@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 
 from dcmstruct.report import Summary, Writer, display_path, file_summary, finding_record
+from dcmstruct.safetext import clean
 from dcmstruct.validate.engine import FileReport
 
 
@@ -29,9 +30,9 @@ def file_record(report: FileReport) -> dict[str, object]:
         "summary": file_summary(report),
     }
     if report.error is not None:
-        rec["error"] = report.error
+        rec["error"] = clean(report.error)
     if report.internal:
-        rec["internal"] = list(report.internal)
+        rec["internal"] = [clean(text) for text in report.internal]
     return rec
 
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 
 from dcmstruct.model import Stream
-from dcmstruct.report import Summary, Writer, clean, display_path
+from dcmstruct.report import Summary, Writer, display_path
+from dcmstruct.safetext import clean
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding
 

@@ -21,7 +21,8 @@ from typing import TextIO
 from urllib.parse import quote
 
 from dcmstruct.model import Stream
-from dcmstruct.report import ReportOptions, RuleRun, Summary, Writer, clean, display_path
+from dcmstruct.report import ReportOptions, RuleRun, Summary, Writer, display_path
+from dcmstruct.safetext import clean
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
 
@@ -119,7 +120,8 @@ class SarifWriter(Writer):
             self.start([])
         location = artifact_location(report.path)
         if report.error is not None:
-            self._notify(location, f"{display_path(report.path)}: cannot read: {report.error}")
+            error = clean(report.error)
+            self._notify(location, f"{display_path(report.path)}: cannot read: {error}")
         for text in report.internal:
             self._notify(location, f"{display_path(report.path)}: internal error: {clean(text)}")
         if not report.findings:

@@ -9,12 +9,18 @@
 
 A finding inside a deflated data set shows its offset in the inflated stream as
 ``inflated+0xOFFSET``. Colors (severity, rule name) only when asked (a terminal by default).
+
+Every string that comes from a file or a file name (path, message, nesting path, read error)
+goes through :func:`~dcmstruct.safetext.terminal_safe` here, at the output edge, whatever its
+builder did: a value or a file name cannot move the cursor, retitle the terminal or split a
+finding's line, and the only escape sequences written are this module's own colors.
 """
 
 from __future__ import annotations
 
 from dcmstruct.model import Stream
-from dcmstruct.report import Summary, Writer, clean, display_path, severity_counts
+from dcmstruct.report import Summary, Writer, severity_counts
+from dcmstruct.safetext import terminal_safe
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.wording import count
@@ -36,20 +42,20 @@ class TextWriter(Writer):
 
     def finding_line(self, path: str, f: Finding) -> str:
         where = f"inflated+{f.offset:#x}" if f.stream == Stream.INFLATED else f"{f.offset:#x}"
-        nesting = f" {self._c(_DIM, '(' + clean(f.path) + ')')}" if f.path else ""
+        nesting = f" {self._c(_DIM, '(' + terminal_safe(f.path) + ')')}" if f.path else ""
         return (
             f"{path}:{where}: {self._c(_COLORS[f.severity], f.severity.label)} "
-            f"{self._c(_BOLD, f.rule)}: {clean(f.message)}{nesting}"
+            f"{self._c(_BOLD, f.rule)}: {terminal_safe(f.message)}{nesting}"
         )
 
     def file(self, report: FileReport) -> None:
-        path = display_path(report.path)
+        path = terminal_safe(report.path)
         lines = [self.finding_line(path, f) for f in report.findings]
         if report.error is not None:
             label = self._c(_COLORS[Severity.ERROR], "cannot read")
-            lines.append(f"{path}: {label}: {clean(report.error)}")
+            lines.append(f"{path}: {label}: {terminal_safe(report.error)}")
         for text in report.internal:
-            first = clean(text).strip().splitlines()[0] if text.strip() else "?"
+            first = terminal_safe(text.strip().splitlines()[0]) if text.strip() else "?"
             label = self._c(_COLORS[Severity.ERROR], "internal error")
             lines.append(f"{path}: {label}: {first} (a bug in dcmstruct: please report it)")
         if report.error is None:

@@ -50,7 +50,7 @@ def _tag(ctx: Any) -> int:
 
 def _implicit_vr(ctx: Any) -> bytes | None:
     # PS3.5 7.1.3 / A.1: in implicit VR the VR comes from the data dictionary.
-    vr = specdata.dictionary_vr(_tag(ctx))
+    vr = specdata.implicit_vr(_tag(ctx))
     return vr.encode("ascii") if vr else None
 
 

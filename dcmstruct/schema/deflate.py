@@ -9,16 +9,36 @@ from typing import Any
 from construct import Container, SizeofError, Subconstruct
 from construct.core import stream_read_entire, stream_write
 
+from dcmstruct.limits import DEFAULT_INFLATE_RATIO, MIN_INFLATE_LIMIT
+
 # RFC 1951 raw deflate: negative window bits mean "no zlib header or checksum" (PS3.5 A.5).
 RAW_DEFLATE_WBITS = -15
 # The level used when a data set is (re)compressed: any level is valid; one is used everywhere.
 DEFLATE_LEVEL = 9
 
 
-def inflate_raw(data: bytes) -> tuple[bytes, bytes]:
-    """Inflate a raw deflate stream; return (inflated bytes, bytes after the stream's end)."""
+class InflateLimitError(zlib.error):
+    """The stream inflates to more than the limit (a deflate bomb, or a limit set too low)."""
+
+
+def inflate_raw(data: bytes, max_inflated: int | None = None) -> tuple[bytes, bytes]:
+    """Inflate a raw deflate stream; return (inflated bytes, bytes after the stream's end).
+
+    At most ``max_inflated`` bytes are produced (default: the same limit the index uses,
+    :data:`dcmstruct.limits.DEFAULT_INFLATE_RATIO` times the input, at least
+    :data:`~dcmstruct.limits.MIN_INFLATE_LIMIT`); past it :class:`InflateLimitError` is raised
+    before more memory is taken."""
+    if max_inflated is None:
+        max_inflated = max(MIN_INFLATE_LIMIT, len(data) * DEFAULT_INFLATE_RATIO)
     inflater = zlib.decompressobj(RAW_DEFLATE_WBITS)
-    inflated = inflater.decompress(data) + inflater.flush()
+    inflated = inflater.decompress(data, max_inflated + 1)
+    if len(inflated) > max_inflated or (inflater.unconsumed_tail and not inflater.eof):
+        raise InflateLimitError(
+            f"the deflated data set inflates to more than {max_inflated} bytes "
+            "(pass max_inflated= to parse to allow more)"
+        )
+    if not inflater.eof:
+        inflated += inflater.flush()
     if not inflater.eof:
         raise zlib.error("deflate stream ends before its final block")
     return inflated, inflater.unused_data
@@ -35,7 +55,11 @@ class RawDeflate(Subconstruct):  # type: ignore[misc]
 
     def _parse(self, stream: Any, context: Any, path: str) -> Container:
         data = stream_read_entire(stream, path)
-        inflated, trailing = inflate_raw(data)
+        # ``Part10File.parse(data, max_inflated=N)``: parse keywords reach every nested
+        # context as ``_params``.
+        params = getattr(context, "_params", None) or {}
+        limit = params.get("max_inflated")
+        inflated, trailing = inflate_raw(data, limit)
         value = self.subcon._parsereport(io.BytesIO(inflated), context, path)
         return Container(
             dataset=value, compressed=data[: len(data) - len(trailing)], trailing=trailing

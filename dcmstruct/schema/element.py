@@ -139,6 +139,15 @@ def fixed_format(schema: Construct, context: Mapping[str, Any]) -> str:
     return (order or "<") + "".join(parts)
 
 
+def tag_format(header: Construct) -> struct.Struct:
+    """The :mod:`struct` format of a header's leading ``group`` and ``element`` fields."""
+    fields = header.subcons[:2]
+    names = [sc.name for sc in fields]
+    if names != ["group", "element"]:
+        raise TypeError(f"a header must start with group and element, not {names}")
+    return struct.Struct(fixed_format(Struct(*fields), {}))
+
+
 @dataclass(frozen=True)
 class Encoding:
     """One data set encoding of PS3.5 7.1 / Annex A, with its schemas and derived fast path."""
@@ -163,6 +172,11 @@ class Encoding:
     def implicit(self) -> struct.Struct:
         """group, element, 32-bit length: implicit VR headers, items and delimiters."""
         return _formats(self)[HeaderForm.IMPLICIT]
+
+    @cached_property
+    def tag(self) -> struct.Struct:
+        """group, element: the first two fields every header of this encoding starts with."""
+        return tag_format(self.item_header)
 
     @cached_property
     def u16(self) -> struct.Struct:

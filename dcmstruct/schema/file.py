@@ -9,13 +9,15 @@ from construct import Bytes, Const, Struct, Switch
 from dcmstruct import specdata
 from dcmstruct.schema.dataset import grammar
 from dcmstruct.schema.deflate import RawDeflate
-from dcmstruct.schema.element import EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE
+from dcmstruct.schema.element import EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE, Encoding
 from dcmstruct.schema.repeat import RepeatUntilTag
 
+PREAMBLE_LENGTH = 128
+PREFIX = b"DICM"
 # PS3.10 7.1: a 128-byte File Preamble, content unspecified (all zero if unused).
-Preamble = Bytes(128)
+Preamble = Bytes(PREAMBLE_LENGTH)
 # PS3.10 7.1: the four-byte DICOM Prefix.
-Prefix = Const(b"DICM")
+Prefix = Const(PREFIX)
 # PS3.10 7.1: the File Meta Information group (0002,xxxx), always Explicit VR Little Endian.
 FileMetaGroup = RepeatUntilTag(
     grammar(EXPLICIT_LE).element, lambda tag: tag >> 16 != 0x0002, big_endian=False
@@ -33,6 +35,18 @@ def meta_transfer_syntax(meta: Any) -> specdata.TransferSyntax | None:
     return None
 
 
+def dataset_encoding(ts: specdata.TransferSyntax | None) -> Encoding | None:
+    """How the data set of a file with transfer syntax ``ts`` is encoded (PS3.5 10, Annex A):
+    None when ``ts`` is unknown (the reader must detect it). A deflated data set is Explicit
+    VR Little Endian once inflated (PS3.5 A.5). The index and :data:`Part10File` both decide
+    with this one function."""
+    if ts is None:
+        return None
+    if not ts.explicit_vr:
+        return IMPLICIT_LE  # PS3.5 A.1
+    return EXPLICIT_LE if ts.little_endian else EXPLICIT_BE  # PS3.5 A.2, A.3
+
+
 def _dataset_form(ctx: Any) -> str:
     ts = meta_transfer_syntax(ctx.meta)
     if ts is None:
@@ -46,10 +60,10 @@ def _dataset_form(ctx: Any) -> str:
         return "explicit_le" if vr in specdata.VR_CODES else "implicit_le"
     if ts.deflated:
         return "deflated"
-    if not ts.explicit_vr:
-        return "implicit_le"
-    return "explicit_le" if ts.little_endian else "explicit_be"
+    return _FORMS[dataset_encoding(ts) or EXPLICIT_LE]
 
+
+_FORMS = {EXPLICIT_LE: "explicit_le", IMPLICIT_LE: "implicit_le", EXPLICIT_BE: "explicit_be"}
 
 Part10File = Struct(
     "preamble" / Preamble,

@@ -8,10 +8,17 @@ meanwhile.
 Every jump (go to offset or tag, finding, search match, bookmark, pointer) is recorded in a
 small history that ``J`` / backspace / alt+left walks back. The privacy mask is one flag on the
 structure that every pane reads when it draws.
+
+The file may change on disk while it is shown. Every read is a ``pread`` that comes back short
+rather than a touch of a map that kills the process (SIGBUS); the app looks at the file once a
+second, says in a banner how it changed, shows bytes that are gone as ``--``, and ``r``
+re-opens and re-indexes it. Strings from the file or its name reach the screen only as
+:func:`dcmstruct.tui.literal.literal` text (escapes visible, never markup), toasts included.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sys
@@ -26,14 +33,18 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from dcmstruct.index import index_file
+from dcmstruct.index import ElementIndex, Limits, index_file
 from dcmstruct.model import Kind, Stream
+from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.element import format_tag
 from dcmstruct.tui.decode import kind_name
+from dcmstruct.tui.filechange import FileChange
+from dcmstruct.tui.literal import literal
 from dcmstruct.tui.messages import (
     BookmarkDeleted,
     CursorMoved,
@@ -63,6 +74,7 @@ _HEX_CHROME = 3  # border (2) + vertical scrollbar (1)
 HISTORY = 100  # positions the back key remembers
 _BATCH = 200  # search matches handed to the screen at a time
 _PROGRESS = 0.1  # seconds between two progress updates of a search
+POLL = 1.0  # seconds between two looks at the file on disk
 MASKED_MESSAGE = "<masked: the message may quote a masked value>"
 
 Position = tuple[Stream, int]
@@ -101,6 +113,8 @@ class Search:
             if self.running:
                 return f"searching {self.scan.progress:.0%}{hidden}"
             what = "" if masking else f" for {self.query.describe()}"
+            if not self.scan.done:
+                return f"no match so far{what}{hidden} (stopped at {self.scan.progress:.0%})"
             return f"no match{what}{hidden}"
         where = f"match {self.current + 1} of " if self.current >= 0 else "matches: "
         return where + self.count_text() + hidden
@@ -245,6 +259,13 @@ class DcmViewApp(App[int]):
             show=False,
             tooltip="Show the file's bytes or the inflated data set (deflated files)",
         ),
+        Binding(
+            "r,ctrl+r",
+            "reload",
+            "Reload",
+            show=False,
+            tooltip="Reload: open and index the file again (after it changed on disk)",
+        ),
         Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="Show all keys"),
     ]
 
@@ -255,9 +276,11 @@ class DcmViewApp(App[int]):
         mask: bool = False,
         bytes_per_row: int | None = None,
         validate: bool = True,
+        limits: Limits | None = None,
     ) -> None:
         super().__init__()
         self.path = path
+        self.limits = limits or Limits()
         # validate=False: show the indexer's faults only (screenshots that must not change
         # whenever a validator rule is added).
         self.validate = validate
@@ -279,6 +302,9 @@ class DcmViewApp(App[int]):
         self._back: list[Position] = []
         self._forward: list[Position] = []
         self.busy = True  # indexing or validating: the tests wait for this to drop
+        self._reload_at: Position | None = None  # where the cursor was when r was pressed
+        self._validating: dict[Worker[object], Structure] = {}
+        self._retired: list[ElementIndex] = []  # replaced by a reload, closed once unused
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -289,6 +315,7 @@ class DcmViewApp(App[int]):
         with Horizontal(id="bottom"):
             yield Inspector(id="inspector")
             yield FindingsPanel(id="findings")
+        yield Static("", id="banner")
         yield Static("", id="status")
         yield Footer()
 
@@ -309,7 +336,7 @@ class DcmViewApp(App[int]):
         return self.query_one(FindingsPanel)
 
     def on_mount(self) -> None:
-        self.title = f"dcmstruct view {Path(self.path).name}"
+        self.title = terminal_safe(f"dcmstruct view {Path(self.path).name}")
         self.element_tree.border_title = "Structure"
         self.hex.border_title = "Hex"
         self.inspector.border_title = "Inspector"
@@ -319,7 +346,32 @@ class DcmViewApp(App[int]):
         self._status(f"indexing {Path(self.path).name} …")
         self._fit_width(self.size.width)
         self.theme_changed_signal.subscribe(self, self._restyle)
+        self.poll_timer = self.set_interval(POLL, self._poll_file)
         self._index()
+
+    def on_unmount(self) -> None:
+        for index in self._retired:
+            index.close()
+        self._retired.clear()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast. Its text may quote the file or its name: shown as it is, escapes made
+        visible and never read as markup (``markup`` is ignored)."""
+        super().notify(
+            terminal_safe(message),
+            title=terminal_safe(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def _restyle(self, theme: object) -> None:
         """Tree labels, finding rows and the inspector hold styles made from the old theme."""
@@ -351,19 +403,36 @@ class DcmViewApp(App[int]):
 
     # -- loading ------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="index", name="index")
+    @work(thread=True, exclusive=True, group="index", name="index", exit_on_error=False)
     def _index(self) -> Structure:
-        structure = Structure(index_file(self.path))
+        limits = self.limits
+        structure = Structure(
+            index_file(
+                self.path,
+                max_depth=limits.max_depth,
+                max_nodes=limits.max_nodes,
+                inflate_ratio=limits.inflate_ratio,
+            )
+        )
         # Before the first screen is drawn: --mask must never show a value, even briefly.
         structure.set_masking(self.mask)
         return structure
 
-    @work(thread=True, exclusive=True, group="validate", name="validate")
+    @work(thread=True, exclusive=True, group="validate", name="validate", exit_on_error=False)
     def _validate(self, structure: Structure) -> tuple[list[Finding], list[str]]:
         return validate_index(structure.index)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if worker.name == "validate" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            validated = self._validating.pop(worker, None)
+            self._close_retired()
+            if validated is not self.structure:
+                return  # the validation of a file since reloaded: its findings are stale
         if event.state == WorkerState.SUCCESS:
             if worker.name == "index":
                 self._loaded(worker.result)  # type: ignore[arg-type]
@@ -375,27 +444,112 @@ class DcmViewApp(App[int]):
             error = worker.error
             for widget in (self.element_tree, self.hex, self.inspector):
                 widget.loading = False
+            reloading, self._reload_at = self._reload_at is not None, None
             what = "index" if worker.name == "index" else "validate"
-            self._status(f"could not {what} {self.path}: {error}")
-            self.notify(f"could not {what} the file: {error}", severity="error", timeout=10)
+            if reloading and worker.name == "index":
+                what = "reload"  # the file as it was opened stays on screen
+            if worker.name == "validate":
+                self._validated = True
+                self.findings_panel.border_subtitle = "validation stopped"
+                # SourceChanged: the file changed while the validator read it.
+                self._poll_file()
+            why = _reason(error)
+            self._status(f"could not {what} {self.path}: {why}")
+            self.notify(f"could not {what} the file: {why}", severity="error", timeout=10)
 
     def _loaded(self, structure: Structure) -> None:
+        previous = self.structure
+        at, self._reload_at = self._reload_at, None
         self.structure = structure
+        if previous is not None:
+            self._forget(previous, structure)
         for widget in (self.element_tree, self.hex, self.inspector):
             widget.loading = False
+        self._show_change(None)
         self.hex.load(structure)
+        self.hex.border_title = "Hex"
         self._fit_width(self.size.width)
         self.element_tree.load(structure)
         self._set_findings(faults_as_findings(structure))
+        if at is not None:
+            stream, offset = at
+            if stream not in structure.streams:
+                stream, offset = Stream.FILE, 0
+            self._goto(stream, min(offset, max(0, structure.streams[stream].size - 1)), reveal=True)
+            self._show_bookmarks()
         self._sync_from_cursor(reveal=True)
         self.hex.focus()
         if self.validate:
             self.findings_panel.border_subtitle = "validating …"
-            self._validate(structure)
+            self._validating[self._validate(structure)] = structure
         else:
             self._validated = True
             self.busy = False
             self._sync_from_cursor(reveal=False)
+
+    # -- the file changing on disk -------------------------------------------------------------
+
+    def _poll_file(self) -> None:
+        """Look at the file on disk (about once a second): say so when it changed."""
+        structure = self.structure
+        if structure is None:
+            return
+        before = structure.change
+        change = structure.check_file()
+        if change is None or change == before:
+            return
+        self._show_change(change)
+        self.notify(f"{change.describe()}; r reloads it", severity="warning", timeout=10)
+        # What was drawn from the old bytes is drawn again from what the file holds now.
+        self.hex.file_changed()
+        self.element_tree.refresh_labels()
+        self.inspector.forget()
+        self._sync_from_cursor(reveal=False)
+
+    def _show_change(self, change: FileChange | None) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.set_class(change is not None, "-shown")
+        if change is not None:
+            banner.update(literal(f"⚠ {change.describe()}  │  r reloads"))
+
+    def action_reload(self) -> None:
+        """Open and index the file again; the cursor stays where it was if the file still
+        reaches that far."""
+        if self._reload_at is not None:
+            self.notify("reloading already")
+            return
+        self.workers.cancel_group(self, "search")
+        self.search = None
+        self._show_hits()
+        self._reload_at = (self.hex.stream, self.hex.cursor)
+        self.busy = True
+        self._validated = False
+        self._status(f"reloading {Path(self.path).name} …")
+        self._index()
+
+    def _forget(self, old: Structure, new: Structure) -> None:
+        """After a reload: keep the bookmarks and history that still fit; close the old index
+        once no worker reads it."""
+
+        def fits(position: Position) -> bool:
+            sm = new.streams.get(position[0])
+            return sm is not None and position[1] < sm.size
+
+        self.bookmarks = {k: v for k, v in self.bookmarks.items() if fits(k)}
+        self._back = [p for p in self._back if fits(p)]
+        self._forward = [p for p in self._forward if fits(p)]
+        self._retired.append(old.index)
+        self._close_retired()
+
+    def _close_retired(self) -> None:
+        busy = {id(s.index) for s in self._validating.values()}
+        keep = []
+        for index in self._retired:
+            if id(index) in busy:
+                keep.append(index)
+            else:
+                index.close()
+        self._retired = keep
 
     def _show_validation(self, findings: list[Finding], internal: list[str]) -> None:
         self._validated = True
@@ -525,7 +679,8 @@ class DcmViewApp(App[int]):
         self._status("  │  ".join(parts))
 
     def _status(self, text: str) -> None:
-        self.query_one("#status", Static).update(text, layout=False)
+        """The status line; it shows the file's name and bytes: as they are, never markup."""
+        self.query_one("#status", Static).update(literal(text), layout=False)
 
     # -- findings ---------------------------------------------------------------------------
 
@@ -644,13 +799,15 @@ class DcmViewApp(App[int]):
         if query.mode == Mode.VALUE:
             scan = ValueScan(structure, stream, query.text, start)
         else:
-            scan = ByteScan(sm.buf, sm.size, query.needle, start, ignore_case=query.ignore_case)
+            # Up to where the file ends now, if it shrank on disk.
+            source = structure.index.sources[stream]
+            scan = ByteScan(source, sm.readable, query.needle, start, ignore_case=query.ignore_case)
         self.search = Search(query, stream, scan)
         self._show_hits()
         self._search_worker(self.search, CAP)
         self._sync_from_cursor(reveal=False)
 
-    @work(thread=True, exclusive=True, group="search", name="search")
+    @work(thread=True, exclusive=True, group="search", name="search", exit_on_error=False)
     def _search_worker(self, search: Search, want: int) -> None:
         worker = get_current_worker()
         found = 0
@@ -670,8 +827,20 @@ class DcmViewApp(App[int]):
                     self.call_from_thread(self._search_batch, search, batch, False)
             if not worker.is_cancelled:
                 self.call_from_thread(self._search_batch, search, [], True)
+        except OSError as exc:  # SourceChanged: the file was cut short while searched
+            with contextlib.suppress(RuntimeError):
+                self.call_from_thread(self._search_failed, search, exc)
         except RuntimeError:
             return  # the app closed while this thread was scanning
+
+    def _search_failed(self, search: Search, error: OSError) -> None:
+        if search is not self.search:
+            return
+        search.running = False
+        search.pending = None
+        self.notify(f"search stopped: {_reason(error)}", severity="warning")
+        self._poll_file()
+        self._sync_from_cursor(reveal=False)
 
     def _search_batch(self, search: Search, batch: list[Match], finished: bool) -> None:
         if search is not self.search or self.structure is None:
@@ -942,12 +1111,26 @@ class DcmViewApp(App[int]):
         return run
 
 
+def _reason(error: BaseException | None) -> str:
+    """What went wrong, in words: an OSError's reason without its errno and file name (the
+    path is shown beside it)."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__
+
+
 _OWN_ACTIONS = frozenset(
     b.action.split("(")[0] for b in DcmViewApp.BINDINGS if isinstance(b, Binding)
 ) - {"quit"}
 
 
-def run(path: str | None, *, mask: bool = False, bytes_per_row: int | None = None) -> int:
+def run(
+    path: str | None,
+    *,
+    mask: bool = False,
+    bytes_per_row: int | None = None,
+    limits: Limits | None = None,
+) -> int:
     """Open ``path`` (the bundled sample if None) in the viewer; the exit code."""
     if path is None:
         from dcmstruct.sample import sample_path
@@ -955,11 +1138,11 @@ def run(path: str | None, *, mask: bool = False, bytes_per_row: int | None = Non
         path = str(sample_path())
     if not os.path.isfile(path):
         why = "is a directory" if os.path.isdir(path) else "no such file"
-        print(f"dcmstruct: {path}: {why}", file=sys.stderr)
+        print(f"dcmstruct: {terminal_safe(path)}: {why}", file=sys.stderr)
         return EXIT_USAGE
     if not os.access(path, os.R_OK):
-        print(f"dcmstruct: {path}: permission denied", file=sys.stderr)
+        print(f"dcmstruct: {terminal_safe(path)}: permission denied", file=sys.stderr)
         return EXIT_USAGE
-    app = DcmViewApp(path, mask=mask, bytes_per_row=bytes_per_row)
+    app = DcmViewApp(path, mask=mask, bytes_per_row=bytes_per_row, limits=limits)
     result = app.run()
     return result if isinstance(result, int) else EXIT_OK

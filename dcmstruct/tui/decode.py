@@ -1,8 +1,10 @@
 """The inspector's text: an element's header and its value decoded by VR, and the numbers the
 bytes at the cursor would be. Pure functions of the index, so they are tested without a screen.
 
-Values are read from the mapped file through :meth:`ElementIndex.value` and never more than
-:data:`MAX_READ` bytes of them: a 2 GB pixel data element costs what its first bytes cost.
+Values are read from the file through :meth:`Structure.value_bytes` (a bounded ``pread``), never
+more than :data:`MAX_READ` bytes of them: a 2 GB pixel data element costs what its first bytes
+cost. A value the file no longer holds (it shrank on disk) comes back short or empty, and is
+shown as far as it goes.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import numpy as np
 from dcmstruct import specdata
 from dcmstruct.model import UNDEFINED, Kind, Stream
 from dcmstruct.schema.element import format_tag
-from dcmstruct.source import Buffer
 from dcmstruct.tui.structure import Structure
 from dcmstruct.values import NUMERIC_DTYPES, decode_numbers, little_endian
 
@@ -123,13 +124,9 @@ def decode(structure: Structure, node: int) -> list[Line]:
 
 
 def _read(structure: Structure, node: int, limit: int = MAX_READ) -> bytes | None:
-    index = structure.index
-    c = index.columns
-    if int(c.kind[node]) in (Kind.PREAMBLE, Kind.PREFIX, Kind.TRAILING):
-        src = index.sources[Stream(int(c.stream[node]))]
-        a, b = int(c.offset[node]), int(c.end[node])
-        return bytes(src.buf[a : min(b, a + limit)])
-    return index.value_bytes(node, limit)
+    if int(structure.kind[node]) in (Kind.PREAMBLE, Kind.PREFIX, Kind.TRAILING):
+        return structure.node_bytes(node, limit)
+    return structure.value_bytes(node, limit)
 
 
 def _strings(vr: str, data: bytes, total: int) -> list[Line]:
@@ -286,9 +283,12 @@ _TYPES = (
 )
 
 
-def cursor_numbers(buf: Buffer, size: int, offset: int) -> list[tuple[str, str, str]]:
-    """(type, little endian reading, big endian reading) of the bytes at ``offset``."""
-    data = bytes(buf[offset : min(size, offset + 8)])
+CURSOR_BYTES = 8  # the widest type read at the cursor
+
+
+def cursor_numbers(data: bytes) -> list[tuple[str, str, str]]:
+    """(type, little endian reading, big endian reading) of ``data``, the bytes at the cursor
+    (fewer than 8 near the end of the stream)."""
     rows: list[tuple[str, str, str]] = []
     for name, code in _TYPES:
         width = struct.calcsize(code)

@@ -1,10 +1,9 @@
-"""The pixel preview's data: image attributes, one frame read from the mapped file, windowed
-to grey levels (or RGB) and scaled to the terminal. Pure numpy, no Textual.
+"""The pixel preview's data: image attributes, one frame read from the file, windowed to grey
+levels (or RGB) and scaled to the terminal. Pure numpy, no Textual.
 
-Only the selected frame's bytes are read, through ``numpy.frombuffer`` on a memoryview of the
-mapping (no copy of the whole Pixel Data). Broken headers never raise: what is missing or
-inconsistent is said in :attr:`ImageInfo.problems`, and as much of the image is shown as the
-bytes allow.
+Only the selected frame's bytes are read (one bounded ``pread``, never the whole Pixel Data).
+Broken headers never raise: what is missing or inconsistent is said in
+:attr:`ImageInfo.problems`, and as much of the image is shown as the bytes allow.
 
 References: PS3.3 C.7.6.3 (Image Pixel Module: Rows, Columns, Samples per Pixel, Photometric
 Interpretation, Planar Configuration, Bits Allocated/Stored, High Bit, Pixel Representation),
@@ -152,7 +151,7 @@ def _sibling(structure: Structure, node: int, tag: int) -> int | None:
 
 
 def _raw(structure: Structure, node: int, limit: int = 256) -> bytes | None:
-    return structure.index.value_bytes(node, limit)
+    return structure.value_bytes(node, limit)
 
 
 def _numbers(structure: Structure, node: int | None) -> list[float]:
@@ -326,9 +325,8 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
         return None  # a header no preview can honour (said by _check_native)
     if ba > 32 and info.tag == PIXEL_DATA and (info.bits_stored or ba) != ba:
         return None  # masks wider than 32 bits: not worth a preview
-    buf = structure.index.sources[info.stream].buf
     if ba == 1:
-        values = _one_bit(buf, info, frame, per_frame)
+        values = _one_bit(structure, info, frame, per_frame)
     else:
         size = ba // 8
         start = info.value_offset + frame * per_frame * size
@@ -341,10 +339,12 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
             dtype = np.dtype(
                 f"{order}{'i' if info.signed and ba == (info.bits_stored or ba) else 'u'}{size}"
             )
-        # A view of the frame's bytes in the mapping: nothing else of the Pixel Data is read.
-        raw = np.frombuffer(memoryview(buf)[start : start + count * size], dtype=dtype)
+        # The frame's bytes only (at most _MAX_PREVIEW_VALUES values): nothing else of the
+        # Pixel Data is read. Fewer if the file shrank on disk: the rest shows as missing.
+        data = structure.read(info.stream, start, count * size)
+        raw = np.frombuffer(data[: len(data) - len(data) % size], dtype=dtype)
         values = _stored_bits(raw, info).astype(np.float64)
-        del raw
+        del raw, data
     full: F64 = np.full(per_frame, np.nan)
     full[: len(values)] = values[:per_frame]
     if info.ybr422 and cols >= 2:
@@ -413,13 +413,13 @@ def _palette(structure: Structure, info: ImageInfo, img: F64) -> F64 | None:
     return np.where(np.isnan(img)[..., None], np.nan, levels * (stored_top / 255.0))
 
 
-def _one_bit(buf: object, info: ImageInfo, frame: int, per_frame: int) -> F64:
+def _one_bit(structure: Structure, info: ImageInfo, frame: int, per_frame: int) -> F64:
     """PS3.5 8.1.1: 1-bit pixels are packed, the first pixel in the least significant bit;
     frames follow each other without padding, so a frame may start inside a byte."""
     first_bit = frame * per_frame
     start = info.value_offset + first_bit // 8
     stop = min(info.value_offset + info.available, start + -(-(per_frame + 7) // 8) + 1)
-    packed = np.frombuffer(memoryview(buf)[start:stop], dtype=np.uint8)  # type: ignore[arg-type]
+    packed = np.frombuffer(structure.read(info.stream, start, stop - start), dtype=np.uint8)
     bits = np.unpackbits(packed, bitorder="little")
     skip = first_bit % 8
     return bits[skip : skip + per_frame].astype(np.float64)

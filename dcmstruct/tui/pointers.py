@@ -58,11 +58,12 @@ def _entry(structure: Structure, node: int, cursor: int, size: int) -> tuple[int
 
 def _read(structure: Structure, node: int, entry: int, size: int) -> int | None:
     c = structure.index.columns
-    src = structure.index.sources[Stream(int(c.stream[node]))]
     a = int(c.value_offset[node]) + entry * size
     if a < 0 or a + size > int(c.end[node]):
         return None
-    raw = bytes(src.buf[a : a + size])
+    raw = structure.read(Stream(int(c.stream[node])), a, size)
+    if len(raw) < size:
+        return None  # the file no longer holds it
     return int.from_bytes(raw, "little" if little_endian(structure.index, node) else "big")
 
 
@@ -171,14 +172,12 @@ def frame_fragments(structure: Structure, pixel: int) -> list[tuple[int, int, in
     count = min(max(0, int(c.length[bot])) // 4, len(frags))
     if count == 0:
         return []
-    view = structure.index.value(bot)
-    if view is None:
+    raw = structure.value_bytes(bot, count * 4)
+    if not raw:
         return []
-    try:
-        order = "<" if little_endian(structure.index, bot) else ">"
-        offsets = np.frombuffer(bytes(view[: count * 4]), dtype=f"{order}u4").astype(np.int64)
-    finally:
-        view.release()
+    order = "<" if little_endian(structure.index, bot) else ">"
+    raw = raw[: len(raw) - len(raw) % 4]  # a table the file no longer holds whole
+    offsets = np.frombuffer(raw, dtype=f"{order}u4").astype(np.int64)
     starts = c.offset[frags[1:]] - int(c.offset[frags[1]])
     firsts = np.searchsorted(starts, offsets, side="left")
     out: list[tuple[int, int, int]] = []

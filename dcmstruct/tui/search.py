@@ -1,46 +1,57 @@
-"""Find: bytes (hex), text, or a decoded value, over the mapped file in chunks.
+"""Find: bytes (hex), text, or a decoded value, over the file in chunks.
 
 Pure Python and numpy, no Textual: the app runs a scan in a thread worker and asks it for one
 batch at a time, so it can show progress, jump to the first match at once, stop at a cap and
 be cancelled between chunks. A scan starts at the cursor and wraps around the end of the
 stream, the way an editor's search does; "match k of N" counts in that order.
 
-Byte scans never hold more than one chunk of the file: ``mmap.find`` searches the mapping in
-place (no copy), and a case-insensitive scan lowers one chunk at a time. Chunks overlap by the
-needle's length minus one, so a match across a chunk boundary is found once.
+Byte scans never hold more than a few chunks of the file (16 MiB): they are read with one
+``pread`` into one reused buffer (:meth:`Source.read_into`) and searched there a chunk at a
+time, and a case-insensitive scan lowers one chunk at a time. Chunks overlap by the needle's
+length minus one, so a match across a chunk boundary is found once. A file cut short on disk
+while it is searched raises :class:`~dcmstruct.source.SourceChanged` out of
+:meth:`ByteScan.next_batch` (the app stops the search and says why).
 """
 
 from __future__ import annotations
 
-import contextlib
 import fnmatch
 import math
-import mmap
 import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 import numpy as np
 
 from dcmstruct import specdata
 from dcmstruct.model import Kind, Stream, vr_code
-from dcmstruct.source import Buffer
 from dcmstruct.tui.decode import SINGLE_VALUED
 from dcmstruct.tui.structure import Structure
 from dcmstruct.values import decode_numbers, little_endian
 
-# Bytes of the file searched at a time. ``find`` holds the GIL while it runs, page faults
-# included: a chunk must be small enough that reading it from a cold disk does not stall the
-# screen (1 MiB: a few ms), and big enough that the Python loop around it costs nothing.
+# Bytes of the file searched at a time. ``find`` holds the GIL while it runs: a chunk must be
+# small enough that searching it does not stall the screen (1 MiB: well under a millisecond),
+# and big enough that the Python loop around it costs nothing.
 CHUNK = 1 << 20
+# Chunks read at a time: each read lets the screen's thread take the GIL, and getting it back
+# may wait for that thread's switch interval (5 ms): a read per 1 MiB chunk made a scan of a
+# warm 500 MB file two to three times slower while the screen was busy (bench/bench_tui.py).
+READ_CHUNKS = 16
 CAP = 1000  # matches collected before the scan pauses (F3 past the last one goes on)
 VALUE_READ = 1 << 16  # bytes of a value read to compare it
 MAX_NEEDLE = 4096
 
 Cancelled = Callable[[], bool]
 Match = tuple[int, int]  # (offset, length)
+
+
+class Reader(Protocol):
+    """Where a byte scan reads (a :class:`~dcmstruct.source.Source`)."""
+
+    def read_into(self, offset: int, out: bytearray | memoryview) -> int: ...
 
 
 class Mode(Enum):
@@ -139,12 +150,12 @@ def parse_query(text: str, mode: Mode = Mode.AUTO) -> Query:
 
 
 class ByteScan:
-    """Occurrences of ``needle`` in ``buf``, from ``origin`` to the end, then from the start up
-    to ``origin``; resumable batch by batch."""
+    """Occurrences of ``needle`` in the first ``size`` bytes of ``source``, from ``origin`` to
+    the end, then from the start up to ``origin``; resumable batch by batch."""
 
     def __init__(
         self,
-        buf: Buffer,
+        source: Reader,
         size: int,
         needle: bytes,
         origin: int = 0,
@@ -152,11 +163,14 @@ class ByteScan:
         ignore_case: bool = False,
         chunk: int | None = None,
     ) -> None:
-        self.buf = buf
+        self.source = source
         self.size = size
         self.needle = needle
         self.ignore_case = ignore_case
         self.chunk = max(chunk or CHUNK, len(needle))
+        # A few chunks and the overlap into the next: the only bytes of the file held.
+        self._hay = bytearray(min(READ_CHUNKS * self.chunk + len(needle) - 1, max(0, size)))
+        self._window = (0, 0)  # [start, stop) of the file in _hay
         origin = max(0, min(origin, size))
         # Ranges of match *starts*; a match starting before ``origin`` may end after it.
         self._segments = [(origin, size), (0, origin)]
@@ -200,44 +214,29 @@ class ByteScan:
         return out
 
     def _find_all(self, a: int, b: int, hay_end: int, limit: int) -> list[int]:
+        """Starts in [a, b) of the needle, in bytes [a, hay_end)."""
         n = len(self.needle)
+        lo, hi = self._window
+        if not lo <= a or hay_end > hi:
+            want = min(len(self._hay), self.size - a)
+            with memoryview(self._hay) as view:
+                got = self.source.read_into(a, view[:want])
+            lo, hi = self._window = (a, a + got)
+        end = min(hay_end, hi) - lo
+        hay: bytes | bytearray = self._hay
+        base = a - lo
+        if self.ignore_case:
+            hay, base, end = self._hay[base:end].lower(), 0, end - base
+        stop = base + b - a
         hits: list[int] = []
-        buf = self.buf
-        self._read_ahead(b)
-        if self.ignore_case or not hasattr(buf, "find"):
-            hay = bytes(memoryview(buf)[a:hay_end])
-            if self.ignore_case:
-                hay = hay.lower()
-            base, at = a, 0
-            stop = b - a
-            while len(hits) < limit:
-                k = hay.find(self.needle, at, stop + n - 1)
-                if k < 0 or k >= stop:
-                    break
-                hits.append(base + k)
-                at = k + 1
-            return hits
-        at = a
+        at = base
         while len(hits) < limit:
-            k = buf.find(self.needle, at, hay_end)
-            if k < 0 or k >= b:
+            k = hay.find(self.needle, at, min(end, stop + n - 1))
+            if k < 0 or k >= stop:
                 break
-            hits.append(k)
+            hits.append(a + k - base)
             at = k + 1
         return hits
-
-    def _read_ahead(self, start: int) -> None:
-        """Ask the kernel to read the next chunks while this one is searched: the file is
-        mapped for random access (no read-ahead), which makes a sequential scan of a cold
-        file wait for every page in turn."""
-        buf = self.buf
-        if not isinstance(buf, mmap.mmap) or start >= self.size:
-            return
-        page = mmap.PAGESIZE
-        begin = start - start % page
-        length = min(self.size - begin, 8 * self.chunk)
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            buf.madvise(mmap.MADV_WILLNEED, begin, length)
 
 
 # -- values ----------------------------------------------------------------------------------
@@ -316,7 +315,7 @@ class ValueScan:
 
     def matches(self, node: int) -> bool:
         index = self.structure.index
-        raw = index.value_bytes(node, VALUE_READ)
+        raw = self.structure.value_bytes(node, VALUE_READ)
         if raw is None:
             return False
         vr = index.node(node).vr or "UN"

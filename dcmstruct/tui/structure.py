@@ -1,8 +1,14 @@
-"""What the viewer needs from an index, precomputed once: children, byte ownership, faults.
+"""What the viewer needs from an index, precomputed once: children, byte ownership, faults,
+and the one way the viewer reads the file's bytes.
 
 Everything here is plain Python and numpy (no Textual), so it is built in the loading worker
 and tested without a screen. Lookups are ``searchsorted`` over per-stream sorted offsets: the
 cost of rendering a row or following the cursor does not grow with the number of nodes.
+
+Bytes are read with ``pread`` (:meth:`Source.read`), never through a map of the file: another
+process may cut the file short while it is shown, and a map would turn the next look at a
+byte past the new end into SIGBUS. :meth:`Structure.read` never raises: a short read (the file
+shrank) lowers what the stream can still give, and later reads stop there.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ import numpy as np
 import numpy.typing as npt
 
 from dcmstruct.index import ElementIndex
-from dcmstruct.model import Kind, Stream
+from dcmstruct.model import UNDEFINED, Kind, Stream
 from dcmstruct.schema.element import HeaderForm
-from dcmstruct.source import Buffer
+from dcmstruct.source import SourceChanged
+from dcmstruct.tui.filechange import FileChange, detect, size_now
 
 I64 = npt.NDArray[np.int64]
 
@@ -60,12 +67,17 @@ class StreamMap:
     """The nodes of one stream in offset order, and the merged ranges of its marked bytes."""
 
     stream: Stream
-    buf: Buffer
-    size: int
+    size: int  # as indexed
     order: I64  # node indices, by offset
     starts: I64  # their offsets
     mark_starts: list[int] = field(default_factory=list)
     mark_ends: list[int] = field(default_factory=list)
+    # Bytes that can still be read: ``size`` until the file shrinks on disk.
+    readable: int = -1
+
+    def __post_init__(self) -> None:
+        if self.readable < 0:
+            self.readable = self.size
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +111,7 @@ class Structure:
             members = np.flatnonzero(c.stream == stream)
             # Pre-order walk: offsets ascend; shallower first when two start at one offset.
             order = members[np.lexsort((c.depth[members], c.offset[members]))].astype(np.int64)
-            self.streams[stream] = StreamMap(stream, src.buf, src.size, order, c.offset[order])
+            self.streams[stream] = StreamMap(stream, src.size, order, c.offset[order])
         self.marks: list[Mark] = []
         self.marked_nodes: set[int] = set()
         self.set_marks([Mark(f.stream, f.offset, f.length) for f in index.faults])
@@ -108,6 +120,7 @@ class Structure:
         self.masking = False
         self._hidden: npt.NDArray[np.bool_] | None = None
         self._hidden_ranges: dict[Stream, tuple[list[int], list[int]]] = {}
+        self.change: FileChange | None = None  # how the file changed on disk, once it did
 
     # -- tree ------------------------------------------------------------------------------
 
@@ -127,6 +140,56 @@ class Structure:
             p = int(self.parent[p])
         chain.reverse()
         return chain
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read(self, stream: Stream, offset: int, n: int) -> bytes:
+        """Bytes [offset, offset + n) of ``stream``: fewer near its end, or past where the file
+        ends now if it shrank on disk. Never raises."""
+        sm = self.streams.get(stream)
+        if sm is None or offset < 0:
+            return b""
+        src = self.index.sources[stream]
+        for _ in range(2):
+            want = min(n, sm.readable - offset)
+            if want <= 0:
+                return b""
+            try:
+                return src.read(offset, want)
+            except SourceChanged:
+                # Cut short on disk: read on up to where it ends now.
+                sm.readable = min(sm.readable, size_now(src))
+            except OSError:
+                return b""  # an I/O error here; other bytes may still be readable
+        return b""
+
+    def value_bytes(self, node: int, limit: int) -> bytes | None:
+        """At most ``limit`` bytes of node ``node``'s value (None: it has no defined value)."""
+        c = self.index.columns
+        start = int(c.value_offset[node])
+        if start < 0 or int(c.length[node]) == UNDEFINED:
+            return None
+        return self.read(Stream(int(c.stream[node])), start, min(limit, int(c.end[node]) - start))
+
+    def node_bytes(self, node: int, limit: int) -> bytes:
+        """At most ``limit`` bytes of node ``node`` from its first byte (header included)."""
+        c = self.index.columns
+        start = int(c.offset[node])
+        return self.read(Stream(int(c.stream[node])), start, min(limit, int(c.end[node]) - start))
+
+    def check_file(self) -> FileChange | None:
+        """Look at the file on disk again: how it changed since it was indexed, if it did.
+        What can still be read follows the size it has now."""
+        src = self.index.sources.get(Stream.FILE)
+        if src is None:
+            return None
+        change = detect(src)
+        if change is not None:
+            sm = self.streams.get(Stream.FILE)
+            if sm is not None:
+                sm.readable = min(sm.size, change.now)
+            self.change = change
+        return change
 
     # -- bytes -------------------------------------------------------------------------------
 

@@ -5,15 +5,19 @@ name order, whatever its name or extension (a PACS folder holds files without ex
 a file that is not DICOM simply gets findings). Symbolic links are followed; a link that loops
 back to a directory that contains it is reported, not followed. Nothing is skipped silently:
 a path that cannot be read (missing, a dangling link, permission denied, an unreadable
-directory, a FIFO or device that is not a regular file) becomes a report with ``error`` set,
-and the batch goes on.
+directory, a FIFO, socket or device, a ``/proc`` or ``/sys`` pseudo-file) becomes a report
+with ``error`` set, and the batch goes on; such a file is never opened.
 
 Reports come out in input order. With ``jobs > 1`` files run in a pool of worker processes
 (``fork`` where the platform has it), in chunks of a few files per task, and at most
-``window`` chunks (default ``4 * jobs``) are in flight or waiting to be written, so a batch of
-any size holds a bounded number of reports. A worker that dies (a crash, the OOM killer) does
-not end the batch: its chunks are run again, and a chunk lost twice runs file by file, each
-alone; a file whose worker dies then gets an internal error.
+``window`` chunks (default ``4 * workers``) are in flight or waiting to be written, so a batch
+of any size holds a bounded number of reports. The pool has at most ``jobs`` workers, at most
+``JOBS_PER_CORE`` per usable core, and, for a batch that ends within the first round of tasks
+(counted before the pool starts; a longer one is never listed whole), at most one per file.
+
+A worker that dies (a crash, the OOM killer) does not end the batch: its chunks are run
+again, and a chunk lost twice runs file by file, each alone; a file whose worker dies then
+gets an internal error.
 """
 
 from __future__ import annotations
@@ -31,25 +35,35 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from multiprocessing.context import BaseContext
 
+from dcmstruct.source import check_regular
+from dcmstruct.spool import STDIN_NAME
 from dcmstruct.validate.engine import FileReport, Selection, validate_path
 from dcmstruct.validate.registry import load_all
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """A path to validate; ``error``: why it cannot be read, found while walking."""
+    """A path to validate; ``error``: why it cannot be read, found while walking; ``label``:
+    the path its report shows, if not ``path`` (``-`` for standard input spooled to a file)."""
 
     path: str
     error: str | None = None
+    label: str | None = None
 
 
 # -- the walk -----------------------------------------------------------------------------
 
 
-def iter_targets(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Target]:
-    """Every file to validate under ``paths``, lazily (a huge tree is never listed whole)."""
+def iter_targets(
+    paths: Iterable[str | os.PathLike[str]], stdin: Target | None = None
+) -> Iterator[Target]:
+    """Every file to validate under ``paths``, lazily (a huge tree is never listed whole).
+    ``stdin``: what a path ``-`` stands for (without it, ``-`` is a file of that name)."""
     for p in paths:
         path = os.fspath(p)
+        if stdin is not None and path == STDIN_NAME:
+            yield stdin
+            continue
         try:
             st = os.stat(path)
         except OSError as exc:
@@ -105,22 +119,11 @@ def _walk(root: str, root_stat: os.stat_result) -> Iterator[Target]:
 
 
 def _file_target(path: str, st: os.stat_result) -> Target:
-    if stat.S_ISREG(st.st_mode):
-        return Target(path)
-    return Target(path, f"not a regular file ({_file_kind(st.st_mode)})")
-
-
-def _file_kind(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISDIR, "a directory"),
-    ):
-        if test(mode):
-            return name
-    return "unknown file type"
+    try:
+        check_regular(path, st)
+    except OSError as exc:
+        return Target(path, _reason(exc, path))
+    return Target(path)
 
 
 def _reason(exc: OSError, path: str) -> str:
@@ -136,14 +139,19 @@ def _reason(exc: OSError, path: str) -> str:
 def validate_target(target: Target, selection: Selection | None = None) -> FileReport:
     """Validate one target. Never raises: an unreadable file is an ``error``, an exception
     anywhere is an ``internal`` entry (a bug)."""
+    report = _validate(target, selection)
+    if target.label is not None:
+        report.path = target.label
+    return report
+
+
+def _validate(target: Target, selection: Selection | None) -> FileReport:
     path = target.path
     if target.error is not None:
         return FileReport(path, [], error=target.error)
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
-            # Opening a FIFO would block for ever: never open what is not a regular file.
-            return FileReport(path, [], error=f"not a regular file ({_file_kind(st.st_mode)})")
+        # Opening a FIFO would block for ever: never open what is not a regular file.
+        check_regular(path)
         return validate_path(path, selection)
     except OSError as exc:  # gone or changed since the walk
         return FileReport(path, [], error=_reason(exc, path))
@@ -159,6 +167,35 @@ def validate_targets(targets: list[Target], selection: Selection | None = None) 
     return [validate_target(t, selection) for t in targets]
 
 
+# Validation is CPU-bound; a few workers per core still help where files come from a slow
+# (network) file system, more only cost memory and start-up time.
+JOBS_PER_CORE = 4
+
+
+def usable_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def plan_pool(jobs: int, seen: list[Target], complete: bool, chunk: int) -> tuple[int, int]:
+    """How many workers to start, and how many files per task.
+
+    ``seen``: the first targets of the batch; ``complete``: they are all of them. Never more
+    workers than ``jobs``, than ``JOBS_PER_CORE`` per usable core, or than readable files
+    known; a batch known to be small is spread over the workers (smaller tasks) so no worker
+    is started for nothing. 1 worker means: run in this process."""
+    workers = max(1, min(jobs, JOBS_PER_CORE * usable_cores()))
+    size = max(1, chunk)
+    if complete:
+        readable = sum(1 for t in seen if t.error is None)
+        workers = max(1, min(workers, readable))
+        size = min(size, -(-len(seen) // workers))
+    return workers, size
+
+
 def run_batch(
     targets: Iterable[Target],
     selection: Selection | None = None,
@@ -168,25 +205,28 @@ def run_batch(
     chunk: int = 8,
 ) -> Iterator[FileReport]:
     """One report per target, in input order, as they are ready. ``jobs`` <= 1 runs in this
-    process; otherwise a pool of ``jobs`` worker processes, each task a chunk of ``chunk``
-    files (a small file takes a few milliseconds: one file per task would spend more on
-    inter-process traffic than on validation), with at most ``window`` tasks pending (default
-    ``4 * jobs``)."""
+    process; otherwise a pool of at most ``jobs`` worker processes (see :func:`plan_pool`),
+    each task a chunk of up to ``chunk`` files (a small file takes a few milliseconds: one file
+    per task would spend more on inter-process traffic than on validation), with at most
+    ``window`` tasks pending (default ``4 * workers``)."""
     it = iter(targets)
     if jobs <= 1:
         for target in it:
             yield validate_target(target, selection)
         return
-    first = list(islice(it, 2))
-    if len(first) < 2:  # one file: a pool would only add its start-up time
-        for target in first:
+    # Look ahead as far as a full first round of tasks: a batch that ends there has a known
+    # size, which sets the pool (a huge tree is still never listed whole).
+    ahead = max(1, min(jobs, JOBS_PER_CORE * usable_cores())) * max(1, chunk)
+    first = list(islice(it, ahead))
+    workers, size = plan_pool(jobs, first, len(first) < ahead, chunk)
+    rest = chain(first, it)
+    if workers <= 1:  # a pool would only add its start-up time
+        for target in rest:
             yield validate_target(target, selection)
         return
-    pool = _Pool(jobs, selection)
-    limit = max(2, window if window is not None else 4 * jobs)
-    size = max(1, chunk)
+    pool = _Pool(workers, selection)
+    limit = max(2, window if window is not None else 4 * workers)
     pending: deque[_Job] = deque()
-    rest = chain(first, it)
     try:
         while part := list(islice(rest, size)):
             pending.append(pool.submit(part))
@@ -286,4 +326,13 @@ class _Pool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-__all__ = ["Target", "iter_targets", "run_batch", "validate_target", "validate_targets"]
+__all__ = [
+    "JOBS_PER_CORE",
+    "Target",
+    "iter_targets",
+    "plan_pool",
+    "run_batch",
+    "usable_cores",
+    "validate_target",
+    "validate_targets",
+]

@@ -7,7 +7,7 @@ import traceback
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from dcmstruct.index import ElementIndex, index_file
+from dcmstruct.index import ElementIndex, Limits, index_file
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import FINDINGS_PER_RULE, REGISTRY, load_all
@@ -15,11 +15,13 @@ from dcmstruct.validate.registry import FINDINGS_PER_RULE, REGISTRY, load_all
 
 @dataclass
 class Selection:
-    """Which rules run, and at what severity (``--select``, ``--ignore``, config)."""
+    """Which rules run, and at what severity (``--select``, ``--ignore``, config); and the
+    index limits files are read with (``--max-nodes``, ``--max-inflate-ratio``)."""
 
     select: Collection[str] | None = None  # None: all
     ignore: Collection[str] = ()
     severities: dict[str, Severity] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
 
     def enabled(self, name: str) -> bool:
         if name in self.ignore:
@@ -72,6 +74,19 @@ def validate_index(
             continue
         try:
             findings.extend(_capped(ctx, rule.name, rule.check(ctx)))
+        except OSError:
+            raise  # the file changed under the rule (SourceChanged): the file's report says it
+        except MemoryError:
+            # Not a bug: a file with more nodes than this machine's memory allows for a rule.
+            findings.append(
+                ctx.finding(
+                    "NODE_LIMIT_EXCEEDED",
+                    f"memory ran out while checking {rule.name} over {len(index)} nodes: its "
+                    "findings are not listed (lower --max-nodes, or give the check more memory)",
+                    offset=0,
+                    length=0,
+                )
+            )
         except Exception:  # one rule's bug must not hide the others' findings
             internal.append(f"rule {rule.name} failed:\n{traceback.format_exc()}")
     findings.sort(key=lambda f: (int(f.stream), f.offset, f.rule))
@@ -105,12 +120,24 @@ def _capped(ctx: Context, name: str, found: Iterable[Finding]) -> list[Finding]:
 def validate_path(path: str | os.PathLike[str], selection: Selection | None = None) -> FileReport:
     """Validate one file. A file that cannot be opened is an ``error``, not an exception."""
     name = os.fspath(path)
+    limits = (selection or Selection()).limits
     try:
-        index = index_file(path)
+        index = index_file(
+            path,
+            max_depth=limits.max_depth,
+            max_nodes=limits.max_nodes,
+            inflate_ratio=limits.inflate_ratio,
+        )
     except OSError as exc:
         return FileReport(name, [], error=exc.strerror or str(exc))
     except Exception:  # a bug in the index: report it (exit code 3), never raise
         return FileReport(name, [], internal=[f"indexing failed:\n{traceback.format_exc()}"])
     with index:
-        findings, internal = validate_index(index, selection)
+        try:
+            findings, internal = validate_index(index, selection)
+            # Findings about bytes that are no longer the file's would mislead: a file that
+            # grew, shrank or was rewritten while it was checked is reported as unreadable.
+            index.check_unchanged()
+        except OSError as exc:
+            return FileReport(name, [], error=exc.strerror or str(exc))
     return FileReport(name, findings, internal=internal)

@@ -12,6 +12,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from dcmstruct.model import Stream
+from dcmstruct.tui.literal import literal
 from dcmstruct.tui.messages import BookmarkDeleted
 
 Key = tuple[Stream, int]
@@ -43,9 +44,9 @@ class BookmarksScreen(ModalScreen[Key | None]):
         out = []
         for stream, offset in sorted(self.bookmarks):
             where = f"{offset:#010x}" + (" (inflated)" if stream == Stream.INFLATED else "")
-            out.append(
-                Option(f"{where}  {self.bookmarks[(stream, offset)]}", id=f"{stream}:{offset}")
-            )
+            # What is there may be named from the file (a VR, say): never markup.
+            prompt = literal(f"{where}  {self.bookmarks[(stream, offset)]}")
+            out.append(Option(prompt, id=f"{stream}:{offset}"))
         if not out:
             out.append(Option("no bookmarks yet: b in the hex pane sets one", disabled=True))
         return out

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, RadioButton, RadioSet
 
+from dcmstruct.tui.literal import literal
 from dcmstruct.tui.search import Mode, Query, parse_query
 
 HINT = (
@@ -63,7 +64,8 @@ class FindScreen(ModalScreen[FindRequest | None]):
             button.value = button.name == mode.value
 
     def _error(self, text: str) -> None:
-        self.query_one(".dialog-error", Label).update(text)
+        # The reason quotes what was typed (or pasted): shown as it is, never markup.
+        self.query_one(".dialog-error", Label).update(literal(text))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._error("")

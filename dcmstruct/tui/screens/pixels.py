@@ -1,5 +1,8 @@
 """The pixel preview: one frame of native Pixel Data, or the fragment structure of
-encapsulated Pixel Data. Whatever the header says wrong is listed above the picture."""
+encapsulated Pixel Data. Whatever the header says wrong is listed above the picture.
+
+The header line quotes the file (Photometric Interpretation, the transfer syntax UID): every
+such string is shown with its control characters escaped, as Text (never markup)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from dcmstruct.safetext import terminal_safe
+from dcmstruct.tui.literal import literal
 from dcmstruct.tui.pixels import ImageInfo, fragment_table, frame_pixels, to_levels
 from dcmstruct.tui.structure import Structure
 from dcmstruct.tui.widgets.pixel_view import PixelView
@@ -59,13 +64,13 @@ class PixelScreen(Screen[None]):
         info = self.info
         header = Text()
         header.append("Pixel Data", style="bold")
-        header.append(f"  {info.describe()}  {info.ts_name}")
+        header.append(terminal_safe(f"  {info.describe()}  {info.ts_name}"))
         notes: list[str] = list(info.problems)
         if not info.encapsulated:
             window = info.windows[self.window % len(info.windows)]
             header.append(f"\nframe {self.frame + 1} of {info.frames}")
             if not info.colour:
-                header.append(f"  │  {window.name}")
+                header.append(terminal_safe(f"  │  {window.name}"))
                 if info.slope != 1 or info.intercept != 0:
                     header.append(f"  │  rescale x{info.slope:g} {info.intercept:+g}")
             header.append("  │  ←/→ frame, w window, Esc back", style="dim")
@@ -79,20 +84,29 @@ class PixelScreen(Screen[None]):
             except Exception as exc:  # a broken file must not close the viewer
                 notes.append(f"could not draw the frame: {type(exc).__name__}: {exc}")
                 view.image = None
+            readable = self.structure.streams[info.stream].readable
+            if readable < info.value_offset + info.available:
+                notes.append(
+                    f"the file shrank on disk to {readable:,} bytes: the pixels past that "
+                    "are not shown (r on the main screen reloads it)"
+                )
         for note in notes:
-            header.append(f"\n⚠ {note}", style="bold")
+            header.append("\n")
+            header.append(terminal_safe(f"⚠ {note}"), style="bold")
         self.query_one("#pixel-info", Static).update(header)
 
     def _fragments(self) -> Table | Text:
         try:
             table = fragment_table(self.structure, self.info)
         except Exception as exc:  # as above
-            return Text(f"could not read the fragments: {type(exc).__name__}: {exc}")
-        out = Table(box=None, padding=(0, 2), title="\n".join(table.summary), title_justify="left")
+            return literal(f"could not read the fragments: {type(exc).__name__}: {exc}")
+        # A string title or cell would be read as markup by the table.
+        title = Text("\n").join(literal(line) for line in table.summary)
+        out = Table(box=None, padding=(0, 2), title=title, title_justify="left")
         for name in ("frame", "fragment", "offset", "bytes"):
             out.add_column(name, justify="right")
         for line in table.lines:
-            out.add_row(*line)
+            out.add_row(*(literal(cell) for cell in line))
         return out
 
     def action_frame(self, delta: int) -> None:

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
 from dcmstruct import specdata
+from dcmstruct.tui.literal import literal
 
 _TAG = re.compile(r"^\(?\s*([0-9a-f]{4})\s*[,\s]?\s*([0-9a-f]{4})\s*\)?$", re.IGNORECASE)
 
@@ -76,7 +77,8 @@ class PromptScreen(ModalScreen[str | None]):
             yield Label("", classes="dialog-error")
 
     def _error(self, text: str) -> None:
-        self.query_one(".dialog-error", Label).update(text)
+        # The reason quotes what was typed (or pasted): shown as it is, never markup.
+        self.query_one(".dialog-error", Label).update(literal(text))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._error("")

@@ -18,6 +18,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from dcmstruct.model import Kind, Stream
+from dcmstruct.safetext import safe_bytes, terminal_safe
 from dcmstruct.schema.element import format_tag
 from dcmstruct.tui.messages import ElementChosen
 from dcmstruct.tui.structure import I64, Structure
@@ -366,19 +367,19 @@ class ElementTree(Tree[Entry]):
             text.append(f"  {size} bytes", style=self._style("length"))
         elif n.kind == Kind.PREFIX:
             text.append("Prefix", style=self._style("group"))
-            raw = bytes(index.sources[n.stream].buf[n.offset : n.end])
-            text.append(f"  {raw.decode('latin-1')!r}", style=self._style("value"))
+            raw = structure.node_bytes(node, 16)
+            text.append(f"  '{safe_bytes(raw)}'", style=self._style("value"))
         elif n.kind == Kind.TRAILING:
             text.append(f"Unparsed bytes  {size:,}", style=self._style("unparsed"))
         elif n.kind == Kind.ELEMENT:
             assert n.tag is not None
             text.append(f"({format_tag(n.tag)})", style=self._style("tag"))
             text.append(f" {n.keyword or _unnamed(n.tag)}", style=self._style("keyword"))
-            text.append(f" {n.vr or '--'}", style=self._style("vr"))
+            text.append(f" {terminal_safe(n.vr or '--')}", style=self._style("vr"))
             text.append(f" {length}", style=self._style("length"))
-            value = "<masked>" if structure.hidden(node) else short_value(index, node, 40)
+            value = "<masked>" if structure.hidden(node) else _preview(structure, node)
             if value:
-                text.append(f"  {value}", style=self._style("value"))
+                text.append(f"  {terminal_safe(value)}", style=self._style("value"))
         elif n.kind in (Kind.ITEM, Kind.FRAGMENT):
             if n.kind == Kind.ITEM:
                 name = f"Item {position}"
@@ -392,6 +393,18 @@ class ElementTree(Tree[Entry]):
         else:
             text.append("Sequence Delimitation Item", style=self._style("vr"))
         return text
+
+
+def _preview(structure: Structure, node: int) -> str:
+    """The value's one-line preview; nothing if the file no longer holds it (it changed on
+    disk: the viewer says so and offers to reload)."""
+    sm = structure.streams.get(Stream(int(structure.index.columns.stream[node])))
+    if sm is not None and int(structure.end[node]) > sm.readable:
+        return ""
+    try:
+        return short_value(structure.index, node, 40)
+    except OSError:
+        return ""
 
 
 def _unnamed(tag: int) -> str:

@@ -1,13 +1,19 @@
-"""The findings pane: what the validator (or, until it is done, the indexer) found wrong."""
+"""The findings pane: what the validator (or, until it is done, the indexer) found wrong.
+
+A message may quote the file (a transfer syntax UID, a value) and the path may hold its
+bytes: every cell is a :class:`~rich.text.Text` with control characters escaped, as a string
+cell would be read as markup by the table."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual.widgets import DataTable
 
 from dcmstruct.model import Stream
+from dcmstruct.tui.literal import literal
 from dcmstruct.tui.messages import FindingChosen
 from dcmstruct.validate.finding import Finding, Severity
 
@@ -46,16 +52,17 @@ class FindingsPanel(DataTable[Text | str]):
             where = f"{f.offset:#x}" + ("*" if f.stream == Stream.INFLATED else "")
             rows.append(
                 [
-                    Text(_SEVERITY[f.severity], style=styles[f.severity]),
-                    where,
-                    Text(f.rule, style=styles[f.severity]),
-                    f.message,
-                    f.path or (f.tag_text or ""),
+                    _cell(_SEVERITY[f.severity], styles[f.severity]),
+                    _cell(where),
+                    _cell(f.rule, styles[f.severity]),
+                    _cell(f.message),
+                    _cell(f.path or (f.tag_text or "")),
                 ]
             )
         self.add_rows(rows)
         if len(findings) > MAX_ROWS:
-            self.add_row("", "", f"… {len(findings) - MAX_ROWS:,} more", "n/N visit them all", "")
+            more = f"… {len(findings) - MAX_ROWS:,} more"
+            self.add_row(*(_cell(t) for t in ("", "", more, "n/N visit them all", "")))
 
     def point_at(self, position: int) -> None:
         """Put the table's cursor on finding ``position`` (without posting anything)."""
@@ -73,3 +80,11 @@ class FindingsPanel(DataTable[Text | str]):
         event.stop()
         if self.has_focus and event.cursor_row < min(len(self.findings), MAX_ROWS):
             self.post_message(FindingChosen(event.cursor_row))
+
+
+def _cell(text: str, style: Style | str = "") -> Text:
+    """One cell: the text as it is (a table reads a string cell as markup), on one line."""
+    cell = literal(text, style)
+    cell.no_wrap = True
+    cell.end = ""
+    return cell

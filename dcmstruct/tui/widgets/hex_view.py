@@ -1,9 +1,13 @@
 """The hex pane: offsets, bytes in hex and ASCII, coloured by the element part they belong to.
 
-A Line API widget: only the rows on screen are drawn, each straight from the mapped file, so a
-2 GB file costs what 40 rows cost. Drawn rows are kept in an LRU cache keyed by everything that
-changes their look (cursor, selection and marks as they fall on that row), so moving the cursor
-redraws two rows and scrolling back redraws none.
+A Line API widget: only the rows on screen are drawn, so a 2 GB file costs what 40 rows cost.
+The file is read in aligned 64 KiB blocks (one ``pread`` each, :meth:`Structure.read`), kept in
+a small LRU cache: a screenful of rows costs one read, not one per row. Drawn rows are kept in
+an LRU cache keyed by everything that changes their look (cursor, selection and marks as they
+fall on that row), so moving the cursor redraws two rows and scrolling back redraws none.
+
+Bytes the file no longer holds (it shrank on disk while shown) are drawn as ``--``, never as
+what they were: :meth:`HexView.file_changed` drops both caches.
 
 Search matches, bookmarks and the privacy mask are drawn here too, all from attributes the app
 sets: ``set_hits``, ``bookmarks``, and the structure's ``masking`` flag. Masked value bytes show
@@ -48,6 +52,10 @@ _PART_CLASS = {
 _DEPTH_SHADES = 3  # depth 0 is unshaded; deeper levels cycle through hex--depth-1..3
 _MASKED_HEX = "**"
 _MASKED_ASCII = "*"
+_GONE_HEX = "--"  # a byte past where the file ends now
+_GONE_ASCII = " "
+BLOCK = 1 << 16  # bytes read at a time
+_BLOCKS = 32  # blocks kept (2 MiB)
 _BOOKMARK = "◆"
 _NO_HIT, _HIT, _CURRENT_HIT = 0, 1, 2
 
@@ -127,6 +135,7 @@ class HexView(ScrollView, can_focus=True):
         "hex--match-current",
         "hex--masked",
         "hex--bookmark",
+        "hex--gone",
     }
 
     def __init__(
@@ -146,6 +155,7 @@ class HexView(ScrollView, can_focus=True):
         self._marks_version = 0
         self._layout = _layout(bytes_per_row, 0)
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
+        self._blocks: LRUCache[tuple[Stream, int], bytes] = LRUCache(_BLOCKS)
         self._styles: dict[object, Style] = {}
         # Search matches of this stream, sorted by start; the current one is drawn apart.
         self._hits: list[tuple[int, int]] = []
@@ -169,7 +179,14 @@ class HexView(ScrollView, can_focus=True):
 
     def load(self, structure: Structure, stream: Stream = Stream.FILE) -> None:
         self.structure = structure
+        self._blocks.clear()
         self.show_stream(stream)
+
+    def file_changed(self) -> None:
+        """The file changed on disk: read every row afresh, up to where the file ends now."""
+        self._blocks.clear()
+        self._cache.clear()
+        self.refresh()
 
     def show_stream(self, stream: Stream) -> None:
         self.stream = stream
@@ -381,6 +398,25 @@ class HexView(ScrollView, can_focus=True):
             cached = self._cache[key] = self._draw(start, stop, cursor, sel, hits, current, marks)
         return cached
 
+    def _bytes(self, start: int, stop: int) -> bytes:
+        """Bytes [start, stop) of the stream from the block cache; fewer if the file ends
+        sooner now."""
+        assert self.structure is not None
+        out = b""
+        pos = start
+        while pos < stop:
+            block = pos - pos % BLOCK
+            key = (self.stream, block)
+            data = self._blocks.get(key)
+            if data is None:
+                data = self._blocks[key] = self.structure.read(self.stream, block, BLOCK)
+            piece = data[pos - block : stop - block]
+            out += piece
+            pos = block + BLOCK
+            if len(data) < BLOCK:
+                break  # the stream ends in this block
+        return out
+
     def _hits_in(self, start: int, stop: int) -> tuple[tuple[int, int], ...]:
         lo = bisect.bisect_left(self._hit_starts, start - self._longest_hit + 1)
         hi = bisect.bisect_left(self._hit_starts, stop)
@@ -432,6 +468,19 @@ class HexView(ScrollView, can_focus=True):
             )
         return style
 
+    def _gone_style(self, cursor: bool) -> Style:
+        key = ("gone", cursor)
+        style = self._styles.get(key)
+        if style is None:
+            style = self._named("base") + self._named("hex--gone")
+            if cursor:
+                c = self.get_component_rich_style(
+                    "hex--cursor" if self.has_focus else "hex--cursor-blurred"
+                )
+                style += Style(color=c.color, bgcolor=c.bgcolor, bold=True, reverse=c.reverse)
+            self._styles[key] = style
+        return style
+
     def _gap_style(self, shade: int, selected: bool, fault: bool) -> Style:
         key = ("gap", shade, selected, fault)
         style = self._styles.get(key)
@@ -452,12 +501,12 @@ class HexView(ScrollView, can_focus=True):
     ) -> Strip:
         assert self.structure is not None
         structure = self.structure
-        sm = structure.streams[self.stream]
         lay = self._layout
         per_row = self.bytes_per_row
         base = self._named("base")
-        data = bytes(sm.buf[start:stop])
-        count = len(data)
+        data = self._bytes(start, stop)
+        count = stop - start
+        have = len(data)  # fewer than count: the file ends sooner now
         parts = structure.parts(self.stream, start, stop)
         marked = structure.marked(self.stream, start, stop)
         hidden = structure.hidden_bytes(self.stream, start, stop)
@@ -473,6 +522,10 @@ class HexView(ScrollView, can_focus=True):
         styles: list[Style] = []
         shades: list[tuple[int, int, bool, bool]] = []
         for i in range(count):
+            if i >= have:
+                styles.append(self._gone_style(i == cursor))
+                shades.append((-2, 0, False, False))
+                continue
             node, part, depth = parts[i]
             shade = 0 if depth <= 0 else 1 + (depth - 1) % _DEPTH_SHADES
             selected = sel_a <= start + i < sel_b
@@ -512,12 +565,17 @@ class HexView(ScrollView, can_focus=True):
             if i < per_row:
                 if i >= count:
                     out.append(("  ", base))
+                elif i >= have:
+                    out.append((_GONE_HEX, styles[i]))
                 else:
                     out.append((_MASKED_HEX if hidden[i] else _HEX[data[i]], styles[i]))
                 x += 2
         out.append((" " * (lay.ascii_x - x), base))
         for i in range(count):
-            out.append((_MASKED_ASCII if hidden[i] else _PRINTABLE[data[i]], styles[i]))
+            if i >= have:
+                out.append((_GONE_ASCII, styles[i]))
+            else:
+                out.append((_MASKED_ASCII if hidden[i] else _PRINTABLE[data[i]], styles[i]))
         if count < per_row:
             out.append((" " * (per_row - count), base))
         # Styles come from the caches above, so equal styles are the same object.

@@ -19,7 +19,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from dcmstruct.model import Stream
-from dcmstruct.tui.decode import Line, cursor_numbers, decode, describe
+from dcmstruct.safetext import terminal_safe
+from dcmstruct.tui.decode import CURSOR_BYTES, Line, cursor_numbers, decode, describe
 from dcmstruct.tui.messages import JumpRequested
 from dcmstruct.tui.pointers import Pointer, pointer_at
 from dcmstruct.tui.structure import Part, Structure
@@ -111,11 +112,14 @@ class Inspector(VerticalScroll):
         return str(self.get_component_rich_style(f"inspector--{name}", partial=True))
 
     def _section(self, out: Text, title: str, lines: list[Line], width: int, label: str) -> None:
+        """Every string here may come from the file (a value, a VR, a finding quoting them):
+        shown with its control characters escaped, as Text (never markup)."""
         if out.plain:
             out.append("\n")
-        out.append(title, style=self._style("heading"))
+        out.append(terminal_safe(title), style=self._style("heading"))
         room = max(8, width - _LABEL)
-        for line in lines:
+        for raw in lines:
+            line = Line(terminal_safe(raw.label), terminal_safe(raw.text), terminal_safe(raw.note))
             value = line.text + (f"  {line.note}" if line.note else "")
             chunks = textwrap.wrap(value, room, break_long_words=True, drop_whitespace=False) or [
                 ""
@@ -179,7 +183,7 @@ class Inspector(VerticalScroll):
         return out
 
     def _cursor(self, structure: Structure, stream: Stream, cursor: int) -> Text:
-        sm = structure.streams[stream]
+        data = structure.read(stream, cursor, CURSOR_BYTES)
         node, part, _depth = structure.parts(stream, cursor, cursor + 1)[0]
         where = _PART_NAMES[part]
         if node >= 0:
@@ -189,7 +193,9 @@ class Inspector(VerticalScroll):
         text.append(f"Cursor {cursor:#x}: {where}\n", style=self._style("heading"))
         text.append(f"{'':4} {'little endian':>22} {'big endian':>22}", style=label)
         widths = {"u8": 1, "i8": 1, "u16": 2, "i16": 2, "u32": 4, "i32": 4, "f32": 4, "f64": 8}
-        for name, le, be in cursor_numbers(sm.buf, sm.size, cursor):
+        if not data and cursor < structure.streams[stream].size:
+            text.append("\n(the file no longer holds this byte)", style=self._style("fault"))
+        for name, le, be in cursor_numbers(data):
             if structure.hides(stream, cursor, cursor + widths.get(name, 8)):
                 le = be = MASKED
             text.append(f"\n{name:4}", style=label)

@@ -138,6 +138,25 @@ would open the first level beyond the limit (128 by default).""",
 )
 
 
+index_rule(
+    "NODE_LIMIT_EXCEEDED",
+    "error",
+    "(safety limit)",
+    summary="More nodes than the configured limit (or than memory allows); the rest of the "
+    "file is not indexed or checked",
+    why="""\
+Memory for a file's index is about 61 bytes per node, so it is bounded by the node count,
+not by what the file's lengths claim. A hostile or broken file can pack a node into every 8
+bytes: 6,000,000 empty items fit in 48 MB. Past the limit (4,194,304 nodes by default,
+--max-nodes to change it) the walk stops with this finding instead of growing without
+bound, and the bytes after it are not checked. The finding points at the first node that did
+not fit and covers the rest of the stream.""",
+    example="""\
+(3006,0039) SQ FFFFFFFF > (FFFE,E000) 00000000 x 6,000,000""",
+    module=__name__,
+)
+
+
 @rule(
     "PREAMBLE_NONZERO",
     "info",
@@ -160,7 +179,7 @@ def preamble_nonzero(ctx: Context) -> Iterator[Finding]:
     src = ctx.index.sources.get(Stream.FILE)
     if src is None or src.size < PREAMBLE_LENGTH + len(PREFIX):
         return
-    head = bytes(src.buf[: PREAMBLE_LENGTH + len(PREFIX)])
+    head = src.read(0, PREAMBLE_LENGTH + len(PREFIX))
     if head[PREAMBLE_LENGTH:] != PREFIX:
         return  # no 'DICM': PREFIX_NOT_DICM says it, and this may be no preamble at all
     preamble = head[:PREAMBLE_LENGTH]

@@ -1,4 +1,8 @@
-"""Rules: the DICOMDIR's record offsets (PS3.10 8; PS3.3 F.3.2.1, Table F.3-3).
+"""Rules: the DICOMDIR's transfer syntax (PS3.10 8.6) and its record offsets (PS3.10 8;
+PS3.3 F.3.2.1, Table F.3-3).
+
+A DICOMDIR is the file of the Media Storage Directory SOP Class (1.2.840.10008.1.3.10); it is
+encoded Explicit VR Little Endian, whatever the transfer syntaxes of the files it lists.
 
 Four UL attributes link the directory records, which are the items of the Directory Record
 Sequence (0004,1220): (0004,1200) and (0004,1202) name the first and last record of the root
@@ -16,10 +20,20 @@ from collections.abc import Iterator
 
 from dcmstruct import specdata
 from dcmstruct.model import Kind, Stream
+from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.element import format_tag
+from dcmstruct.uids import EXPLICIT_VR_LITTLE_ENDIAN
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.registry import rule
+from dcmstruct.validate.rules.meta import (
+    MEDIA_STORAGE_DIRECTORY,
+    MEDIA_STORAGE_SOP_CLASS,
+    SOP_CLASS,
+    TRANSFER_SYNTAX,
+    meta_group,
+    uid_value,
+)
 
 ROOT_FIRST = 0x00041200  # Offset of the First Directory Record of the Root Directory Entity
 ROOT_LAST = 0x00041202  # Offset of the Last Directory Record of the Root Directory Entity
@@ -27,6 +41,7 @@ DIRECTORY_RECORD_SEQUENCE = 0x00041220
 NEXT_RECORD = 0x00041400  # Offset of the Next Directory Record
 LOWER_LEVEL = 0x00041420  # Offset of Referenced Lower-Level Directory Entity
 RULE = "DICOMDIR_OFFSET_INVALID"
+NOT_EXPLICIT_LE = "DICOMDIR_NOT_EXPLICIT_LE"
 
 
 def _name(tag: int) -> str:
@@ -39,6 +54,93 @@ def _ul(ctx: Context, node: int) -> int | None:
     if raw is None or len(raw) < 4:
         return None
     return int.from_bytes(raw, "little" if ctx.little_endian(node) else "big")
+
+
+def _directory_by(ctx: Context) -> str | None:
+    """Which element says the file is a DICOMDIR: '(0002,0002)', '(0008,0016)' or None."""
+    c = ctx.columns
+    for i in sorted(meta_group(ctx).members):
+        if (
+            int(c.tag[i]) == MEDIA_STORAGE_SOP_CLASS
+            and uid_value(ctx, i) == MEDIA_STORAGE_DIRECTORY
+        ):
+            return "(0002,0002)"
+    node = ctx.find_top(SOP_CLASS)
+    if node is not None and uid_value(ctx, node) == MEDIA_STORAGE_DIRECTORY:
+        return "(0008,0016)"
+    return None
+
+
+@rule(
+    NOT_EXPLICIT_LE,
+    "error",
+    "PS3.10 8.6",
+    summary=(
+        "A DICOMDIR (Media Storage Directory SOP Class) whose transfer syntax is not Explicit VR "
+        "Little Endian"
+    ),
+    why=(
+        "PS3.10 8.6 requires the DICOMDIR in Explicit VR Little Endian, whatever the transfer\n"
+        "syntaxes of the files it lists, so that any application that reads the media can read\n"
+        "its directory without support for another encoding. An Implicit VR, big-endian\n"
+        "(retired), deflated or compressed DICOMDIR relies on support a media reader does not\n"
+        "have to offer: importers and viewers may refuse it or list nothing, and the file-set\n"
+        "is unusable although every file in it is fine. The finding covers the value of\n"
+        "(0002,0010); when (0002,0010) is absent, empty or unknown, it covers the header of the\n"
+        "data set's first element, whose bytes show the encoding. A DICOMDIR whose (0002,0010)\n"
+        "says Explicit VR Little Endian but whose bytes are not is TRANSFER_SYNTAX_MISMATCH's."
+    ),
+    example=(
+        "(0002,0002) UI 1.2.840.10008.1.3.10    # Media Storage Directory Storage\n"
+        "(0002,0010) UI 1.2.840.10008.1.2       # Implicit VR Little Endian: expected "
+        "1.2.840.10008.1.2.1"
+    ),
+)
+def check_dicomdir_transfer_syntax(ctx: Context) -> Iterator[Finding]:
+    by = _directory_by(ctx)
+    if by is None:
+        return
+    c = ctx.columns
+    index = ctx.index
+    ts = index.transfer_syntax
+    dicomdir = f"this file is a DICOMDIR ({by} is Media Storage Directory Storage)"
+    expected = f"expected Explicit VR Little Endian ({EXPLICIT_VR_LITTLE_ENDIAN})"
+    if ts is not None:
+        if ts.uid == EXPLICIT_VR_LITTLE_ENDIAN:
+            return
+        node = next(
+            (i for i in sorted(meta_group(ctx).members) if int(c.tag[i]) == TRANSFER_SYNTAX), None
+        )
+        if node is None:
+            return
+        value_offset = int(c.value_offset[node])
+        yield ctx.finding(
+            NOT_EXPLICIT_LE,
+            f"(0002,0010) is {ts.name} ({ts.uid}), but {dicomdir}: {expected}",
+            node=node,
+            offset=value_offset,
+            length=int(c.end[node]) - value_offset,
+        )
+        return
+    # No known transfer syntax: the encoding the data set was read in is all there is.
+    enc = index.dataset_encoding
+    start = index.dataset_offset
+    if enc is None or start is None or (enc.explicit_vr and enc.little_endian):
+        return
+    declared = index.transfer_syntax_uid
+    if declared is None:
+        said = "there is no (0002,0010)"
+    elif not declared:
+        said = "(0002,0010) is empty"
+    else:
+        said = f"(0002,0010) '{terminal_safe(declared)}' names no known transfer syntax"
+    yield ctx.finding(
+        NOT_EXPLICIT_LE,
+        f"{said} and the data set is encoded {enc.name}, but {dicomdir}: {expected}",
+        offset=start,
+        length=min(8, index.size - start),
+        stream=Stream.FILE,
+    )
 
 
 class _Directory:

@@ -119,34 +119,54 @@ def odd_value_length(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def _tag_order_findings(ctx: Context, nodes: list[int], out: dict[str, list[Finding]]) -> None:
-    tags = ctx.tags
-    seen: set[int] = set()
-    previous = -1
-    dupes, order = out["DUPLICATE_TAG"], out["TAGS_NOT_ASCENDING"]
-    for i in nodes:
-        tag = tags[i]
-        if tag in seen:
-            if len(dupes) <= FINDINGS_PER_RULE:  # one past the cap: the engine says "more"
-                dupes.append(
-                    ctx.finding(
-                        "DUPLICATE_TAG",
-                        f"({format_tag(tag)}) appears a second time in this data set",
-                        node=i,
-                        length=8,
-                    )
-                )
-        elif tag < previous and len(order) <= FINDINGS_PER_RULE:
-            order.append(
-                ctx.finding(
-                    "TAGS_NOT_ASCENDING",
-                    f"({format_tag(tag)}) follows ({format_tag(previous)}); tags must increase",
-                    node=i,
-                    length=8,
-                )
+def _tag_order_findings(ctx: Context) -> dict[str, list[Finding]]:
+    """Both order rules, as column operations over every data set at once.
+
+    In each data set, in file order: a tag seen before in it is a DUPLICATE_TAG; else a tag
+    below the greatest one before it is TAGS_NOT_ASCENDING (the message names that one).
+    """
+    out: dict[str, list[Finding]] = {"DUPLICATE_TAG": [], "TAGS_NOT_ASCENDING": []}
+    nodes, keys = ctx.dataset_elements
+    n = len(nodes)
+    if n < 2:
+        return out
+    tags = ctx.columns.tag[nodes]
+    # Data set number (0, 1, ...) per row: rows are grouped by data set, in file order.
+    first_of_set = np.r_[True, keys[1:] != keys[:-1]]
+    set_no = np.cumsum(first_of_set) - 1
+    # Duplicates: sorted by (data set, tag, row), every row after the first of its pair.
+    by_tag = np.lexsort((np.arange(n), tags, set_no))
+    same = (set_no[by_tag][1:] == set_no[by_tag][:-1]) & (tags[by_tag][1:] == tags[by_tag][:-1])
+    duplicate = np.zeros(n, dtype=np.bool_)
+    duplicate[by_tag[1:][same]] = True
+    # The greatest tag before each row in its data set: a running maximum that a later data
+    # set cannot inherit (its rows carry a larger set number in the high bits).
+    shifted = (set_no << 33) + tags
+    running = np.maximum.accumulate(shifted)
+    before = np.r_[-1, running[:-1]]
+    has_before = ~first_of_set
+    previous = np.where(has_before, before - (set_no << 33), -1)
+    descending = has_before & ~duplicate & (tags < previous)
+    for row in np.flatnonzero(duplicate)[: FINDINGS_PER_RULE + 1].tolist():
+        out["DUPLICATE_TAG"].append(
+            ctx.finding(
+                "DUPLICATE_TAG",
+                f"({format_tag(int(tags[row]))}) appears a second time in this data set",
+                node=int(nodes[row]),
+                length=8,
             )
-        seen.add(tag)
-        previous = max(previous, tag)
+        )
+    for row in np.flatnonzero(descending)[: FINDINGS_PER_RULE + 1].tolist():
+        out["TAGS_NOT_ASCENDING"].append(
+            ctx.finding(
+                "TAGS_NOT_ASCENDING",
+                f"({format_tag(int(tags[row]))}) follows ({format_tag(int(previous[row]))}); "
+                "tags must increase",
+                node=int(nodes[row]),
+                length=8,
+            )
+        )
+    return out
 
 
 @rule(
@@ -179,14 +199,10 @@ _ORDER: WeakKeyDictionary[Context, dict[str, list[Finding]]] = WeakKeyDictionary
 
 
 def _order_findings(ctx: Context) -> dict[str, list[Finding]]:
-    """Both order rules' findings, from one pass over every data set, once per file."""
+    """Both order rules' findings, computed once per file."""
     cached = _ORDER.get(ctx)
     if cached is None:
-        cached = {"DUPLICATE_TAG": [], "TAGS_NOT_ASCENDING": []}
-        _tag_order_findings(ctx, ctx.meta(), cached)
-        for _owner, nodes in ctx.datasets():
-            _tag_order_findings(ctx, nodes, cached)
-        _ORDER[ctx] = cached
+        cached = _ORDER[ctx] = _tag_order_findings(ctx)
     return cached
 
 
@@ -239,9 +255,8 @@ def reserved_bytes_nonzero(ctx: Context) -> Iterator[Finding]:
         (c.kind == Kind.ELEMENT) & c.vr_explicit & (c.value_offset - c.offset == 12)
     )
     for i in idx.tolist():
-        src = ctx.index.sources[Stream(int(c.stream[i]))]
         at = int(c.offset[i]) + 6
-        reserved = bytes(src.buf[at : at + 2])
+        reserved = ctx.index.read(Stream(int(c.stream[i])), at, 2)
         if reserved != b"\0\0":
             yield ctx.finding(
                 "RESERVED_BYTES_NONZERO",
@@ -263,30 +278,32 @@ def reserved_bytes_nonzero(ctx: Context) -> Iterator[Finding]:
 )
 def group_length_mismatch(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
-    tags = ctx.tags
-    for _owner, nodes in ctx.datasets():
-        for k, i in enumerate(nodes):
-            tag = tags[i]
-            group = tag >> 16
-            if tag & 0xFFFF or group == 0x0002 or int(c.length[i]) != 4:
-                continue
-            said = ctx.uint(i)
-            if said is None:
-                continue
-            last = i
-            for j in nodes[k + 1 :]:
-                if int(c.tag[j]) >> 16 != group:
-                    break
-                last = j
-            actual = int(c.end[last]) - int(c.end[i])
-            if said != actual:
-                yield ctx.finding(
-                    "GROUP_LENGTH_MISMATCH",
-                    f"({format_tag(tag)}) says {said} bytes, the group holds {actual}",
-                    node=i,
-                    offset=int(c.value_offset[i]),
-                    length=4,
-                )
+    nodes, keys = ctx.dataset_elements
+    tags = c.tag[nodes]
+    groups = tags >> 16
+    rows = np.flatnonzero(((tags & 0xFFFF) == 0) & (groups != 0x0002) & (c.length[nodes] == 4))
+    for row in rows.tolist():
+        i = int(nodes[row])
+        said = ctx.uint(i)
+        if said is None:
+            continue
+        # The group runs on while the data set and the group number stay the same.
+        last = row
+        while (
+            last + 1 < len(nodes)
+            and keys[last + 1] == keys[row]
+            and groups[last + 1] == groups[row]
+        ):
+            last += 1
+        actual = int(c.end[nodes[last]]) - int(c.end[i])
+        if said != actual:
+            yield ctx.finding(
+                "GROUP_LENGTH_MISMATCH",
+                f"({format_tag(int(tags[row]))}) says {said} bytes, the group holds {actual}",
+                node=i,
+                offset=int(c.value_offset[i]),
+                length=4,
+            )
 
 
 ILLEGAL_GROUPS = frozenset({0x0001, 0x0003, 0x0005, 0x0007, 0xFFFF})
@@ -326,21 +343,18 @@ def illegal_group(ctx: Context) -> Iterator[Finding]:
 )
 def unknown_standard_tag(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
-    tags = ctx.tags
     even = (c.tag >> 16) % 2 == 0
     idx = np.flatnonzero(
         (c.kind == Kind.ELEMENT) & even & ((c.tag & 0xFFFF) != 0) & ((c.tag >> 16) != 0xFFFE)
     )
-    known: dict[int, bool] = {}
-    for i in idx.tolist():
-        tag = tags[i]
-        hit = known.get(tag)
-        if hit is None:
-            hit = known[tag] = specdata.lookup(tag) is not None
-        if not hit:
-            yield ctx.finding(
-                "UNKNOWN_STANDARD_TAG",
-                f"({format_tag(tag)}) is not in the DICOM {specdata.EDITION} data dictionary",
-                node=i,
-                length=4,
-            )
+    # One dictionary look-up per distinct tag, not per element.
+    distinct, which = np.unique(c.tag[idx], return_inverse=True)
+    unknown = np.array([specdata.lookup(int(t)) is None for t in distinct.tolist()], dtype=bool)
+    for i in idx[unknown[which]].tolist():
+        tag = int(c.tag[i])
+        yield ctx.finding(
+            "UNKNOWN_STANDARD_TAG",
+            f"({format_tag(tag)}) is not in the DICOM {specdata.EDITION} data dictionary",
+            node=i,
+            length=4,
+        )

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dcmstruct import specdata
 from dcmstruct.model import Kind, Stream
+from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.element import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
@@ -125,9 +127,36 @@ def _u32(ctx: Context, node: int) -> int | None:
     return int.from_bytes(raw, "big" if big else "little")
 
 
-def _uid(ctx: Context, node: int) -> str:
+def uid_value(ctx: Context, node: int) -> str:
+    """A UI value without its NUL/space padding, as read (not yet safe to print)."""
     raw = ctx.value_bytes(node, _UID_BYTES) or b""
     return raw.decode("latin-1").strip(" \0")
+
+
+def _shown(uid: str) -> str:
+    """A UID from the file, quoted for a message: control characters escaped."""
+    return f"'{terminal_safe(uid)}'"
+
+
+def _name(tag: int) -> str:
+    return f"({format_tag(tag)}) {specdata.keyword(tag) or ''}".rstrip()
+
+
+def _empty(ctx: Context, node: int) -> str | None:
+    """Why a required meta element's value counts as empty, if it does: no bytes at all, or
+    (for a UID) nothing but padding. A value cut short by the end of the file is not empty."""
+    c = ctx.columns
+    length = int(c.length[node])
+    if length == 0:
+        return "its value length is 0"
+    if length < 0 or int(ctx.columns.tag[node]) == VERSION:
+        return None
+    raw = ctx.value_bytes(node, _UID_BYTES)
+    if raw is None or len(raw) < min(length, _UID_BYTES):
+        return None
+    if not raw.strip(b" \0"):
+        return f"its {length} bytes are all padding"
+    return None
 
 
 def _has_prefix(ctx: Context) -> bool:
@@ -236,17 +265,24 @@ def meta_group_length_mismatch(ctx: Context) -> Iterator[Finding]:
     "META_REQUIRED_MISSING",
     "error",
     "PS3.10 7.1 Table 7.1-1",
-    summary="One of (0002,0001) (0002,0002) (0002,0003) (0002,0010) (0002,0012) absent",
+    summary=(
+        "One of (0002,0001) (0002,0002) (0002,0003) (0002,0010) (0002,0012) absent, or present "
+        "with an empty value"
+    ),
     why="""\
-These meta elements are Type 1 (PS3.10 Table 7.1-1). Without (0002,0010) a reader must guess
-the transfer syntax; without (0002,0002)/(0002,0003) media applications (DICOMDIR builders,
-PACS import) cannot tell what object the file holds without parsing the data set and reject
-or misfile it; (0002,0001) and (0002,0012) are checked by strict importers. One finding per
-missing element, empty (length 0), where it belongs in tag order. A file whose data set
-directly follows 'DICM' (no meta group at all) gets one finding at the data set's start.""",
+These meta elements are Type 1 (PS3.10 Table 7.1-1): present, with a value. Without
+(0002,0010) a reader must guess the transfer syntax; without (0002,0002)/(0002,0003) media
+applications (DICOMDIR builders, PACS import) cannot tell what object the file holds without
+parsing the data set and reject or misfile it; (0002,0001) and (0002,0012) are checked by
+strict importers. An element present with an empty value (length 0, or a UID of nothing but
+padding) is as good as absent, and readers that test for presence only are misled by it.
+One finding per missing element, empty (length 0), where it belongs in tag order; one per
+empty element, covering that element. A file whose data set directly follows 'DICM' (no meta
+group at all) gets one finding at the data set's start.""",
     example="""\
 (0002,0003) UI '1.2.826.0.1.3680043.10.1455.4.1'
-(0002,0012) UI '1.2.826.0.1.3680043.10.1455.1'   <- no (0002,0010) between them""",
+(0002,0012) UI '1.2.826.0.1.3680043.10.1455.1'   <- no (0002,0010) between them
+(0002,0002) UI ''  (length 0)                     <- present, but empty""",
 )
 def meta_required_missing(ctx: Context) -> Iterator[Finding]:
     meta = meta_group(ctx)
@@ -266,7 +302,17 @@ def meta_required_missing(ctx: Context) -> Iterator[Finding]:
     last_tag = max(tags)
     last_end = max(int(c.end[i]) for i in members)
     for tag in REQUIRED:
-        if tag in tags or (meta.truncated and tag > last_tag):
+        if tag in tags:
+            node = next(i for i in members if int(c.tag[i]) == tag)
+            why = _empty(ctx, node)
+            if why is not None:
+                yield ctx.finding(
+                    "META_REQUIRED_MISSING",
+                    f"{_name(tag)} is present but empty ({why}): it is Type 1, a value is required",
+                    node=node,
+                )
+            continue
+        if meta.truncated and tag > last_tag:
             continue
         after = next((i for i in members if int(c.tag[i]) > tag), None)
         where = int(c.offset[after]) if after is not None else last_end
@@ -317,17 +363,20 @@ def meta_version_invalid(ctx: Context) -> Iterator[Finding]:
             node=node, offset=n.offset, length=n.end - n.offset,
         )  # fmt: skip
         return
+    if n.length == 0:
+        return  # present but empty: META_REQUIRED_MISSING says so
+    vr = terminal_safe(n.vr or "??")  # as read: any two bytes of the file
     if raw != VERSION_VALUE or (n.length or 0) != 2:
         shown = "\\".join(f"{b:02X}" for b in raw[:8]) + ("..." if (n.length or 0) > 8 else "")
         yield ctx.finding(
             "META_VERSION_INVALID",
-            f"(0002,0001) is {n.vr or '??'} {shown or '(empty)'}, expected OB 00\\01",
+            f"(0002,0001) is {vr} {shown or '(empty)'}, expected OB 00\\01",
             node=node, offset=n.value_offset, length=n.end - (n.value_offset or n.offset),
         )  # fmt: skip
     elif not vr_ok:
         yield ctx.finding(
             "META_VERSION_INVALID",
-            f"(0002,0001) has VR {n.vr}, expected OB",
+            f"(0002,0001) has VR {vr}, expected OB",
             node=node, offset=n.offset + 4, length=2,
         )  # fmt: skip
 
@@ -346,20 +395,26 @@ def _data_set_read_whole(ctx: Context) -> bool:
 def _directory(ctx: Context, meta_by_tag: dict[int, int]) -> bool:
     """Is this a DICOMDIR (Media Storage Directory Storage, PS3.10 8)?"""
     m = meta_by_tag.get(MEDIA_STORAGE_SOP_CLASS)
-    return m is not None and _uid(ctx, m) == MEDIA_STORAGE_DIRECTORY
+    return m is not None and uid_value(ctx, m) == MEDIA_STORAGE_DIRECTORY
 
 
 @rule(
     "META_UID_MISMATCH",
     "error",
     "PS3.10 7.1 Table 7.1-1",
-    summary="(0002,0002)/(0002,0003) differ from (0008,0016)/(0008,0018)",
+    summary=(
+        "(0002,0002)/(0002,0003) differ from (0008,0016)/(0008,0018), or the data set lacks the "
+        "element they must equal (the message says which)"
+    ),
     why="""\
 Media Storage SOP Class/Instance UID must equal the data set's SOP Class/Instance UID (PS3.10
 Table 7.1-1). Archives, DICOMDIR builders and de-duplicating importers key on the meta values
 without parsing the data set; a mismatch (typically after a tool edited the data set and
 left the meta group alone) files the object under the wrong UID, makes it look like a
 duplicate or hides it from queries. Values are compared without their NUL/space padding.
+The message says which case it is: the two values differ, the data set has no (0008,0016)/
+(0008,0018) at all (a DICOMDIR needs none), or the data set's element is empty. An empty
+(0002,0002)/(0002,0003) is META_REQUIRED_MISSING's, not a mismatch.
 The finding covers the meta element's value.""",
     example="""\
 (0002,0003) UI '1.2.826.0.1.3680043.10.1455.4.1'
@@ -374,32 +429,31 @@ def meta_uid_mismatch(ctx: Context) -> Iterator[Finding]:
     for meta_tag, ds_tag in ((MEDIA_STORAGE_SOP_CLASS, SOP_CLASS),
                              (MEDIA_STORAGE_SOP_INSTANCE, SOP_INSTANCE)):  # fmt: skip
         m = by_tag.get(meta_tag)
+        if m is None or int(c.length[m]) < 0:
+            continue  # absent: META_REQUIRED_MISSING
+        mv = uid_value(ctx, m)
+        if not mv:
+            continue  # empty: META_REQUIRED_MISSING, and nothing to compare
         d = ctx.find_top(ds_tag)
-        if (
-            m is not None
-            and d is None
-            and int(c.length[m]) >= 0
-            and not _directory(ctx, by_tag)
-            and _data_set_read_whole(ctx)
-        ):
+        said = f"({format_tag(meta_tag)}) is {_shown(mv)}"
+        if d is None:
             # A DICOMDIR has no SOP Class/Instance in its data set; any other file must.
-            value_offset = int(c.value_offset[m])
-            yield ctx.finding(
-                "META_UID_MISMATCH",
-                f"({format_tag(meta_tag)}) is '{_uid(ctx, m)}', but the data set has no "
-                f"({format_tag(ds_tag)})",
-                node=m, offset=value_offset, length=int(c.end[m]) - value_offset,
-            )  # fmt: skip
+            if _directory(ctx, by_tag) or not _data_set_read_whole(ctx):
+                continue
+            message = f"{said}, but the data set has no ({format_tag(ds_tag)})"
+        elif int(c.length[d]) < 0:
             continue
-        if m is None or d is None or int(c.length[m]) < 0 or int(c.length[d]) < 0:
-            continue
-        mv, dv = _uid(ctx, m), _uid(ctx, d)
-        if mv == dv:
-            continue
+        else:
+            dv = uid_value(ctx, d)
+            if mv == dv:
+                continue
+            if not dv:
+                message = f"{said}, but the data set's ({format_tag(ds_tag)}) is empty"
+            else:
+                message = f"{said}, ({format_tag(ds_tag)}) is {_shown(dv)}: they differ"
         value_offset = int(c.value_offset[m])
         yield ctx.finding(
-            "META_UID_MISMATCH",
-            f"({format_tag(meta_tag)}) is '{mv}', ({format_tag(ds_tag)}) is '{dv}'",
+            "META_UID_MISMATCH", message,
             node=m, offset=value_offset, length=int(c.end[m]) - value_offset,
         )  # fmt: skip
 

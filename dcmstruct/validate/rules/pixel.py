@@ -1,8 +1,8 @@
 """Rules: pixel data (PS3.5 8.1.1, 8.2, A.4, Annex G; PS3.3 C.7.6.3).
 
 These rules read headers only: the Pixel Data element's header, the fragment items' headers
-(index nodes), the Basic and Extended Offset Tables, and at most 64 bytes of an RLE fragment.
-They never read or decode pixel values.
+(index nodes), the Basic and Extended Offset Tables, at most 64 bytes of an RLE fragment, and
+the Image Pixel attributes beside the Pixel Data. They never read or decode pixel values.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import struct
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from dcmstruct import specdata, wording
 from dcmstruct.model import Kind, vr_code
+from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.element import fixed_format, format_tag
 from dcmstruct.schema.pixel import RLE_MAX_SEGMENTS, RleHeader
 from dcmstruct.uids import ENCAPSULATED_UNCOMPRESSED, RLE_LOSSLESS
@@ -35,6 +37,8 @@ NUMBER_OF_FRAMES = 0x00280008
 ROWS = 0x00280010
 COLUMNS = 0x00280011
 BITS_ALLOCATED = 0x00280100
+BITS_STORED = 0x00280101
+HIGH_BIT = 0x00280102
 
 # PS3.5 G.1 (RLE) and A.4.11 (Encapsulated Uncompressed): each frame in exactly one fragment.
 ONE_FRAGMENT_PER_FRAME = frozenset({RLE_LOSSLESS, ENCAPSULATED_UNCOMPRESSED})
@@ -53,6 +57,8 @@ _ATTR_TAGS = (
     ROWS,
     COLUMNS,
     BITS_ALLOCATED,
+    BITS_STORED,
+    HIGH_BIT,
     EXTENDED_OFFSET_TABLE,
     EXTENDED_OFFSET_TABLE_LENGTHS,
 )
@@ -945,7 +951,11 @@ def _expected_length(ctx: Context, pe: PixelElement) -> tuple[int, str] | None:
         if not found:
             return None
         bits = found
-    samples = _attr(ctx, pe, SAMPLES_PER_PIXEL) or 1
+    samples = _attr(ctx, pe, SAMPLES_PER_PIXEL)
+    if samples is None:
+        samples = 1  # absent or unreadable: one sample, as in most images
+    elif samples <= 0:
+        return None  # PIXEL_ATTRIBUTES_INVALID: no length follows from it
     nframes = frames(ctx, pe)
     if nframes is None:
         return None
@@ -1025,3 +1035,163 @@ def check_pixel_data_vr(ctx: Context) -> Iterator[Finding]:
                 offset=at,
                 length=2,
             )
+
+
+# -- the image attributes themselves ---------------------------------------------------------
+
+_ATTRIBUTE_NAMES = {
+    SAMPLES_PER_PIXEL: "Samples per Pixel (0028,0002)",
+    NUMBER_OF_FRAMES: "Number of Frames (0028,0008)",
+    ROWS: "Rows (0028,0010)",
+    COLUMNS: "Columns (0028,0011)",
+    BITS_ALLOCATED: "Bits Allocated (0028,0100)",
+    BITS_STORED: "Bits Stored (0028,0101)",
+    HIGH_BIT: "High Bit (0028,0102)",
+}
+# Attributes that count something, so at least 1 (High Bit, a bit position, may be 0).
+_AT_LEAST_ONE = {
+    SAMPLES_PER_PIXEL: "a pixel has at least 1 sample",
+    NUMBER_OF_FRAMES: "the Pixel Data holds at least 1 frame",
+    ROWS: "an image has at least 1 row",
+    COLUMNS: "an image has at least 1 column",
+    BITS_ALLOCATED: "a sample has at least 1 bit",
+    BITS_STORED: "a sample stores at least 1 bit",
+}
+_EMPTY = "is empty: a value is required to lay out the pixel data"
+_BINARY_VRS = frozenset({"US", "SS", "UN", "OB", "OW"})
+_TEXT_VRS = frozenset({"IS", "DS", "UN"})
+
+
+@dataclass(frozen=True)
+class _Read:
+    """One image attribute's first value, or why it has none that can be used."""
+
+    value: int | None = None
+    fault: str | None = None  # "is empty: ...": a finding; None with no value: not judged
+
+
+def _read_attribute(ctx: Context, node: int) -> _Read:
+    """The first value of an image attribute: US binary, or IS text for Number of Frames (a
+    UN value is read the way its dictionary VR would be). Values cut by the end of the file,
+    of undefined length or of another VR are not judged here (other rules say what is wrong)."""
+    c = ctx.columns
+    length = int(c.length[node])
+    raw = ctx.value_bytes(node, 64)
+    if length < 0 or raw is None or len(raw) < min(length, 64):
+        return _Read()
+    if length == 0:
+        return _Read(fault=_EMPTY)
+    vr = ctx.node(node).vr
+    text = int(c.tag[node]) == NUMBER_OF_FRAMES
+    if not text and vr in _BINARY_VRS:
+        if len(raw) < 2:
+            return _Read()  # VL_NOT_MULTIPLE_OF_VALUE_SIZE
+        order: Literal["little", "big"] = "little" if ctx.little_endian(node) else "big"
+        return _Read(int.from_bytes(raw[:2], order, signed=vr == "SS"))
+    if text and (vr in _TEXT_VRS or vr is None):
+        first = raw.decode("latin-1").split("\\")[0].strip(" \0")
+        if not first:
+            return _Read(fault=_EMPTY)
+        try:
+            return _Read(int(first))
+        except ValueError:
+            pass
+        try:
+            number = float(first)
+        except ValueError:
+            number = float("nan")
+        if number.is_integer():
+            return _Read(int(number))
+        return _Read(fault=f"is '{terminal_safe(first[:32])}': expected a whole number")
+    return _Read()
+
+
+@rule(
+    "PIXEL_ATTRIBUTES_INVALID",
+    "error",
+    "PS3.3 C.7.6.3.1, C.7.6.6; PS3.5 8.1.1",
+    summary=(
+        "Rows, Columns, Samples per Pixel, Bits Allocated/Stored, High Bit or Number of Frames "
+        "beside Pixel Data cannot be true (empty, 0, negative, not a number, or inconsistent)"
+    ),
+    why=(
+        "Rows, Columns, Samples per Pixel, Bits Allocated, Bits Stored and High Bit say how\n"
+        "the Pixel Data is laid out (PS3.3 C.7.6.3.1, PS3.5 8.1.1), Number of Frames how many\n"
+        "images it holds (C.7.6.6). Values that cannot be true (0 rows, 0 bits, -5 frames,\n"
+        "Bits Stored above Bits Allocated, a High Bit outside the bits allocated to a sample or\n"
+        "below the bits stored) or that C.7.6.3.1 forbids (Bits Allocated other than 1 or a\n"
+        "multiple of 8) leave a reader nothing to lay the pixels out by: decoders fail,\n"
+        "compute a frame of 0 bytes, mask the wrong bits or refuse the file, and the Pixel\n"
+        "Data's length cannot be checked (PIXEL_DATA_LENGTH_MISMATCH has nothing to compare it\n"
+        "with). The finding covers the attribute's element, in the data set (or item) that\n"
+        "holds the Pixel Data; an attribute that is absent is not this rule's business."
+    ),
+    example=(
+        "(0028,0010) US 0     # Rows: an image has at least one row\n"
+        "(0028,0100) US 16  (0028,0101) US 12  (0028,0102) US 40   # High Bit: expected 11"
+    ),
+)
+def check_pixel_attributes(ctx: Context) -> Iterator[Finding]:
+    seen: set[int] = set()
+    for pe in analyse(ctx).elements:
+        if pe.owner in seen:
+            continue  # Pixel Data and Float Pixel Data in one data set share the attributes
+        seen.add(pe.owner)
+        yield from _attribute_faults(ctx, pe)
+
+
+def _attribute_faults(ctx: Context, pe: PixelElement) -> Iterator[Finding]:
+    name = "PIXEL_ATTRIBUTES_INVALID"
+    read = {
+        tag: _read_attribute(ctx, node) for tag, node in pe.attrs.items() if tag in _ATTRIBUTE_NAMES
+    }
+    good: dict[int, int] = {}
+    for tag in sorted(read):
+        r = read[tag]
+        what = _ATTRIBUTE_NAMES[tag]
+        if r.fault is not None:
+            message = f"{what} {r.fault}"
+        elif r.value is None:
+            continue
+        elif tag in _AT_LEAST_ONE and r.value <= 0:
+            message = f"{what} is {r.value}: {_AT_LEAST_ONE[tag]}"
+        elif tag == HIGH_BIT and r.value < 0:
+            message = f"{what} is {r.value}: a bit position, 0 or more is expected"
+        elif tag == BITS_ALLOCATED and r.value != 1 and r.value % 8:
+            message = f"{what} is {r.value}: expected 1 or a multiple of 8"
+            good[tag] = r.value  # still bounds Bits Stored and High Bit
+        else:
+            good[tag] = r.value
+            continue
+        yield ctx.finding(name, message, node=pe.attrs[tag])
+    allocated = good.get(BITS_ALLOCATED)
+    stored = good.get(BITS_STORED)
+    high = good.get(HIGH_BIT)
+    if allocated is not None and stored is not None and stored > allocated:
+        yield ctx.finding(
+            name,
+            f"Bits Stored (0028,0101) is {stored}, more than Bits Allocated (0028,0100) "
+            f"{allocated}: the stored bits lie within the bits allocated to a sample",
+            node=pe.attrs[BITS_STORED],
+        )
+    if high is None:
+        return
+    if allocated is not None and stored is not None and stored > allocated:
+        stored = None  # reported above; High Bit is judged by Bits Allocated alone
+    if allocated is not None and high >= allocated:
+        expected = ""
+        if stored is not None and stored <= allocated:
+            expected = f"; with Bits Stored {stored}, expected {stored - 1}"
+        yield ctx.finding(
+            name,
+            f"High Bit (0028,0102) is {high}, not below Bits Allocated (0028,0100) {allocated}: "
+            f"a sample's bits are numbered 0 to {allocated - 1}{expected}",
+            node=pe.attrs[HIGH_BIT],
+        )
+    elif stored is not None and high + 1 < stored:
+        yield ctx.finding(
+            name,
+            f"High Bit (0028,0102) is {high}, too low for Bits Stored (0028,0101) {stored}: "
+            f"{stored} bits end at bit {stored - 1} at the least",
+            node=pe.attrs[HIGH_BIT],
+        )

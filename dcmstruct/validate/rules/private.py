@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+import numpy.typing as npt
 
 from dcmstruct.model import Kind, vr_code
+from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.element import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
@@ -20,16 +22,16 @@ def _private_group(group: int) -> bool:
     return group % 2 == 1 and group not in ILLEGAL_GROUPS
 
 
-def _creators(ctx: Context, nodes: list[int]) -> dict[tuple[int, int], int]:
-    """(group, block) -> creator node, for the creators (gggg,0010-00FF) of one data set."""
-    tags = ctx.tags
-    out: dict[tuple[int, int], int] = {}
-    for i in nodes:
-        tag = tags[i]
-        group, element = tag >> 16, tag & 0xFFFF
-        if _private_group(group) and 0x0010 <= element <= 0x00FF:
-            out.setdefault((group, element), i)
-    return out
+def _private(groups: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    private: npt.NDArray[np.bool_] = (groups % 2 == 1) & ~np.isin(groups, list(ILLEGAL_GROUPS))
+    return private
+
+
+def _block_keys(
+    keys: npt.NDArray[np.int64], groups: npt.NDArray[np.int64], blocks: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """One int per (data set, group, block): data set keys run from -2 up, below 2**31."""
+    return ((keys + 2) << 24) | (groups << 8) | blocks
 
 
 @rule(
@@ -43,29 +45,35 @@ def _creators(ctx: Context, nodes: list[int]) -> dict[tuple[int, int], int]:
     example="(0009,1001) LO 'X' with no (0009,0010) in the data set",
 )
 def private_creator_missing(ctx: Context) -> Iterator[Finding]:
-    tags = ctx.tags
-    for _owner, nodes in ctx.datasets():
-        creators = _creators(ctx, nodes)
-        # One finding per block without a creator, at its first element: a vendor's block of
-        # fifty elements is one missing creator, not fifty faults.
-        orphans: dict[tuple[int, int], list[int]] = {}
-        for i in nodes:
-            tag = tags[i]
-            group, element = tag >> 16, tag & 0xFFFF
-            if _private_group(group) and element >= 0x1000:
-                block = element >> 8
-                if (group, block) not in creators:
-                    orphans.setdefault((group, block), []).append(i)
-        for (group, block), members in orphans.items():
-            first = members[0]
-            others = f" and {len(members) - 1} more of its block" if len(members) > 1 else ""
-            yield ctx.finding(
-                "PRIVATE_CREATOR_MISSING",
-                f"({format_tag(tags[first])}){others} have no private creator "
-                f"({group:04X},00{block:02X}) in their data set",
-                node=first,
-                length=4,
-            )
+    nodes, keys = ctx.dataset_elements
+    tags = ctx.columns.tag[nodes]
+    groups, elements = tags >> 16, tags & 0xFFFF
+    private = _private(groups)
+    creator = private & (elements >= 0x0010) & (elements <= 0x00FF)
+    member = private & (elements >= 0x1000)
+    creators = _block_keys(keys[creator], groups[creator], elements[creator])
+    members = np.flatnonzero(member)
+    wanted = _block_keys(keys[members], groups[members], elements[members] >> 8)
+    orphans = members[~np.isin(wanted, creators)]
+    if not len(orphans):
+        return
+    # One finding per block without a creator, at its first element: a vendor's block of
+    # fifty elements is one missing creator, not fifty faults.
+    block = _block_keys(keys[orphans], groups[orphans], elements[orphans] >> 8)
+    _, first, size = np.unique(block, return_index=True, return_counts=True)
+    for k in np.argsort(orphans[first], kind="stable").tolist():
+        row = int(orphans[first[k]])
+        more = int(size[k]) - 1
+        group, number = int(groups[row]), int(elements[row]) >> 8
+        others = f" and {more} more of its block" if more else ""
+        verb = "have" if more else "has"
+        yield ctx.finding(
+            "PRIVATE_CREATOR_MISSING",
+            f"({format_tag(int(tags[row]))}){others} {verb} no private creator "
+            f"({group:04X},00{number:02X}) in {'their' if more else 'its'} data set",
+            node=int(nodes[row]),
+            length=4,
+        )
 
 
 @rule(
@@ -80,40 +88,51 @@ def private_creator_missing(ctx: Context) -> Iterator[Finding]:
 )
 def private_creator_invalid(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
-    tags = ctx.tags
-    for _owner, nodes in ctx.datasets():
-        seen: dict[tuple[int, str], int] = {}
-        for (group, _block), i in sorted(_creators(ctx, nodes).items()):
-            tag = tags[i]
-            vr = int(c.vr[i])
-            if bool(c.vr_explicit[i]) and vr != _LO:
-                yield ctx.finding(
-                    "PRIVATE_CREATOR_INVALID",
-                    f"private creator ({format_tag(tag)}) has VR {ctx.node(i).vr}, expected LO",
-                    node=i,
-                    offset=int(c.offset[i]) + 4,
-                    length=2,
-                )
-                continue
-            text = ctx.text(i)
-            name = (text or "").strip(" \0")
-            if not name:
-                yield ctx.finding(
-                    "PRIVATE_CREATOR_INVALID",
-                    f"private creator ({format_tag(tag)}) is empty",
-                    node=i,
-                )
-                continue
-            first = seen.get((group, name))
-            if first is not None:
-                yield ctx.finding(
-                    "PRIVATE_CREATOR_INVALID",
-                    f"private creator ({format_tag(tag)}) '{name}' is already reserved by "
-                    f"({format_tag(int(c.tag[first]))})",
-                    node=i,
-                )
-            else:
-                seen[(group, name)] = i
+    nodes, keys = ctx.dataset_elements
+    tags = c.tag[nodes]
+    groups, elements = tags >> 16, tags & 0xFFFF
+    rows = np.flatnonzero(_private(groups) & (elements >= 0x0010) & (elements <= 0x00FF))
+    # Creators are few: a loop over them, in (data set, tag) order.
+    seen: dict[tuple[int, int, str], int] = {}
+    done: set[tuple[int, int]] = set()
+    for row in rows[np.lexsort((tags[rows], keys[rows]))].tolist():
+        i = int(nodes[row])
+        tag = int(tags[row])
+        group = tag >> 16
+        owner = int(keys[row])
+        if (owner, tag) in done:
+            continue  # the same creator tag twice: DUPLICATE_TAG says it
+        done.add((owner, tag))
+        vr = int(c.vr[i])
+        if bool(c.vr_explicit[i]) and vr != _LO:
+            yield ctx.finding(
+                "PRIVATE_CREATOR_INVALID",
+                f"private creator ({format_tag(tag)}) has VR "
+                f"{terminal_safe(ctx.node(i).vr or '')}, expected LO",  # maybe no VR code
+                node=i,
+                offset=int(c.offset[i]) + 4,
+                length=2,
+            )
+            continue
+        text = ctx.text(i)
+        name = (text or "").strip(" \0")
+        if not name:
+            yield ctx.finding(
+                "PRIVATE_CREATOR_INVALID",
+                f"private creator ({format_tag(tag)}) is empty",
+                node=i,
+            )
+            continue
+        first = seen.get((owner, group, name))
+        if first is not None:
+            yield ctx.finding(
+                "PRIVATE_CREATOR_INVALID",
+                f"private creator ({format_tag(tag)}) '{terminal_safe(name)}' is already "
+                f"reserved by ({format_tag(int(c.tag[first]))})",
+                node=i,
+            )
+        else:
+            seen[(owner, group, name)] = i
 
 
 @rule(

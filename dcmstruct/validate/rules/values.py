@@ -28,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dcmstruct import specdata
-from dcmstruct.model import Kind, vr_code, vr_text
+from dcmstruct.model import Kind, Stream, vr_code, vr_text
+from dcmstruct.safetext import terminal_safe
 from dcmstruct.validate import grammar
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
@@ -85,6 +86,7 @@ class _FileState:
         # No reference to ``ctx`` itself: it is this object's key in a WeakKeyDictionary.
         c = self.columns = ctx.columns
         self.sources = ctx.index.sources
+        self.index = ctx.index
         self.parent = c.parent
         elements = c.kind == Kind.ELEMENT
         # A value whose length field overruns its container (VALUE_OVERRUNS_PARENT,
@@ -146,7 +148,7 @@ class _FileState:
     def read(self) -> Iterator[_StringValue]:
         c = self.columns
         nodes = self.strings
-        buffers = {int(stream): src.buf for stream, src in self.sources.items()}
+        read = self.index.read
         rows = zip(
             nodes.tolist(),
             c.tag[nodes].tolist(),
@@ -159,12 +161,11 @@ class _FileState:
             strict=True,
         )
         for node, tag, vrc, start, end, declared, parent, stream in rows:
-            buf = buffers.get(stream)
-            if buf is None:
-                continue
             size = end - start
-            raw = bytes(buf[start : min(end, start + MAX_STRING_BYTES)])
-            last = raw[-1] if size <= MAX_STRING_BYTES else bytes(buf[end - 1 : end])[0]
+            raw = read(Stream(stream), start, min(size, MAX_STRING_BYTES))
+            if len(raw) < min(size, MAX_STRING_BYTES) or not raw:
+                continue
+            last = raw[-1] if size <= MAX_STRING_BYTES else read(Stream(stream), end - 1, 1)[0]
             whole = declared == size  # always, by the filter above; kept as a guard
             pad_at = size - 1 if whole and last in (0x00, 0x20) else None
             vr = _VR_TEXT.get(vrc, "")
@@ -339,7 +340,8 @@ def check_value_bad_characters(ctx: Context) -> Iterator[Finding]:
             if v.charset.kind == CharsetKind.DEFAULT:
                 cs_note = " (no Specific Character Set (0008,0005) declares characters >= 80H)"
             else:
-                cs_note = f" under Specific Character Set '{v.charset.label}'"
+                # An unknown term is the file's own bytes.
+                cs_note = f" under Specific Character Set '{terminal_safe(v.charset.label)}'"
         others = _more(bad.count - 1, "such bytes")
         yield ctx.finding(
             "VALUE_BAD_CHARACTERS",

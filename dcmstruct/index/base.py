@@ -1,0 +1,227 @@
+"""What every part of the walker shares: the open containers, the stream, the rows, the faults,
+and the small header reads that the walk, recovery and container detection all make."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dcmstruct import specdata
+from dcmstruct.index.faults import FaultCode, FaultLog
+from dcmstruct.index.table import NodeLimit, Table
+from dcmstruct.index.window import Window
+from dcmstruct.model import NO_TAG, Kind, Stream, vr_code
+from dcmstruct.safetext import safe_bytes
+from dcmstruct.schema.element import (
+    EXPLICIT_BE,
+    EXPLICIT_LE,
+    IMPLICIT_LE,
+    LONG_LENGTH_VRS,
+    UNDEFINED_LENGTH,
+    Encoding,
+)
+from dcmstruct.source import Source
+from dcmstruct.wording import count
+
+VALID_VRS: frozenset[bytes] = frozenset(v.encode("ascii") for v in specdata.VR_CODES)
+VR_CODES: dict[bytes, int] = {vr: vr_code(vr) for vr in VALID_VRS}
+UN = vr_code("UN")
+OW = vr_code("OW")
+SQ = vr_code("SQ")
+
+
+class FrameKind:
+    DATASET = 0  # the top-level data set
+    META = 1  # the file meta group: ends at the first tag of another group
+    ITEM = 2
+    SEQUENCE = 3
+    FRAGMENTS = 4  # encapsulated pixel data (PS3.5 A.4)
+
+
+FRAME_NAMES = {
+    FrameKind.DATASET: "data set",
+    FrameKind.META: "file meta group",
+    FrameKind.ITEM: "item",
+    FrameKind.SEQUENCE: "sequence",
+    FrameKind.FRAGMENTS: "pixel data",
+}
+
+
+@dataclass(slots=True)
+class Frame:
+    """An open container on the walker's stack."""
+
+    kind: int
+    node: int  # the node that opened it (-1 for the top level)
+    end: int  # one past its last byte: its defined end, or its parent's limit
+    defined: bool  # it has a defined length (its end is its own, not borrowed)
+    enc: Encoding
+    depth: int  # depth of the nodes directly inside it
+    hidden: bool = False  # deeper than the depth limit: walked, but nothing recorded
+
+
+_IMPLICIT_VR_CACHE: dict[int, int] = {}
+
+
+def implicit_vr(tag: int) -> int:
+    """The VR an implicit VR reader assumes for ``tag`` (PS3.5 A.1), packed; UN if unknown."""
+    vrc = _IMPLICIT_VR_CACHE.get(tag)
+    if vrc is None:
+        vr = specdata.implicit_vr(tag)
+        vrc = _IMPLICIT_VR_CACHE[tag] = UN if vr is None else vr_code(vr)
+    return vrc
+
+
+def vr_str(code: int) -> str:
+    """A packed VR as text for a message: escaped, since an invalid VR may be any two bytes."""
+    return safe_bytes(bytes(((code >> 8) & 0xFF, code & 0xFF))) if code else "??"
+
+
+class WalkerBase:
+    """State and shared reads; the walk, recovery and container parts build on it."""
+
+    def __init__(self, src: Source, max_depth: int, max_inflated: int, max_nodes: int) -> None:
+        self.src = src
+        self.win = Window(src)
+        self.size = src.size
+        self.max_depth = max_depth
+        self.max_inflated = max_inflated
+        self.t = Table(max_nodes)
+        self.log = FaultLog()
+        self.stream = Stream.FILE
+        self.sources: dict[Stream, Source] = {Stream.FILE: src}
+        self.ts: specdata.TransferSyntax | None = None
+        self.ts_uid: str | None = None
+        self.dataset_encoding: Encoding | None = None
+        self.dataset_offset: int | None = None
+        self.deflated = False
+        self.hidden = False
+
+    # -- recording -------------------------------------------------------------------------
+
+    def fault(self, code: FaultCode, offset: int, length: int, node: int, message: str) -> None:
+        if not self.hidden:
+            self.log.add(code, offset, length, node, message, self.stream)
+
+    def stop_at_limit(self, stop: NodeLimit) -> None:
+        """The table is full (or memory ran out): the walk ended at ``stop.offset``."""
+        stream = Stream(stop.stream)
+        size = self.sources[stream].size if stream in self.sources else self.size
+        rest = max(0, size - stop.offset)
+        why = (
+            "memory ran out" if stop.memory else f"the index holds its limit of {stop.nodes} nodes"
+        )
+        self.log.add(
+            FaultCode.NODE_LIMIT_EXCEEDED,
+            stop.offset,
+            rest,
+            -1,
+            f"{why} (about 61 bytes each; raise it with --max-nodes): the {count(rest, 'byte')} "
+            "from here on are not indexed or checked",
+            stream,
+        )
+
+    def first_cut(self, limit: int) -> bool:
+        return self.log.first_cut(self.stream, limit)
+
+    def trailing(self, start: int, end: int, depth: int, parent: int) -> int:
+        return self.t.add(
+            Kind.TRAILING, start, end, NO_TAG, 0, False, -2, -1, depth, parent, self.stream
+        )
+
+    def last_tag(self, f: Frame) -> int:
+        """The tag of the last element recorded directly in frame ``f`` (-1 if none)."""
+        t = self.t
+        for i in range(len(t) - 1, -1, -1):
+            parent = t.parent(i)
+            if parent == f.node and t.kind(i) == Kind.ELEMENT:
+                return t.tag(i)
+            if parent < f.node:
+                break
+        return -1
+
+    # -- small reads -----------------------------------------------------------------------
+
+    def header_fits(self, pos: int, enc: Encoding, limit: int) -> bool:
+        """Does an element header of encoding ``enc`` at ``pos`` have a VR and length that fit?"""
+        if pos + 8 > limit:
+            return False
+        win = self.win
+        if enc.explicit_vr:
+            vr = win.get(pos + 4, 2)
+            if vr not in VALID_VRS:
+                return False
+            if vr in LONG_LENGTH_VRS:
+                if pos + 12 > limit:
+                    return False
+                length = win.unpack(enc.u32, pos + 8)[0]
+                return bool(length == UNDEFINED_LENGTH or pos + 12 + length <= limit)
+            return bool(pos + 8 + win.unpack(enc.u16, pos + 6)[0] <= limit)
+        length = win.unpack(enc.u32, pos + 4)[0]
+        return bool(length == UNDEFINED_LENGTH or pos + 8 + length <= limit)
+
+    def peek_tag(self, pos: int, enc: Encoding, limit: int) -> int | None:
+        if pos + 4 > limit:
+            return None
+        group, elem = self.win.unpack(enc.tag, pos)
+        return int(group << 16 | elem)
+
+    def element_end(self, pos: int, enc: Encoding) -> int | None:
+        """Where the element whose header is at ``pos`` ends, if its length is defined."""
+        win = self.win
+        if enc.explicit_vr:
+            if win.get(pos + 4, 2) in LONG_LENGTH_VRS:
+                length = win.unpack(enc.u32, pos + 8)[0]
+                return None if length == UNDEFINED_LENGTH else pos + 12 + int(length)
+            return pos + 8 + int(win.unpack(enc.u16, pos + 6)[0])
+        length = win.unpack(enc.u32, pos + 4)[0]
+        return None if length == UNDEFINED_LENGTH else pos + 8 + int(length)
+
+    def detect(self, pos: int, limit: int) -> Encoding | None:
+        """The encoding whose reading of the first element at ``pos`` is plausible."""
+        if pos + 8 > limit:
+            return None
+        win = self.win
+        b0, b1 = win.byte(pos), win.byte(pos + 1)
+        le = b0 | b1 << 8
+        be = b0 << 8 | b1
+        explicit = self.explicit_vr_at(pos)
+        # The smaller reading of the group number is the likelier one (0008 vs 0800).
+        little = le <= be
+        if explicit:
+            enc = EXPLICIT_LE if little else EXPLICIT_BE
+            return enc if self.header_fits(pos, enc, limit) else None
+        return IMPLICIT_LE if little and self.header_fits(pos, IMPLICIT_LE, limit) else None
+
+    def explicit_vr_at(self, pos: int) -> bool:
+        return self.win.get(pos + 4, 2) in VALID_VRS
+
+    def container_name(self, f: Frame) -> str:
+        if f.kind == FrameKind.ITEM:
+            return "its item"
+        if f.kind in (FrameKind.SEQUENCE, FrameKind.FRAGMENTS):
+            return "its sequence"
+        return "the file" if self.stream == Stream.FILE else "the inflated data set"
+
+    def walk_deflated(self, pos: int) -> None:
+        raise NotImplementedError
+
+    # -- parts defined by the walk (declared here so recovery and detection can call them) ---
+
+    def walk(self, pos: int, stack: list[Frame]) -> int:
+        raise NotImplementedError
+
+    def element(self, f: Frame, pos: int, stack: list[Frame]) -> int:
+        raise NotImplementedError
+
+    def finish_element(
+        self,
+        f: Frame,
+        pos: int,
+        tag: int,
+        vrc: int,
+        explicit: bool,
+        header: int,
+        length: int,
+        stack: list[Frame],
+    ) -> int:
+        raise NotImplementedError

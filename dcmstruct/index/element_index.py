@@ -1,0 +1,155 @@
+"""The element index: nodes in file order (numpy columns) plus the faults met parsing them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from dcmstruct import specdata
+from dcmstruct.model import UNDEFINED, Columns, Fault, Node, Stream
+from dcmstruct.schema.element import Encoding
+from dcmstruct.source import Source
+
+_READ_WINDOW = 1 << 16
+
+
+class _ReadCache:
+    """The last window read from a source. One tuple attribute, replaced whole, so threads that
+    share an index (the TUI's workers) never see a window and an offset that do not match."""
+
+    __slots__ = ("current", "src")
+
+    def __init__(self, src: Source) -> None:
+        self.src = src
+        self.current: tuple[bytes, int] = (b"", 0)
+
+    def get(self, pos: int, n: int) -> bytes:
+        buf, base = self.current
+        if base <= pos and pos + n <= base + len(buf):
+            return buf[pos - base : pos - base + n]
+        src = self.src
+        if n > _READ_WINDOW or src.buf is not None:
+            return src.read(pos, n)
+        data = src.read(pos, _READ_WINDOW)
+        self.current = (data, pos)
+        return data[:n]
+
+
+@dataclass
+class ElementIndex:
+    """Nodes in file order plus the faults met while parsing them.
+
+    Values are read from the file on demand (:meth:`value_bytes`), never held: the index of a
+    500 MB image is its headers, not its pixels.
+    """
+
+    path: str | None
+    size: int
+    columns: Columns
+    faults: list[Fault]
+    sources: dict[Stream, Source]
+    transfer_syntax: specdata.TransferSyntax | None
+    transfer_syntax_uid: str | None
+    dataset_encoding: Encoding | None
+    dataset_offset: int | None  # where the data set after the meta group starts
+    deflated: bool = False
+    _children: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = field(
+        default=None, repr=False
+    )
+    _by_start: dict[Stream, tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
+    _reads: dict[Stream, _ReadCache] = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    def node(self, i: int) -> Node:
+        return self.columns.node(i)
+
+    def __iter__(self) -> Iterator[Node]:
+        for i in range(len(self.columns)):
+            yield self.columns.node(i)
+
+    def read(self, stream: Stream, offset: int, n: int) -> bytes:
+        """At most ``n`` bytes of ``stream`` at ``offset`` (raises ``SourceChanged`` if the file
+        on disk no longer has them). Small reads in file order come from one cached window, so
+        reading every value of a file costs a read per window, not a system call per value."""
+        cache = self._reads.get(stream)
+        if cache is None:
+            src = self.sources.get(stream)
+            if src is None:
+                return b""
+            cache = self._reads[stream] = _ReadCache(src)
+        return cache.get(offset, n)
+
+    def value_bytes(self, i: int, limit: int) -> bytes | None:
+        """At most ``limit`` bytes of node ``i``'s value, copied (None: no defined value).
+        Only what a caller asks for is read, never the whole value."""
+        c = self.columns
+        start = int(c.value_offset[i])
+        if start < 0 or int(c.length[i]) == UNDEFINED:
+            return None
+        n = min(limit, int(c.end[i]) - start)
+        return self.read(Stream(int(c.stream[i])), start, n)
+
+    def value(self, i: int, limit: int = 1 << 26) -> bytes | None:
+        """Deprecated: :meth:`value_bytes` with a limit of 64 MiB."""
+        return self.value_bytes(i, limit)
+
+    def children(self, i: int) -> list[int]:
+        """Indices of the nodes whose parent is ``i`` (-1: the top level), in file order."""
+        if self._children is None:
+            parent = self.columns.parent.astype(np.int64)
+            order = np.argsort(parent, kind="stable")
+            # parent -1 sorts first; starts[k] is where the children of node k - 1 begin.
+            bounds = np.searchsorted(parent[order], np.arange(-1, len(parent) + 1))
+            self._children = (order, bounds)
+        order, bounds = self._children
+        k = i + 1
+        if k < 0 or k + 1 >= len(bounds):
+            return []
+        return order[bounds[k] : bounds[k + 1]].tolist()  # type: ignore[no-any-return]
+
+    def find(self, offset: int, stream: Stream = Stream.FILE) -> int | None:
+        """The innermost node whose bytes hold ``offset``, if any: a binary search."""
+        c = self.columns
+        if self._by_start is None:
+            self._by_start = {}
+            for s in np.unique(c.stream).tolist():
+                rows = np.flatnonzero(c.stream == s)
+                order = rows[np.argsort(c.offset[rows], kind="stable")]
+                self._by_start[Stream(s)] = (c.offset[order], order)
+        sorted_rows = self._by_start.get(stream)
+        if sorted_rows is None:
+            return None
+        starts, order = sorted_rows
+        k = int(np.searchsorted(starts, offset, side="right")) - 1
+        node = int(order[k]) if k >= 0 else -1
+        # The last node starting at or before ``offset`` holds it, or one of its ancestors does
+        # (children never reach past their parents: the index clamps them).
+        while node >= 0 and int(c.end[node]) <= offset:
+            node = int(c.parent[node])
+        return node if node >= 0 else None
+
+    def changed(self) -> str | None:
+        """Why the file on disk is no longer what was indexed, if it is not (see
+        :meth:`dcmstruct.source.Source.changed`)."""
+        src = self.sources.get(Stream.FILE)
+        return None if src is None else src.changed()
+
+    def check_unchanged(self) -> None:
+        src = self.sources.get(Stream.FILE)
+        if src is not None:
+            src.check_unchanged()
+
+    def close(self) -> None:
+        for src in self.sources.values():
+            src.close()
+
+    def __enter__(self) -> ElementIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,155 @@
+"""The index's row builder: a node is appended as two packed rows, frozen into numpy columns.
+
+Memory per node is the budget that bounds the index on hostile files (a 48 MB file can hold
+6,000,000 empty items): 40 bytes of 64-bit fields (offset, end, tag, length, value offset) and
+16 bytes of 32-bit fields (parent, depth, VR, kind and flags) while walking; freezing keeps both
+as zero-copy column views and adds 5 bytes of narrow columns, so an index costs about 61 bytes
+per node and never needs two copies of its table at once. Past ``max_nodes`` rows, :meth:`add`
+raises :class:`NodeLimit` and the walk stops with a fault instead of growing.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+import numpy as np
+
+from dcmstruct.limits import DEFAULT_MAX_NODES
+from dcmstruct.model import Columns
+
+# 64-bit fields, then 32-bit fields, in row order.
+BIG_FIELDS = _BIG = 5  # 64-bit fields per row
+_SMALL = 4
+B_OFFSET, B_END, B_TAG, B_LENGTH, B_VALUE_OFFSET = range(_BIG)
+S_PARENT, S_DEPTH, S_VR, S_FLAGS = range(_SMALL)
+_KIND_MASK = 0x0F
+EXPLICIT_BIT = 0x10
+STREAM_SHIFT = 5
+
+
+class NodeLimit(Exception):
+    """The table holds ``max_nodes`` rows (or memory ran out): the walk must stop."""
+
+    def __init__(self, nodes: int, offset: int, stream: int, *, memory: bool = False) -> None:
+        super().__init__(nodes)
+        self.nodes = nodes
+        self.offset = offset  # where the node that did not fit starts
+        self.stream = stream
+        self.memory = memory
+
+
+class Table:
+    """Rows in file order: ``add`` returns the new row's number (-1 while ``hidden``)."""
+
+    __slots__ = ("big", "hidden", "max_nodes", "small")
+
+    def __init__(self, max_nodes: int = DEFAULT_MAX_NODES) -> None:
+        self.big = array("q")
+        self.small = array("i")
+        self.max_nodes = max_nodes
+        self.hidden = False  # inside a branch deeper than the depth limit: record nothing
+
+    def __len__(self) -> int:
+        return len(self.small) // _SMALL
+
+    def room(self) -> int:
+        """Rows that may still be added before the cap (the walk's inlined appends count down
+        from this, then call :meth:`add`, which raises at the cap)."""
+        return self.max_nodes - len(self.small) // _SMALL
+
+    def add(
+        self,
+        kind: int,
+        offset: int,
+        end: int,
+        tag: int,
+        vr: int,
+        vr_explicit: bool,
+        length: int,
+        value_offset: int,
+        depth: int,
+        parent: int,
+        stream: int,
+    ) -> int:
+        if self.hidden:
+            return -1
+        n = len(self.small) // _SMALL
+        if n >= self.max_nodes:
+            raise NodeLimit(n, offset, stream)
+        try:
+            self.big.extend((offset, end, tag, length, value_offset))
+            self.small.extend(
+                (parent, depth, vr, kind | (EXPLICIT_BIT if vr_explicit else 0)
+                 | stream << STREAM_SHIFT)
+            )  # fmt: skip
+        except MemoryError:
+            del self.big[n * _BIG :]
+            del self.small[n * _SMALL :]
+            raise NodeLimit(n, offset, stream, memory=True) from None
+        return n
+
+    # -- reading and amending rows -----------------------------------------------------------
+
+    def offset(self, i: int) -> int:
+        return self.big[i * _BIG + B_OFFSET]
+
+    def end(self, i: int) -> int:
+        return self.big[i * _BIG + B_END]
+
+    def tag(self, i: int) -> int:
+        return self.big[i * _BIG + B_TAG]
+
+    def length(self, i: int) -> int:
+        return self.big[i * _BIG + B_LENGTH]
+
+    def value_offset(self, i: int) -> int:
+        return self.big[i * _BIG + B_VALUE_OFFSET]
+
+    def parent(self, i: int) -> int:
+        return self.small[i * _SMALL + S_PARENT]
+
+    def vr(self, i: int) -> int:
+        return self.small[i * _SMALL + S_VR]
+
+    def kind(self, i: int) -> int:
+        return self.small[i * _SMALL + S_FLAGS] & _KIND_MASK
+
+    def vr_explicit(self, i: int) -> bool:
+        return bool(self.small[i * _SMALL + S_FLAGS] & EXPLICIT_BIT)
+
+    def set_end(self, i: int, end: int) -> None:
+        if i >= 0:
+            self.big[i * _BIG + B_END] = end
+
+    def set_value(self, i: int, length: int, value_offset: int, end: int) -> None:
+        base = i * _BIG
+        self.big[base + B_LENGTH] = length
+        self.big[base + B_VALUE_OFFSET] = value_offset
+        self.big[base + B_END] = end
+
+    # -- the columns -------------------------------------------------------------------------
+
+    def freeze(self) -> Columns:
+        """The rows as numpy columns: the wide fields are views of the rows, not copies."""
+        n = min(len(self.big) // _BIG, len(self.small) // _SMALL)
+        if n == 0:
+            big = np.zeros((0, _BIG), dtype=np.int64)
+            small = np.zeros((0, _SMALL), dtype=np.int32)
+        else:
+            big = np.frombuffer(self.big, dtype=np.int64, count=n * _BIG).reshape(n, _BIG)
+            small = np.frombuffer(self.small, dtype=np.int32, count=n * _SMALL).reshape(n, _SMALL)
+        # The flags fit in a byte: cast first, so the temporaries are a byte a node, not four.
+        flags = small[:, S_FLAGS].astype(np.uint8)
+        return Columns(
+            kind=flags & np.uint8(_KIND_MASK),
+            offset=big[:, B_OFFSET],
+            end=big[:, B_END],
+            tag=big[:, B_TAG],
+            vr=small[:, S_VR].astype(np.uint16),
+            vr_explicit=(flags & EXPLICIT_BIT) != 0,
+            length=big[:, B_LENGTH],
+            value_offset=big[:, B_VALUE_OFFSET],
+            depth=small[:, S_DEPTH],
+            parent=small[:, S_PARENT],
+            stream=flags >> np.uint8(STREAM_SHIFT),
+        )
