@@ -155,6 +155,12 @@ def _validate(target: Target, selection: Selection | None) -> FileReport:
         return validate_path(path, selection)
     except OSError as exc:  # gone or changed since the walk
         return FileReport(path, [], error=_reason(exc, path))
+    except MemoryError:
+        # Not a bug: this file needs more memory than the machine gives (the index stops at
+        # its node cap, so this is a small machine or a tight limit on the address space).
+        return FileReport(
+            path, [], error="not enough memory to check this file (try a lower --max-nodes)"
+        )
     except Exception:  # reported as an internal error; the batch goes on
         return FileReport(path, [], internal=[f"validating failed:\n{traceback.format_exc()}"])
 
