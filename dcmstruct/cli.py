@@ -1,32 +1,26 @@
-"""The ``dcmstruct`` command line."""
+"""The ``dcmstruct`` command line: one parser for every command and flag, and the small
+commands (``dump``, ``view``, ``rule``); ``validate`` runs in :mod:`dcmstruct.commands`.
+
+Nothing heavy is imported here: each command imports what it uses when it runs, so
+``dcmstruct --version`` or ``--help`` loads argparse and little else.
+"""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from dcmstruct.report import FORMATS
+from dcmstruct.commands.streams import reason, safe_lines, stdin_stream
+from dcmstruct.exitcode import ExitCode
 from dcmstruct.safetext import terminal_safe
-from dcmstruct.spool import STDIN_LIMIT_ENV, STDIN_NAME, SpoolError
+from dcmstruct.spool import STDIN_LIMIT_ENV, STDIN_NAME
 
 if TYPE_CHECKING:
     from dcmstruct.index import ElementIndex, Limits
-    from dcmstruct.validate.batch import Target
-    from dcmstruct.validate.config import Settings
-    from dcmstruct.validate.engine import FileReport
-    from dcmstruct.validate.registry import Rule
-
-# Exit codes of the output contract.
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
-EXIT_INTERNAL = 3
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +29,26 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         super().error(terminal_safe(message))
+
+
+class _Version(argparse.Action):
+    """``--version``: the installed version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "print the version and exit")
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from dcmstruct.version import version
+
+        print(f"dcmstruct {version()}")
+        parser.exit()
 
 
 def _int_in(low: int, high: int) -> Callable[[str], int]:
@@ -52,6 +66,21 @@ def _int_in(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
+def _number_in(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a number from ``low`` to ``high``."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not low <= value <= high:  # also false for nan
+            raise argparse.ArgumentTypeError(f"must be a number from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
 _STDIN_HELP = (
     f"at most this many bytes of standard input (FILE -): 1073741824, 512M, 2G (default 1G, "
     f"or ${STDIN_LIMIT_ENV})"
@@ -62,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="dcmstruct", description="Hex-level structure explorer and validator for DICOM files."
     )
+    p.add_argument("--version", action=_Version)
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dump", help="print the structure of a file, node by node, with offsets")
     d.add_argument(
@@ -77,19 +107,29 @@ def _parser() -> argparse.ArgumentParser:
     _limit_flags(d)
     d.add_argument("--stdin-limit", metavar="SIZE", help=_STDIN_HELP)
     _validate_parser(sub)
-    w = sub.add_parser("view", help="explore a file in the terminal: hex, structure, findings")
-    w.add_argument("file", nargs="?", help="the file to open (default: the bundled sample)")
-    w.add_argument("--mask", action="store_true", help="mask identifying values on screen")
-    w.add_argument("--row-width", type=int, choices=(8, 16, 32), default=None,
-                   help="bytes per hex row (default 16)")  # fmt: skip
-    _limit_flags(w)
+    _view_flags(
+        sub.add_parser("view", help="explore a file in the terminal: hex, structure, findings")
+    )
     r = sub.add_parser("rule", help="explain a validation rule, or list them all")
     r.add_argument("name", nargs="?", help="a rule name, e.g. ODD_VALUE_LENGTH")
     r.add_argument("--list", action="store_true", help="list every rule: name, severity, summary")
     return p
 
 
+def _view_flags(w: argparse.ArgumentParser) -> None:
+    """The viewer's command line, the same for ``dcmstruct view`` and ``python -m
+    dcmstruct.tui``."""
+    w.add_argument("file", nargs="?", help="the file to open (default: the bundled sample)")
+    w.add_argument("--mask", action="store_true", help="mask identifying values on screen")
+    w.add_argument("--row-width", type=int, choices=(8, 16, 32), default=None,
+                   help="bytes per hex row (default 16)")  # fmt: skip
+    _limit_flags(w)
+    w.set_defaults(command="view", prog=w.prog)  # the name its messages begin with
+
+
 def _validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from dcmstruct.report import FORMATS
+
     v = sub.add_parser(
         "validate",
         help="check files against the structure rules of the standard",
@@ -179,21 +219,6 @@ def _limit_flags(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def _number_in(low: float, high: float) -> Callable[[str], float]:
-    """An argparse type: a number from ``low`` to ``high``."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not low <= value <= high:  # also false for nan
-            raise argparse.ArgumentTypeError(f"must be a number from {low:g} to {high:g}")
-        return value
-
-    return parse
-
-
 def _limits(args: argparse.Namespace) -> Limits:
     """The limits the dump and view command lines give (validate's go through its config)."""
     from dcmstruct.index import Limits
@@ -206,15 +231,56 @@ def _limits(args: argparse.Namespace) -> Limits:
     )
 
 
-def _cmd_dump(args: argparse.Namespace) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return _run(args)
+
+
+def view_main(argv: Sequence[str] | None = None, prog: str = "python -m dcmstruct.tui") -> int:
+    """The ``view`` command line on its own (``python -m dcmstruct.tui``): same flags, same
+    checks, same exit codes as ``dcmstruct view``."""
+    p = _Parser(prog=prog, description="Explore a DICOM file in the terminal.")
+    _view_flags(p)
+    return _run(p.parse_args(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        if args.command == "dump":
+            return _cmd_dump(args)
+        if args.command == "validate":
+            from dcmstruct.commands.validate import run
+
+            return run(args)
+        if args.command == "rule":
+            return _cmd_rule(args)
+        if args.command == "view":
+            return _cmd_view(args)
+    except BrokenPipeError:
+        # `dcmstruct dump big.dcm | head` is normal use, not an error.
+        sys.stderr.close()
+        return ExitCode.OK
+    except Exception as exc:
+        import traceback
+
+        print(safe_lines(traceback.format_exc()), file=sys.stderr)
+        print(f"dcmstruct: internal error: {terminal_safe(repr(exc))}", file=sys.stderr)
+        return ExitCode.INTERNAL
+    return ExitCode.USAGE
+
+
+# -- dump ---------------------------------------------------------------------------------
+
+
+def _cmd_dump(args: argparse.Namespace) -> ExitCode:
     from dcmstruct.dump import write_jsonl, write_text
     from dcmstruct.source import SourceChanged
 
     try:
         index = _open_index(args)
     except (OSError, ValueError) as exc:
-        print(f"dcmstruct dump: {_reason(exc)}", file=sys.stderr)
-        return EXIT_USAGE
+        print(f"dcmstruct dump: {reason(exc)}", file=sys.stderr)
+        return ExitCode.USAGE
     with index:
         try:
             if args.format == "jsonl":
@@ -226,9 +292,9 @@ def _cmd_dump(args: argparse.Namespace) -> int:
             index.check_unchanged()
         except SourceChanged as exc:
             sys.stdout.flush()
-            print(f"dcmstruct dump: {_reason(exc)}", file=sys.stderr)
-            return EXIT_USAGE
-    return EXIT_OK
+            print(f"dcmstruct dump: {reason(exc)}", file=sys.stderr)
+            return ExitCode.USAGE
+    return ExitCode.OK
 
 
 def _open_index(args: argparse.Namespace) -> ElementIndex:
@@ -241,7 +307,7 @@ def _open_index(args: argparse.Namespace) -> ElementIndex:
 
     limits = _limits(args)
     if args.file == STDIN_NAME:
-        spooled = spool(_stdin(), stdin_limit(args.stdin_limit))
+        spooled = spool(stdin_stream(), stdin_limit(args.stdin_limit))
         try:
             src = Source.open(spooled)
         finally:
@@ -271,264 +337,44 @@ def _open_index(args: argparse.Namespace) -> ElementIndex:
     )
 
 
-def _stdin() -> BinaryIO:
-    stream = getattr(sys.stdin, "buffer", None)
-    if stream is None:
-        raise SpoolError(0, "standard input is closed")
-    return stream  # type: ignore[no-any-return]
+# -- rule ---------------------------------------------------------------------------------
 
 
-def _reason(exc: BaseException) -> str:
-    """One line for stderr: ``PATH: why`` (safe for a terminal), or the message."""
-    if isinstance(exc, OSError):
-        why = exc.strerror or str(exc)
-        if isinstance(exc, SpoolError):
-            return terminal_safe(f"{STDIN_NAME}: {why}")
-        name = exc.filename
-        return terminal_safe(f"{name}: {why}" if name is not None else why)
-    return terminal_safe(str(exc))
-
-
-def _cmd_rule(args: argparse.Namespace) -> int:
-    from dcmstruct.validate.config import unknown_rule_message
+def _cmd_rule(args: argparse.Namespace) -> ExitCode:
+    from dcmstruct.commands.config import unknown_rule_message
     from dcmstruct.validate.registry import load_all
 
     rules = load_all()
     if args.list:
         if args.name:
             print("dcmstruct rule: give a NAME or --list, not both", file=sys.stderr)
-            return EXIT_USAGE
+            return ExitCode.USAGE
         width = max((len(n) for n in rules), default=4)
         for name in sorted(rules):
             r = rules[name]
             print(f"{name:<{width}}  {r.severity.label:<7}  {r.summary.strip()}")
         if not rules:
             print("dcmstruct rule: no rule is registered", file=sys.stderr)
-        return EXIT_OK
+        return ExitCode.OK
     if not args.name:
         print("dcmstruct rule: give a rule NAME, or --list", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     rule = rules.get(args.name.upper())
     if rule is None:
         print(f"dcmstruct rule: {unknown_rule_message(args.name, rules)}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     print(rule.doc(), end="")
-    return EXIT_OK
+    return ExitCode.OK
 
 
-def _cmd_validate(args: argparse.Namespace) -> int:
-    from dcmstruct.validate.config import ConfigError, Flags, resolve
-    from dcmstruct.validate.registry import load_all
-
-    rules = load_all()
-    limit = 0
-    if args.stdin_limit is not None or STDIN_NAME in args.paths:
-        from dcmstruct.spool import stdin_limit
-
-        try:
-            limit = stdin_limit(args.stdin_limit)
-        except ValueError as exc:
-            print(f"dcmstruct validate: {terminal_safe(str(exc))}", file=sys.stderr)
-            return EXIT_USAGE
-    flags = Flags(
-        select=args.select,
-        ignore=args.ignore,
-        fail_on=args.fail_on,
-        format=args.format,
-        jobs=args.jobs,
-        severity=args.severity,
-        config=args.config,
-        no_config=args.no_config,
-        limits={
-            "max-nodes": args.max_nodes,
-            "max-depth": args.max_depth,
-            "max-inflate-ratio": args.max_inflate_ratio,
-        },
-    )
-    try:
-        settings = resolve(flags, rules)
-    except ConfigError as exc:
-        print(f"dcmstruct validate: {terminal_safe(str(exc))}", file=sys.stderr)
-        return EXIT_USAGE
-    stdin: Target | None = None
-    spooled: str | None = None
-    if STDIN_NAME in args.paths:
-        stdin, spooled = _spool_target(limit)
-    try:
-        return _validate(args, rules, settings, stdin)
-    finally:
-        if spooled is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(spooled)
-
-
-def _spool_target(limit: int) -> tuple[Target, str | None]:
-    """Standard input as a target of the batch: spooled to a file reported as ``-``, or an
-    unreadable path (the batch goes on, exit code 2)."""
-    from dcmstruct.spool import spool
-    from dcmstruct.validate.batch import Target
-
-    try:
-        spooled = spool(_stdin(), limit)
-    except SpoolError as exc:
-        return Target(STDIN_NAME, exc.strerror or str(exc)), None
-    return Target(spooled, label=STDIN_NAME), spooled
-
-
-def _validate(
-    args: argparse.Namespace, rules: Mapping[str, Rule], settings: Settings, stdin: Target | None
-) -> int:
-    from dcmstruct.report import ReportOptions, Summary, make_writer, rule_runs, use_color
-    from dcmstruct.validate.batch import iter_targets, run_batch
-    from dcmstruct.validate.config import environment_jobs
-
-    if args.output:
-        try:
-            out: TextIO = open(args.output, "w", encoding="utf-8")  # noqa: SIM115
-        except OSError as exc:
-            why = exc.strerror or str(exc)
-            print(f"dcmstruct validate: {terminal_safe(f'{args.output}: {why}')}", file=sys.stderr)
-            return EXIT_USAGE
-    else:
-        out = sys.stdout
-        if isinstance(out, io.TextIOWrapper):
-            out.reconfigure(errors="backslashreplace")
-    try:
-        fmt = settings.format or ("text" if _isatty(out) else "json")
-        selection = settings.selection
-        enabled = [n for n in rules if selection.enabled(n)]
-        options = ReportOptions(
-            fail_on=settings.fail_on,
-            color=fmt == "text" and use_color(out, args.color),
-            tool_version=_version(),
-        )
-        writer = make_writer(fmt, out, options)
-        writer.start(rule_runs(rules, enabled, selection.severities))
-        summary = Summary(fail_on=settings.fail_on)
-        progress = None
-        if fmt == "text" and _isatty(sys.stderr):
-            progress = _Progress(sys.stderr, _count(args.paths, stdin))
-        jobs = settings.jobs or environment_jobs()
-        for report in run_batch(iter_targets(args.paths, stdin), selection, jobs):
-            if progress is not None:
-                progress.clear()
-            writer.file(report)
-            summary.add(report)
-            _diagnose(report, fmt)
-            if progress is not None:
-                progress.step(report.path)
-        if progress is not None:
-            progress.clear()
-        writer.finish(summary)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    return summary.exit_code()
-
-
-def _diagnose(report: FileReport, fmt: str) -> None:
-    """Unreadable files and internal errors on stderr (the text report shows the former)."""
-    from dcmstruct.report import display_path
-
-    path = terminal_safe(display_path(report.path))
-    if report.error is not None and fmt != "text":
-        why = terminal_safe(report.error)
-        print(f"dcmstruct validate: {path}: cannot read: {why}", file=sys.stderr)
-    for text in report.internal:
-        note = "internal error (a bug: please report it)"
-        print(f"dcmstruct validate: {path}: {note}:\n{_safe_lines(text)}", file=sys.stderr)
-
-
-def _safe_lines(text: str) -> str:
-    """A traceback, line by line made safe (it quotes file names and values)."""
-    return "\n".join(terminal_safe(line) for line in text.splitlines())
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("dcmstruct")
-    except PackageNotFoundError:
-        return "0"
-
-
-def _count(paths: Sequence[str], stdin: Target | None) -> int:
-    from dcmstruct.validate.batch import iter_targets
-
-    return sum(1 for _ in iter_targets(paths, stdin))
-
-
-class _Progress:
-    """A one-line progress bar on a terminal (stderr), redrawn at most ten times a second."""
-
-    def __init__(self, stream: TextIO, total: int) -> None:
-        self.stream = stream
-        self.total = total
-        self.done = 0
-        self.last = 0.0
-        self.shown = False
-
-    def step(self, path: str) -> None:
-        import shutil
-        import time
-
-        self.done += 1
-        now = time.monotonic()
-        if now - self.last < 0.1 and self.done < self.total:
-            return
-        self.last = now
-        width = shutil.get_terminal_size((80, 24)).columns
-        filled = 20 * self.done // max(1, self.total)
-        name = terminal_safe(path)
-        text = f"[{'#' * filled}{'.' * (20 - filled)}] {self.done}/{self.total} {name}"
-        self.stream.write("\r\x1b[K" + text[: max(10, width - 1)])
-        self.stream.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.shown = False
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        if args.command == "dump":
-            return _cmd_dump(args)
-        if args.command == "validate":
-            return _cmd_validate(args)
-        if args.command == "rule":
-            return _cmd_rule(args)
-        if args.command == "view":
-            return _cmd_view(args)
-    except BrokenPipeError:
-        # `dcmstruct dump big.dcm | head` is normal use, not an error.
-        sys.stderr.close()
-        return EXIT_OK
-    except Exception as exc:
-        import traceback
-
-        print(_safe_lines(traceback.format_exc()), file=sys.stderr)
-        print(f"dcmstruct: internal error: {terminal_safe(repr(exc))}", file=sys.stderr)
-        return EXIT_INTERNAL
-    return EXIT_USAGE
+# -- view ---------------------------------------------------------------------------------
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
     problem = view_problem(args.file)
     if problem is not None:
-        print(f"dcmstruct view: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        print(f"{args.prog}: {problem}", file=sys.stderr)
+        return ExitCode.USAGE
     from dcmstruct.tui.app import run
 
     return run(args.file, mask=args.mask, bytes_per_row=args.row_width, limits=_limits(args))
@@ -548,5 +394,5 @@ def view_problem(file: str | None) -> str | None:
         if not os.access(file, os.R_OK):
             raise PermissionError(13, "Permission denied", file)
     except OSError as exc:
-        return _reason(exc if exc.filename is not None else OSError(0, str(exc), file))
+        return reason(exc if exc.filename is not None else OSError(0, str(exc), file))
     return None

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
-import numpy.typing as npt
 
 from dcmstruct import specdata
 from dcmstruct.schema.element import HeaderForm, format_tag
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 
 class Kind(IntEnum):
@@ -101,7 +104,7 @@ class Node:
         return specdata.keyword(self.tag)
 
 
-I8 = npt.NDArray[np.int64]
+I8: TypeAlias = "npt.NDArray[np.int64]"
 
 
 @dataclass

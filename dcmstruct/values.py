@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import numpy.typing as npt
 
 from dcmstruct import specdata
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import Kind, Stream
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 # PS3.5 6.2 Table 6.2-1: numeric VRs and their numpy element types (byte order added later).
 NUMERIC_DTYPES: dict[str, str] = {

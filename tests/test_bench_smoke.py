@@ -213,3 +213,61 @@ def test_hostile_bench_runs_on_tiny_cases(
 
     assert hostile.main(["--only", "zz"]) == 2
     assert "unknown case or tool: zz" in capsys.readouterr().err
+
+
+# -- bench_core.py ----------------------------------------------------------------------------
+
+CONTOUR_TAGS = [0x30060042, 0x30060044, 0x30060046, 0x30060048, 0x30060050]
+
+
+def test_core_rtstruct_generator_writes_what_it_says(tmp_path: Path) -> None:
+    """Contour items of 5 elements, tags ascending, 12 Contour Data values; nothing else
+    faulty and every element the generator counted is in the index."""
+    core = _load_bench("bench_core")
+    path = tmp_path / "rt.dcm"
+    counts = core.write_rtstruct(path, 47)
+    data = path.read_bytes()
+    with index_file(path) as index:
+        assert not index.faults
+        c = index.columns
+        kind, tag, parent = c.kind.tolist(), c.tag.tolist(), c.parent.tolist()
+        assert kind.count(Kind.ELEMENT) == counts["elements"] >= 5 * 47
+        contour_sequences = {i for i, t in enumerate(tag) if t == 0x30060040}
+        items = [i for i, k in enumerate(kind) if k == Kind.ITEM and parent[i] in contour_sequences]
+        assert len(items) == 47
+        children: dict[int, list[int]] = {i: [] for i in items}
+        for i, p in enumerate(parent):
+            if p in children:
+                children[p].append(i)
+        for item, nodes in children.items():
+            assert [tag[n] for n in nodes] == CONTOUR_TAGS, item
+            contour_data = nodes[-1]
+            start = int(c.value_offset[contour_data])
+            value = data[start : start + int(c.length[contour_data])]
+            assert len(value.split(b"\\")) == 12
+
+
+def test_core_bench_quick_parts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Parts 5 and 6 (the cheapest: three short processes) on tiny inputs: the table has their
+    lines, each with a figure and a verdict."""
+    core = _load_bench("bench_core")
+    argv = ["--quick", "--only", "5,6", "--elements", "800", "--contours", "100"]
+    argv += ["--small-files", "2", "--workdir", str(tmp_path)]
+    assert core.main(argv) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("| ")]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
+    assert cells[0][:6] == ["#", "work", "dcmstruct", "reference", "ratio", "target"]
+    rows = {row[0]: row for row in cells[2:]}
+    assert sorted(rows) == ["5", "6a", "6b"]
+    for row in rows.values():
+        assert row[-1] in ("met", "**not met**"), row
+    assert re.match(r"^\d+\.\d{3} s / \d+ MiB$", rows["5"][2]), rows["5"]
+    assert "numpy" in rows["5"][3] and float(rows["5"][4]) > 0
+    for key in ("6a", "6b"):
+        assert re.match(r"^\d+\.\d{3} s: \d+\.\d\d M el/s$", rows[key][2]), rows[key]
+    assert "WARNING" not in out, out
+    assert "- pydicom: " in out and "- load average at the end" in out
+    assert sorted(p.name for p in (tmp_path / "small_2").iterdir()) == ["s00000.dcm", "s00001.dcm"]
+    assert core.main(["--only", "9"]) == 2
+    assert "unknown part" in capsys.readouterr().err

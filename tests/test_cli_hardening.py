@@ -23,12 +23,12 @@ import pytest
 
 from dcmstruct import cli
 from dcmstruct.builder import E, part10
+from dcmstruct.commands import batch
+from dcmstruct.commands.batch import Target, plan_pool, run_batch
+from dcmstruct.commands.config import MAX_JOBS
 from dcmstruct.index import index_file
 from dcmstruct.source import NotRegularFile
 from dcmstruct.spool import DEFAULT_STDIN_LIMIT, parse_size
-from dcmstruct.validate import batch
-from dcmstruct.validate.batch import Target, plan_pool, run_batch
-from dcmstruct.validate.config import MAX_JOBS
 from dcmstruct.validate.registry import load_all
 from fixtures.rule_fixtures.base import ct_dataset
 
@@ -125,7 +125,38 @@ def test_the_viewer_module_refuses_a_fifo(capsys: pytest.CaptureFixture[str], fi
     with deadline():
         code = viewer.main([str(fifo)])
     assert code == 2
-    assert one_line(capsys.readouterr().err) == f"dcmstruct: {fifo}: not a regular file (a FIFO)\n"
+    err = one_line(capsys.readouterr().err)
+    assert err == f"python -m dcmstruct.tui: {fifo}: not a regular file (a FIFO)\n"
+
+
+def test_the_viewer_module_is_the_view_command_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m dcmstruct.tui`` and ``dcmstruct view``: same flags, same call."""
+    from dcmstruct.tui import app
+
+    calls: list[tuple[object, dict[str, object]]] = []
+
+    def fake_run(path: object, **kwargs: object) -> int:
+        calls.append((path, kwargs))
+        return 0
+
+    monkeypatch.setattr(app, "run", fake_run)
+    f = tmp_path / "clean.dcm"
+    f.write_bytes(CLEAN)
+    flags = [str(f), "--mask", "--row-width", "32", "--max-nodes", "1000", "--max-depth", "9"]
+    viewer = importlib.import_module("dcmstruct.tui.__main__")
+    assert viewer.main(flags) == 0
+    assert cli.main(["view", *flags]) == 0
+    assert len(calls) == 2 and calls[0] == calls[1]
+    path, kwargs = calls[0]
+    assert path == str(f) and kwargs["mask"] is True and kwargs["bytes_per_row"] == 32
+    limits = kwargs["limits"]
+    assert getattr(limits, "max_nodes", None) == 1000 and getattr(limits, "max_depth", None) == 9
+    with pytest.raises(SystemExit) as done:
+        viewer.main([str(f), "--width", "32"])  # the old second command line's flag
+    assert done.value.code == 2
+    assert "unrecognized arguments: --width" in capsys.readouterr().err
 
 
 def test_index_file_refuses_a_fifo(fifo: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from dcmstruct.commands import config
 from dcmstruct.model import Stream
 from dcmstruct.report import (
     FORMATS,
@@ -22,7 +23,6 @@ from dcmstruct.report import (
     rule_runs,
 )
 from dcmstruct.report.sarif import artifact_location
-from dcmstruct.validate import config
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import Rule
@@ -111,9 +111,13 @@ def render(
 
 
 def test_formats_agree() -> None:
+    import argparse
+
     from dcmstruct import cli
 
-    assert config.FORMATS == FORMATS == cli.FORMATS
+    (commands,) = (a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
+    (flag,) = (a for a in commands.choices["validate"]._actions if a.dest == "format")
+    assert config.FORMATS == FORMATS == tuple(flag.choices or ())
 
 
 # -- json ---------------------------------------------------------------------------------
@@ -499,7 +503,7 @@ def test_unknown_format() -> None:
 
 def test_reports_from_real_files_round_trip(tmp_path: Path) -> None:
     """Every format over real validation results of the committed fixtures."""
-    from dcmstruct.validate.batch import iter_targets, run_batch
+    from dcmstruct.commands.batch import iter_targets, run_batch
     from dcmstruct.validate.registry import load_all
 
     rules = load_all()

@@ -16,9 +16,9 @@ import pytest
 
 from dcmstruct import cli
 from dcmstruct.builder import E, part10
-from dcmstruct.validate import batch
-from dcmstruct.validate.batch import Target, iter_targets, run_batch
-from dcmstruct.validate.config import ConfigError, Flags, find_config, resolve
+from dcmstruct.commands import batch
+from dcmstruct.commands.batch import Target, iter_targets, run_batch
+from dcmstruct.commands.config import ConfigError, Flags, find_config, resolve
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
@@ -202,7 +202,7 @@ def test_an_exception_outside_the_rules_exits_3(
     def broken(path: object, selection: object = None) -> FileReport:
         raise ValueError("the index broke")
 
-    monkeypatch.setattr("dcmstruct.validate.batch.validate_path", broken)
+    monkeypatch.setattr("dcmstruct.commands.batch.validate_path", broken)
     f = write(tmp_path / "clean.dcm", CLEAN)
     code, out, _ = run(capsys, "validate", str(f), "-j", "1")
     assert code == 3
@@ -315,6 +315,29 @@ def test_config_file_precedence(
     # --config names the file
     code, _, _ = run(capsys, "validate", str(f), "--config", str(sub / "pyproject.toml"))
     assert code == 1
+
+
+def test_a_pyproject_table_is_found_however_it_is_spelled(tmp_path: Path) -> None:
+    """A pyproject.toml that does not name dcmstruct is passed over unparsed; one that does,
+    as a table, an inline table or a quoted key with an escape, is found."""
+    spellings = [
+        '[tool.dcmstruct]\nfail-on = "info"\n',
+        '[tool]\ndcmstruct = { fail-on = "info" }\n',
+        '[tool."dcm\\u0073truct"]\nfail-on = "info"\n',
+    ]
+    for n, text in enumerate(spellings):
+        work = tmp_path / f"p{n}"
+        work.mkdir()
+        (work / "pyproject.toml").write_text(text)
+        assert find_config(work) == work / "pyproject.toml", text
+        assert resolve(Flags(), RULES, cwd=work).fail_on == Severity.INFO
+    for n, text in enumerate(
+        ["[tool.black]\nline-length = 99\n", '[tool.x]\ny = "dcm\\u0073truct"\n']
+    ):
+        other = tmp_path / f"other{n}"
+        other.mkdir()
+        (other / "pyproject.toml").write_text(text)
+        assert find_config(other) != other / "pyproject.toml", text
 
 
 def test_config_select_ignore_and_severity_table(tmp_path: Path) -> None:
@@ -452,7 +475,7 @@ def test_a_worker_that_dies_costs_only_its_file(
 
     if batch._context().get_start_method() != "fork":
         pytest.skip("workers inherit the patch only when forked")
-    monkeypatch.setattr("dcmstruct.validate.batch.validate_path", crashy)
+    monkeypatch.setattr("dcmstruct.commands.batch.validate_path", crashy)
     paths = [write(tmp_path / f"f{i}.dcm", CLEAN) for i in range(6)]
     paths.insert(3, write(tmp_path / "killer.dcm", CLEAN))
     reports = list(run_batch([Target(str(p)) for p in paths], jobs=2))
@@ -564,6 +587,75 @@ def test_the_installed_command(tmp_path: Path) -> None:
     assert doc["files"][0]["path"] == str(f)
     assert len(doc["files"]) > 1
     assert proc.stderr == ""
+
+
+def test_start_up_imports_only_what_the_command_uses(tmp_path: Path) -> None:
+    """``import dcmstruct.cli`` loads no numpy; validating one file loads no process pool,
+    no package metadata, no TOML parser (no config file of ours around), no writer but its
+    own and no numpy.typing (annotations only)."""
+    f = write(tmp_path / "c.dcm", CLEAN)
+    script = (
+        "import sys\n"
+        "import dcmstruct.cli\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+        f"code = dcmstruct.cli.main(['validate', '--format', 'json', {str(f)!r}])\n"
+        "print(' '.join(sorted(sys.modules)))\n"
+        "sys.exit(code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    at_import, after = set(lines[0].split()), set(lines[-1].split())
+    assert "numpy" not in at_import and "dcmstruct.index" not in at_import
+    assert {"numpy", "dcmstruct.index", "dcmstruct.report.json"} <= after  # it did run
+    unwanted = {
+        "multiprocessing",
+        "concurrent.futures",
+        "importlib.metadata",
+        "tomllib",
+        "numpy.typing",
+        "dcmstruct.report.junit",
+        "dcmstruct.report.sarif",
+        "dcmstruct.report.text",
+    }
+    assert not unwanted & after, sorted(unwanted & after)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"dcmstruct {metadata.version('dcmstruct')}\n"
+
+
+def test_version_of_a_tree_that_is_not_installed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib import metadata
+
+    def missing(name: str) -> str:
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", missing)
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert capsys.readouterr().out == "dcmstruct 0+unknown\n"
+
+
+def test_sarif_names_the_installed_version(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from importlib import metadata
+
+    f = write(tmp_path / "c.dcm", CLEAN)
+    code, out, _ = run(capsys, "validate", str(f), "--format", "sarif")
+    assert code == 0
+    driver = json.loads(out)["runs"][0]["tool"]["driver"]
+    assert driver["version"] == metadata.version("dcmstruct")
 
 
 def test_deep_directory_tree_is_walked_without_recursion(tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ class WalkerBase:
             rest,
             -1,
             f"{why} (about 61 bytes each; raise it with --max-nodes): the {count(rest, 'byte')} "
-            "from here on are not indexed or checked",
+            f"from here on {'is' if rest == 1 else 'are'} not indexed or checked",
             stream,
         )
 

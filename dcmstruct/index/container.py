@@ -38,6 +38,17 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
+def _is_text(head: bytes) -> bool:
+    """Do these first bytes of a file read as UTF-8 text (a README, a CSV, a log)?"""
+    for cut in range(4):  # the last character may be cut in the middle of its bytes
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
+    return False
+
+
 class ContainerWalk(WalkerBase):
     """The whole file: container first, then the data set in the encoding it is in."""
 
@@ -122,7 +133,7 @@ class ContainerWalk(WalkerBase):
                 0,
                 size,
                 -1,
-                f"{size} bytes cannot hold a 128-byte preamble, 'DICM' and a meta group"
+                f"{count(size, 'byte')} cannot hold a 128-byte preamble, 'DICM' and a meta group"
                 + self.not_dicom_hint(),
             )
             self.trailing(0, size, 0, -1)
@@ -136,8 +147,8 @@ class ContainerWalk(WalkerBase):
                 PREAMBLE_LENGTH,
                 4,
                 -1,
-                f"this is not a DICOM file: bytes 128-131 are '{got}', not 'DICM', and no data "
-                f"element follows them{self.not_dicom_hint()}",
+                f"this is not a DICOM file{self.not_dicom_hint()}: bytes 128-131 are '{got}', "
+                "not 'DICM', and no data element follows them",
             )
             self.trailing(0, size, 0, -1)
             return None
@@ -160,6 +171,8 @@ class ContainerWalk(WalkerBase):
         text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
         if text[:1] in (b"{", b"["):
             return " (it starts like JSON)"
+        if _is_text(self.win.get(0, 64)):
+            return " (it starts like text)"
         return ""
 
     def plausible_start(self, pos: int) -> bool:
@@ -234,7 +247,10 @@ class ContainerWalk(WalkerBase):
                 self.ts_uid = raw.rstrip(b"\0 ").decode("ascii", "replace")
                 self.ts = specdata.transfer_syntax(self.ts_uid)
                 cut = end - value_offset < t.length(i)  # FILE_TRUNCATED says it already
-                if self.ts is None and not cut:
+                # An empty (or all padding) UID names nothing at all: META_REQUIRED_MISSING
+                # says so, and one fault is enough.
+                empty = not raw.strip(b"\0 ")
+                if self.ts is None and not cut and not empty:
                     self.fault(
                         FaultCode.TRANSFER_SYNTAX_UNKNOWN,
                         value_offset,

@@ -133,6 +133,7 @@ class DeflateWalk(WalkerBase):
             end_of_stream,
             extra,
             node,
-            f"{count(extra, 'byte')} follow the end of the deflate stream{why}; expected the "
+            f"{count(extra, 'byte')} {'follows' if extra == 1 else 'follow'} the end of the "
+            f"deflate stream{why}; expected the "
             "file to end there",
         )

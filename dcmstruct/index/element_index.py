@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from dcmstruct import specdata
 from dcmstruct.model import UNDEFINED, Columns, Fault, Node, Stream
 from dcmstruct.schema.element import Encoding
 from dcmstruct.source import Source
 
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
 _READ_WINDOW = 1 << 16
+_MERGE_GAP = 1 << 16  # ranges closer than this are read in one piece
 
 
 class _ReadCache:
@@ -83,6 +87,46 @@ class ElementIndex:
                 return b""
             cache = self._reads[stream] = _ReadCache(src)
         return cache.get(offset, n)
+
+    def read_ranges(
+        self,
+        streams: npt.NDArray[np.uint8],
+        starts: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]:
+        """The bytes of many ranges, read in few pieces (ranges closer than 64 KiB are read
+        together, so the values of a data set cost a read per piece, not one per value):
+        one buffer, and where each range starts in it. Ranges may overlap."""
+        where = np.zeros(len(starts), dtype=np.int64)
+        pieces: list[bytes] = []
+        base = 0
+        for stream in np.unique(streams).tolist():
+            rows = np.flatnonzero(streams == stream)
+            order = np.argsort(starts[rows], kind="stable")
+            rows = rows[order]
+            s, e = starts[rows], starts[rows] + sizes[rows]
+            reach = np.maximum.accumulate(e)
+            new = np.r_[True, s[1:] > reach[:-1] + _MERGE_GAP]
+            piece_of = np.cumsum(new) - 1
+            piece_start = s[new]
+            piece_end = np.maximum.reduceat(e, np.flatnonzero(new))
+            piece_base = np.zeros(len(piece_start), dtype=np.int64)
+            for k, (a, b) in enumerate(zip(piece_start.tolist(), piece_end.tolist(), strict=True)):
+                data = self.read(Stream(stream), a, b - a)
+                data += bytes(b - a - len(data))  # past the stream's end: zeros, never used
+                piece_base[k] = base
+                pieces.append(data)
+                base += len(data)
+            where[rows] = piece_base[piece_of] + (s - piece_start[piece_of])
+        return np.frombuffer(b"".join(pieces) + b"\0", dtype=np.uint8), where
+
+    def gather(
+        self, streams: npt.NDArray[np.uint8], offsets: npt.NDArray[np.int64], n: int
+    ) -> npt.NDArray[np.uint8]:
+        """The ``n`` bytes at each offset, as rows of a 2-D array (zeros past a stream's end)."""
+        buffer, where = self.read_ranges(streams, offsets, np.full(len(offsets), n, np.int64))
+        rows: npt.NDArray[np.uint8] = buffer[where[:, None] + np.arange(n)]
+        return rows
 
     def value_bytes(self, i: int, limit: int) -> bytes | None:
         """At most ``limit`` bytes of node ``i``'s value, copied (None: no defined value).

@@ -10,9 +10,9 @@ after a damaged region of any length are found and listed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from dcmstruct import specdata
 from dcmstruct.index.base import (
@@ -39,6 +39,9 @@ from dcmstruct.schema.element import (
 )
 from dcmstruct.wording import count
 
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
 # Groups no element of a file's data set can have: 0000 is the command group of DIMSE
 # messages (PS3.7), FFFF is illegal (PS3.5 7.8.1). At a header position they mean garbage:
 # a zero run, FF padding, or text.
@@ -51,6 +54,11 @@ _ZERO_PROBE = 1 << 20  # bytes of a garbage run looked at to call it a zero run
 _VR_TABLE = np.zeros(1 << 16, dtype=np.bool_)
 for _vr in VALID_VRS:
     _VR_TABLE[vr_code(_vr)] = True
+
+
+def _form(n: int) -> str:
+    """The verb after ``count(n, "byte")``: "1 byte forms", "2 bytes form"."""
+    return "forms" if n == 1 else "form"
 
 
 def _u16(raw: npt.NDArray[np.uint8], at: int, n: int, little: bool) -> npt.NDArray[np.int64]:
@@ -156,7 +164,7 @@ class RecoveryWalk(WalkerBase):
             pos,
             stop - pos,
             node,
-            f"{count(stop - pos, what)} at {pos:#x} form no element ({why})"
+            f"{count(stop - pos, what)} at {pos:#x} {_form(stop - pos)} no element ({why})"
             + (f"; re-synchronised at {nxt:#x}" if nxt is not None else ""),
         )
         return stop
@@ -172,8 +180,8 @@ class RecoveryWalk(WalkerBase):
                 else FaultCode.TRAILING_BYTES
             )
             msg = (
-                f"{count(n, 'byte')} at the end of a defined-length {FRAME_NAMES[f.kind]} form "
-                "no element; expected the container to end with its last element"
+                f"{count(n, 'byte')} at the end of a defined-length {FRAME_NAMES[f.kind]} "
+                f"{_form(n)} no element; expected the container to end with its last element"
             )
         elif f.kind in (FrameKind.DATASET, FrameKind.META) and self.partial_header(f, pos):
             code = FaultCode.FILE_TRUNCATED
@@ -181,7 +189,7 @@ class RecoveryWalk(WalkerBase):
         elif f.kind in (FrameKind.DATASET, FrameKind.META):
             code = FaultCode.TRAILING_BYTES
             msg = (
-                f"{count(n, 'byte')} after the last element form no element; expected the "
+                f"{count(n, 'byte')} after the last element {_form(n)} no element; expected the "
                 "file to end with its last element"
             )
         else:
@@ -190,6 +198,73 @@ class RecoveryWalk(WalkerBase):
         node = self.trailing(pos, limit, f.depth, f.node)
         if self.first_cut(limit) or not f.defined:
             self.fault(code, pos, n, node, msg)
+
+    def sequence_overrun(self, f: Frame, pos: int, stack: list[Frame]) -> bool:
+        """Does the defined length of sequence ``f`` run past its last item, into the elements
+        of the data set that holds it? Then close the sequence at ``pos`` and say so once.
+
+        The bytes at ``pos`` (no item) must read as the enclosing data set's next elements: a
+        tag above the sequence's, headers that fit the enclosing container and ascend, on to
+        the sequence's declared end and one element past it (or the container's end). A
+        writer that counted an element or two too many loses nothing that way; an element
+        written into the sequence with a lower tag stays ITEM_EXPECTED.
+        """
+        node = f.node
+        if f.kind != FrameKind.SEQUENCE or not f.defined or node < 0 or len(stack) < 2:
+            return False
+        parent = stack[-2]
+        if stack[-1] is not f or parent.kind not in (FrameKind.DATASET, FrameKind.ITEM):
+            return False
+        t = self.t
+        declared = t.length(node)
+        if declared < 0 or t.value_offset(node) + declared != f.end:
+            return False  # cut at its container's end: that fault is already reported
+        enc, limit = parent.enc, parent.end
+        seq_tag = t.tag(node)
+        first = self.parent_element(pos, seq_tag, enc, limit)
+        if first is None:
+            return False
+        at, last = pos, first
+        while True:
+            end = self.element_end(at, enc)
+            if end is None or end > limit:
+                return False
+            if end >= f.end:
+                break
+            nxt = self.parent_element(end, last, enc, limit)
+            if nxt is None:
+                return False
+            at, last = end, nxt
+        if end < limit and self.parent_element(end, last, enc, limit) is None:
+            return False
+        n = f.end - pos
+        where = FRAME_NAMES[parent.kind]
+        after = "its last item" if len(t) - 1 > node else "its header (it holds no item)"
+        self.fault(
+            FaultCode.SEQUENCE_LENGTH_MISMATCH,
+            pos,
+            n,
+            node,
+            f"({format_tag(seq_tag)}) has a defined length of {declared} that runs "
+            f"{count(n, 'byte')} past {after}: the bytes at {pos:#x} read as the enclosing "
+            f"{where}'s next elements, from ({format_tag(first)}); the sequence is closed at "
+            f"{pos:#x} and the walk resumed with the enclosing {where}",
+        )
+        stack.pop()
+        t.set_end(node, pos)
+        return True
+
+    def parent_element(self, pos: int, after_tag: int, enc: Encoding, limit: int) -> int | None:
+        """The tag of a plausible element header at ``pos`` (ascending after ``after_tag``)."""
+        if not self.header_fits(pos, enc, limit):
+            return None
+        tag = self.peek_tag(pos, enc, limit) or 0
+        group = tag >> 16
+        if tag <= after_tag or group == ITEM_GROUP or group in GARBAGE_GROUPS:
+            return None
+        if not enc.explicit_vr and specdata.lookup(tag) is None and not group & 1:
+            return None  # implicit VR: no VR to check, so an unknown standard tag is no evidence
+        return tag
 
     def partial_header(self, f: Frame, pos: int) -> bool:
         """Do the (fewer than 8, or 8-11) bytes at ``pos`` start like the next element's header?"""
@@ -230,6 +305,7 @@ class RecoveryWalk(WalkerBase):
             field_at, field_size = pos + 4, 4
         node = len(self.t)
         where = self.container_name(f)
+        over = value_offset + length - limit
         found = None
         if resync and tag != PIXEL_DATA:
             found = self.resync(value_offset, limit, f, after_tag=tag, confirm=1)
@@ -239,9 +315,8 @@ class RecoveryWalk(WalkerBase):
                 field_at,
                 field_size,
                 node,
-                f"({format_tag(tag)}) value length {length} runs {value_offset + length - limit} "
-                f"bytes past the end of {where}; re-synchronised at the next plausible element "
-                f"at {found:#x}",
+                f"({format_tag(tag)}) value length {length} runs {count(over, 'byte')} past the "
+                f"end of {where}; re-synchronised at the next plausible element at {found:#x}",
             )
             return found
         if not self.first_cut(limit):
@@ -258,8 +333,8 @@ class RecoveryWalk(WalkerBase):
             field_at,
             field_size,
             node,
-            f"({format_tag(tag)}) value length {length} runs {value_offset + length - limit} "
-            f"bytes past the end of {where}; the value is cut at {limit:#x}",
+            f"({format_tag(tag)}) value length {length} runs {count(over, 'byte')} past the end "
+            f"of {where}; the value is cut at {limit:#x}",
         )
         return limit
 

@@ -34,6 +34,7 @@ from dcmstruct.schema.element import (
     Encoding,
     format_tag,
 )
+from dcmstruct.wording import count
 
 _ELEMENT = int(Kind.ELEMENT)
 # Explicit VR codes of the short header form (PS3.5 Table 7.1-2): the walk's inlined case.
@@ -242,6 +243,8 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
         fk = f.kind
         limit = f.end
         if pos + 8 > limit:
+            if self.sequence_overrun(f, pos, stack):
+                return pos
             self.leftover(f, pos, stack)
             return limit
         group, elem, length = self.win.unpack(enc.implicit, pos)
@@ -281,6 +284,8 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
         fragments = fk == FrameKind.FRAGMENTS
         what = "fragments of encapsulated Pixel Data" if fragments else "a sequence"
         if f.defined:
+            if not fragments and self.sequence_overrun(f, pos, stack):
+                return pos
             self.fault(
                 FaultCode.ENCAPSULATED_NOT_ITEM if fragments else FaultCode.ITEM_EXPECTED,
                 pos,
@@ -631,7 +636,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                 4,
                 node,
                 f"{'fragment' if fragments else 'item'} length {length} runs "
-                f"{end - limit} bytes past the end of {where}; cut at {limit:#x}",
+                f"{count(end - limit, 'byte')} past the end of {where}; cut at {limit:#x}",
             )
             end = limit
         # Past the depth limit nothing is recorded and add() returns -1: the frame must hold
@@ -680,12 +685,17 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             code = FaultCode.ITEM_DELIMITER_MISSING
         else:
             code = FaultCode.SEQUENCE_DELIMITER_MISSING
-        what = "item" if f.kind == FrameKind.ITEM else "sequence"
+        if f.kind == FrameKind.FRAGMENTS:
+            what = "the encapsulated Pixel Data"
+            closer = " by a Sequence Delimitation Item"
+        else:
+            what = "the undefined-length " + ("item" if f.kind == FrameKind.ITEM else "sequence")
+            closer = ""
         self.fault(
             code,
             pos,
             0,
             f.node,
-            f"the undefined-length {what} at {self.t.offset(f.node):#x} is not closed "
+            f"{what} at {self.t.offset(f.node):#x} is not closed{closer} "
             f"before the end of {'the file' if f.end == self.size else 'its container'}",
         )

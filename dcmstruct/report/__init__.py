@@ -22,22 +22,34 @@ import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from importlib import import_module
+from typing import TYPE_CHECKING, TextIO
 
+from dcmstruct.exitcode import ExitCode
 from dcmstruct.model import Stream
 from dcmstruct.safetext import clean
-from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
-from dcmstruct.validate.registry import Rule
 
-FORMATS = ("text", "json", "jsonl", "sarif", "junit")
+if TYPE_CHECKING:
+    from dcmstruct.validate.engine import FileReport
+    from dcmstruct.validate.registry import Rule
+
+# format -> (module, class): only the writer asked for is imported.
+_WRITERS = {
+    "text": ("text", "TextWriter"),
+    "json": ("json", "JsonWriter"),
+    "jsonl": ("jsonl", "JsonlWriter"),
+    "sarif": ("sarif", "SarifWriter"),
+    "junit": ("junit", "JunitWriter"),
+}
+FORMATS = tuple(_WRITERS)
 
 
 @dataclass(frozen=True)
 class ReportOptions:
     fail_on: Severity = Severity.ERROR  # findings at or above it fail (junit failures, exit 1)
     color: bool = False  # text: ANSI colors
-    tool_version: str = "0"
+    tool_version: str | None = None  # None: the installed package's (dcmstruct.version)
 
 
 @dataclass(frozen=True)
@@ -90,14 +102,15 @@ class Summary:
             "internal": self.internal,
         }
 
-    def exit_code(self) -> int:
-        """3 if a bug was met, else 2 if a path could not be read, else 1 if a finding is at or
-        above --fail-on, else 0. Counts never go into the exit code."""
+    def exit_code(self) -> ExitCode:
+        """INTERNAL (3) if a bug was met, else USAGE (2) if a path could not be read, else
+        FINDINGS (1) if a finding is at or above --fail-on, else OK (0). Counts never go into
+        the exit code."""
         if self.internal:
-            return 3
+            return ExitCode.INTERNAL
         if self.unreadable:
-            return 2
-        return 1 if self.failing else 0
+            return ExitCode.USAGE
+        return ExitCode.FINDINGS if self.failing else ExitCode.OK
 
 
 def severity_counts(findings: Sequence[Finding]) -> dict[Severity, int]:
@@ -158,23 +171,11 @@ class Writer(ABC):
 
 def make_writer(fmt: str, out: TextIO, options: ReportOptions | None = None) -> Writer:
     """The writer of format ``fmt`` (one of :data:`FORMATS`)."""
-    from dcmstruct.report.json import JsonWriter
-    from dcmstruct.report.jsonl import JsonlWriter
-    from dcmstruct.report.junit import JunitWriter
-    from dcmstruct.report.sarif import SarifWriter
-    from dcmstruct.report.text import TextWriter
-
-    writers: Mapping[str, type[Writer]] = {
-        "text": TextWriter,
-        "json": JsonWriter,
-        "jsonl": JsonlWriter,
-        "sarif": SarifWriter,
-        "junit": JunitWriter,
-    }
     try:
-        cls = writers[fmt]
+        module, name = _WRITERS[fmt]
     except KeyError:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}") from None
+    cls: type[Writer] = getattr(import_module(f"{__name__}.{module}"), name)
     return cls(out, options)
 
 

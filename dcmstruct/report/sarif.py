@@ -25,6 +25,7 @@ from dcmstruct.report import ReportOptions, RuleRun, Summary, Writer, display_pa
 from dcmstruct.safetext import clean
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
+from dcmstruct.version import version
 
 SCHEMA_URI = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -77,7 +78,7 @@ class SarifWriter(Writer):
         root = Path.cwd().as_uri().rstrip("/") + "/"
         driver = {
             "name": "dcmstruct",
-            "version": self.options.tool_version,
+            "version": self.options.tool_version or version(),
             "rules": [rule_descriptor(run) for run in rules],
         }
         run_head = {

@@ -38,6 +38,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from dcmstruct.exitcode import ExitCode
 from dcmstruct.index import ElementIndex, Limits, index_file
 from dcmstruct.model import Kind, Stream
 from dcmstruct.safetext import terminal_safe
@@ -67,8 +68,6 @@ from dcmstruct.tui.widgets.hex_view import ROW_WIDTHS, hex_view_width
 from dcmstruct.validate.engine import validate_index
 from dcmstruct.validate.finding import Finding, Severity
 
-EXIT_OK = 0
-EXIT_USAGE = 2
 _TREE_MIN = 30  # columns the structure pane keeps before the hex pane may widen
 _HEX_CHROME = 3  # border (2) + vertical scrollbar (1)
 HISTORY = 100  # positions the back key remembers
@@ -668,7 +667,10 @@ class DcmViewApp(App[int]):
                 what = f"({format_tag(n.tag)}) {n.keyword or ''} {n.vr or ''}".rstrip()
             else:
                 what = kind_name(n.kind)
-        count = f"{len(self.findings):,} findings" + ("" if self._validated else " (validating)")
+        found = len(self.findings)
+        count = f"{found:,} finding{'' if found == 1 else 's'}" + (
+            "" if self._validated else " (validating)"
+        )
         size = self.structure.streams[stream].size
         # Most important first: a narrow terminal cuts the line's end.
         parts = ["MASKED"] if self.structure.masking else []
@@ -1139,10 +1141,10 @@ def run(
     if not os.path.isfile(path):
         why = "is a directory" if os.path.isdir(path) else "no such file"
         print(f"dcmstruct: {terminal_safe(path)}: {why}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     if not os.access(path, os.R_OK):
         print(f"dcmstruct: {terminal_safe(path)}: permission denied", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     app = DcmViewApp(path, mask=mask, bytes_per_row=bytes_per_row, limits=limits)
     result = app.run()
-    return result if isinstance(result, int) else EXIT_OK
+    return result if isinstance(result, int) else ExitCode.OK

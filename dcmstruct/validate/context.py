@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import Kind, Node, Stream
+from dcmstruct.paths import item_numbers, node_path
 from dcmstruct.schema.element import HeaderForm, format_tag
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import REGISTRY
 from dcmstruct.values import little_endian
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 # Never hand a rule more than this many bytes of one value to look at.
 MAX_VALUE_BYTES = 1 << 20
@@ -72,39 +75,11 @@ class Context:
 
     @cached_property
     def _item_numbers(self) -> npt.NDArray[np.int32]:
-        """For each node, its position among the items (or fragments) of its sequence, from 0;
-        -1 for other nodes. One pass of numpy, 4 bytes a node."""
-        c = self.columns
-        numbers = np.full(len(c), -1, dtype=np.int32)
-        items = np.flatnonzero((c.kind == Kind.ITEM) | (c.kind == Kind.FRAGMENT))
-        if len(items):
-            parents = c.parent[items]
-            order = np.argsort(parents, kind="stable")
-            sorted_parents = parents[order]
-            starts = np.flatnonzero(np.r_[True, sorted_parents[1:] != sorted_parents[:-1]])
-            rank = np.arange(len(items)) - np.repeat(starts, np.diff(np.r_[starts, len(items)]))
-            numbers[items[order]] = rank
-        return numbers
+        return item_numbers(self.columns)
 
     def path(self, node: int) -> str:
         """``0008,1140[0]/0008,1155``: elements by tag, items by index, outermost first."""
-        c = self.columns
-        parts: list[str] = []
-        i = node
-        while i >= 0:
-            kind = int(c.kind[i])
-            if kind == Kind.ELEMENT:
-                parts.append(format_tag(int(c.tag[i])))
-            elif kind in (Kind.ITEM, Kind.FRAGMENT):
-                parent = int(c.parent[i])
-                number = max(0, int(self._item_numbers[i]))
-                if parent >= 0:
-                    parts.append(f"{format_tag(int(c.tag[parent]))}[{number}]")
-                    i = int(c.parent[parent])
-                    continue
-                parts.append(f"[{number}]")
-            i = int(c.parent[i])
-        return "/".join(reversed(parts))
+        return node_path(self.columns, self._item_numbers, node)
 
     def children(self, node: int) -> list[int]:
         """Nodes directly inside ``node`` (-1: the top level), in file order."""

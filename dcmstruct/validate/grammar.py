@@ -301,6 +301,17 @@ class BadBytes:
     what: str  # "byte 61H ('a')", "invalid UTF-8 sequence E2 28"
 
 
+def forbidden_pattern(vr: str, cs: Charset) -> re.Pattern[bytes] | None:
+    """The class of bytes ``vr`` forbids under ``cs``, as :func:`find_bad_bytes` searches it
+    (None: the VR has no byte-level repertoire here). Beyond it, UTF-8/GB18030/GBK values must
+    decode, and UR values are judged without their trailing spaces."""
+    if vr in EXTENDED:
+        return _forbidden_extended(vr, cs)
+    if vr in _FORBIDDEN:
+        return _forbidden_default(vr)
+    return None
+
+
 def find_bad_bytes(vr: str, content: bytes, masked: bytes, cs: Charset) -> BadBytes | None:
     """Where ``content`` (the value without its padding byte) leaves ``vr``'s repertoire.
     ``masked`` is ``content`` through :func:`mask_multibyte` (same length)."""

@@ -46,7 +46,9 @@ The four bytes after the preamble identify the file as DICOM (PS3.10 7.1). Prefi
 readers (pydicom without force=True, OS and PACS file sniffers) refuse the file outright;
 lenient ones (dcmtk) try to read it as a bare data set from offset 0 and fail on the
 preamble bytes. The meta group is still parsed here, from offset 132, so the rest of the
-file can be checked.""",
+file can be checked. When no data element follows either, the file is not DICOM at all (a
+PNG, a JSON or a ZIP file given a .dcm name): the one finding says so, naming the format
+when its first bytes are a known signature, and the file is one unparsed run.""",
     example="""\
 00000080  44 49 43 58 02 00 00 00 55 4c 04 00   'DICX' where 'DICM' belongs""",
     module=__name__,

@@ -8,11 +8,12 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from dcmstruct import specdata
-from dcmstruct.model import Kind, Stream, vr_code, vr_text
+from dcmstruct.model import Kind, vr_code, vr_text
 from dcmstruct.schema.element import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.registry import FINDINGS_PER_RULE, index_rule, rule
+from dcmstruct.wording import count
 
 index_rule(
     "TRANSFER_SYNTAX_MISMATCH",
@@ -254,9 +255,12 @@ def reserved_bytes_nonzero(ctx: Context) -> Iterator[Finding]:
     idx = np.flatnonzero(
         (c.kind == Kind.ELEMENT) & c.vr_explicit & (c.value_offset - c.offset == 12)
     )
-    for i in idx.tolist():
+    # The two reserved bytes of every long-form header, read together.
+    reserved_bytes = ctx.index.gather(c.stream[idx], c.offset[idx] + 6, 2)
+    for k in np.flatnonzero(reserved_bytes.any(axis=1)).tolist():
+        i = int(idx[k])
         at = int(c.offset[i]) + 6
-        reserved = ctx.index.read(Stream(int(c.stream[i])), at, 2)
+        reserved = reserved_bytes[k].tobytes()
         if reserved != b"\0\0":
             yield ctx.finding(
                 "RESERVED_BYTES_NONZERO",
@@ -299,7 +303,8 @@ def group_length_mismatch(ctx: Context) -> Iterator[Finding]:
         if said != actual:
             yield ctx.finding(
                 "GROUP_LENGTH_MISMATCH",
-                f"({format_tag(int(tags[row]))}) says {said} bytes, the group holds {actual}",
+                f"({format_tag(int(tags[row]))}) says {count(said, 'byte')}, the group holds "
+                f"{actual}",
                 node=i,
                 offset=int(c.value_offset[i]),
                 length=4,

@@ -20,6 +20,7 @@ from dcmstruct.schema.element import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.registry import index_rule, rule
+from dcmstruct.wording import count
 
 GROUP_LENGTH = 0x00020000
 VERSION = 0x00020001
@@ -113,17 +114,15 @@ def _u32(ctx: Context, node: int) -> int | None:
     """A 4-byte unsigned value, in the byte order it was read in (None if it is not 4 bytes)."""
     if int(ctx.columns.length[node]) != 4:
         return None
+    c = ctx.columns
     raw = ctx.value_bytes(node, 4)
     if raw is None or len(raw) != 4:
         return None
-    offset = ctx.index.dataset_offset
-    enc = ctx.index.dataset_encoding
-    big = (
-        offset is not None
-        and int(ctx.columns.offset[node]) >= offset
-        and enc is not None
-        and not enc.little_endian
-    )
+    # The element's own tag bytes say its byte order: a meta group written big endian (which
+    # the index reads as such, META_NOT_EXPLICIT_LE) has its group length big endian too.
+    group = int(c.tag[node]) >> 16
+    head = ctx.index.read(Stream(int(c.stream[node])), int(c.offset[node]), 2)
+    big = head == group.to_bytes(2, "big") and head != group.to_bytes(2, "little")
     return int.from_bytes(raw, "big" if big else "little")
 
 
@@ -155,7 +154,7 @@ def _empty(ctx: Context, node: int) -> str | None:
     if raw is None or len(raw) < min(length, _UID_BYTES):
         return None
     if not raw.strip(b" \0"):
-        return f"its {length} bytes are all padding"
+        return f"its {count(length, 'byte')} {'is' if length == 1 else 'are all'} padding"
     return None
 
 
@@ -172,10 +171,11 @@ index_rule(
     why="""\
 PS3.10 7.1 requires the file meta group in Explicit VR Little Endian whatever the data set's
 transfer syntax, so that every reader can find (0002,0010) before knowing anything else.
-A meta group written Implicit VR (a writer that used the data set's encoding for everything)
-is rejected by strict readers or misread (tag and length bytes taken for a VR), and then the
-whole data set may be misread. The finding covers the first meta element's
-8-byte header.""",
+A meta group written Implicit VR or big endian (a writer that used the data set's encoding
+for everything) is rejected by strict readers or misread (tag and length bytes taken for a
+VR, a group length of 176 read as 2952790016), and then the whole data set may be misread.
+dcmstruct reads the meta group in the encoding it is in, so the rest is checked. The finding
+covers the first meta element's 8-byte header.""",
     example="""\
 00000084  02 00 00 00 04 00 00 00 ac 00 00 00   (0002,0000) implicit: no 'UL', 32-bit length""",
     module=__name__,
@@ -190,9 +190,10 @@ index_rule(
     why="""\
 The transfer syntax UID tells a reader how the data set is encoded (PS3.5 10). A UID that is
 not a transfer syntax of PS3.6 Table A-1 (a typo, a SOP Class UID in its place, a private
-syntax, an empty value) makes standard readers give up ("unsupported transfer syntax") or
-guess; a PACS rejects the object. dcmstruct detects the encoding from the data set's first
-bytes. The finding covers the value of (0002,0010).""",
+syntax) makes standard readers give up ("unsupported transfer syntax") or guess; a PACS
+rejects the object. dcmstruct detects the encoding from the data set's first bytes. The
+finding covers the value of (0002,0010). An empty value names nothing: that is
+META_REQUIRED_MISSING's.""",
     example="""\
 (0002,0010) UI '1.2.3.4.5'               not a transfer syntax UID""",
     module=__name__,
@@ -256,7 +257,7 @@ def meta_group_length_mismatch(ctx: Context) -> Iterator[Finding]:
         return  # the file ends inside the meta group: FILE_TRUNCATED says so
     yield ctx.finding(
         "META_GROUP_LENGTH_MISMATCH",
-        f"(0002,0000) says {meta.announced} bytes, the group holds {actual}",
+        f"(0002,0000) says {count(meta.announced, 'byte')}, the group holds {actual}",
         node=gl, offset=int(c.value_offset[gl]), length=4,
     )  # fmt: skip
 

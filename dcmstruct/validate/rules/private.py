@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from dcmstruct.model import Kind, vr_code
 from dcmstruct.safetext import terminal_safe
@@ -14,6 +14,9 @@ from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.registry import rule
 from dcmstruct.validate.rules.encoding import ILLEGAL_GROUPS
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 _LO = vr_code("LO")
 

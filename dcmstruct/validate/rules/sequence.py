@@ -107,7 +107,9 @@ index_rule(
 A sequence's value is a list of items and nothing else (PS3.5 7.5.1). A data element written
 directly into a sequence (its item header forgotten) makes strict readers stop parsing;
 lenient ones read it as a broken item or drop it. Inside a defined-length sequence
-dcmstruct skips the rest of the sequence's length, which the finding covers.""",
+dcmstruct skips the rest of the sequence's length, which the finding covers. (Elements there
+that read as the enclosing data set's next ones, tags above the sequence's, are a sequence
+length that runs too far: SEQUENCE_LENGTH_MISMATCH.)""",
     example="""\
 (0008,1140) SQ 0000005e
   (FFFE,E000) 0000004a ...
@@ -141,10 +143,17 @@ index_rule(
 A defined sequence length must be the exact sum of its items (PS3.5 7.5.1). Bytes left over
 at its end that cannot hold an item header mean the length is wrong; readers that trust it
 skip or misread the bytes, readers that resynchronise on tags may read them as a broken item.
-The finding covers the bytes left over after the last item.""",
+A length that runs over the elements after the sequence (they read as the enclosing data
+set's next elements: ascending tags, headers that fit) makes readers that trust it swallow
+those elements, a private creator say, and orphan what follows; dcmstruct closes the sequence
+after its last item and reads them where they belong, so nothing is lost. The finding covers
+the bytes left over after the last item.""",
     example="""\
 (0008,1140) SQ 00000056
-  (FFFE,E000) 0000004a ...  aa bb cc dd   <- 4 bytes after the last item""",
+  (FFFE,E000) 0000004a ...  aa bb cc dd   <- 4 bytes after the last item
+(0008,1140) SQ 0000005e
+  (FFFE,E000) 0000004a ...
+(0009,0010) LO 'RULE'                     <- counted in the sequence's length""",
     module=__name__,
 )
 

@@ -20,21 +20,26 @@ enclosing data set's) is worked out once per file. Where a finding points:
 
 from __future__ import annotations
 
+import re
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
 
 from dcmstruct import specdata
 from dcmstruct.model import Kind, Stream, vr_code, vr_text
 from dcmstruct.safetext import terminal_safe
-from dcmstruct.validate import grammar
+from dcmstruct.validate import grammar, strings
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.grammar import Charset, CharsetKind
 from dcmstruct.validate.registry import rule
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 #: Never copy more of one string value than this (an LT is at most 10240 characters, i.e. at
 #: most 40960 bytes in UTF-8; longer UT/UC/UR values are judged on their first bytes only).
@@ -52,11 +57,14 @@ _NUMERIC_SIZES: dict[str, int] = {
     for v in ("AT", "FD", "FL", "SL", "SS", "SV", "UL", "US", "UV")
     if (i := specdata.vr_info(v)) is not None and (size := i.value_size)
 }
+# Value size per packed VR code (0: not a binary numeric VR), for the VM of binary values.
+_NUMERIC_SIZE_OF = np.zeros(1 << 16, dtype=np.int64)
+for _vr, _size in _NUMERIC_SIZES.items():
+    _NUMERIC_SIZE_OF[vr_code(_vr)] = _size
 _VALID_CODES = np.array(sorted(vr_code(v) for v in specdata.VR_CODES), dtype=np.uint16)
 _UN = vr_code("UN")
+_UI = vr_code("UI")
 _VR_TEXT: dict[int, str] = {vr_code(v): v for v in specdata.VR_CODES}
-#: String values of one file are kept between the rules while they take at most this much.
-_CACHE_BYTES = 32 << 20
 
 
 PIXEL_DATA = 0x7FE00010
@@ -80,12 +88,12 @@ def _bulk_data(tags: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
 
 
 class _FileState:
-    """What the value rules of one file share: computed once, dropped with the Context."""
+    """What the value rules of one file share: the string values as one table (see
+    :mod:`dcmstruct.validate.strings`), computed once, dropped with the Context."""
 
     def __init__(self, ctx: Context) -> None:
         # No reference to ``ctx`` itself: it is this object's key in a WeakKeyDictionary.
         c = self.columns = ctx.columns
-        self.sources = ctx.index.sources
         self.index = ctx.index
         self.parent = c.parent
         elements = c.kind == Kind.ELEMENT
@@ -105,7 +113,37 @@ class _FileState:
             if owner not in self.own:
                 self.own[owner] = grammar.parse_charset(ctx.value_bytes(i, _CHARSET_VALUE_BYTES))
         self.memo: dict[int, Charset] = {}
-        self.cached: list[_StringValue] | None = None
+        charset_of, charsets = self._charsets()
+        self.table = strings.build(
+            self.index, self.strings.astype(np.int64), charset_of, charsets, MAX_STRING_BYTES
+        )
+        self.screened: dict[str, list[_StringValue]] = {}
+
+    def _charsets(self) -> tuple[npt.NDArray[np.int32], list[Charset]]:
+        """Each string value's character set (an index into the list of distinct ones)."""
+        c = self.columns
+        nodes = self.strings
+        parents = c.parent[nodes].astype(np.int64)
+        distinct: list[Charset] = [grammar.DEFAULT]
+        ids: dict[Charset, int] = {grammar.DEFAULT: 0}
+        if not any(owner >= 0 for owner in self.own):
+            # No item declares its own set (the common case): one set for the data set.
+            top = self.own.get(-1, grammar.DEFAULT)
+            of = np.full(len(nodes), 0 if top == grammar.DEFAULT else 1, dtype=np.int32)
+            of[(c.tag[nodes] >> 16) == 0x0002] = 0
+            return of, [grammar.DEFAULT] if top == grammar.DEFAULT else [grammar.DEFAULT, top]
+        owners, where = np.unique(parents, return_inverse=True)
+        owner_ids = np.zeros(len(owners), dtype=np.int32)
+        for k, owner in enumerate(owners.tolist()):
+            cs = self.charset(owner if owner >= 0 else -1)
+            if cs not in ids:
+                ids[cs] = len(distinct)
+                distinct.append(cs)
+            owner_ids[k] = ids[cs]
+        of = owner_ids[where] if len(nodes) else np.zeros(0, dtype=np.int32)
+        # PS3.10 7.1: the meta group holds the default repertoire.
+        of[(c.tag[nodes] >> 16) == 0x0002] = 0
+        return of, distinct
 
     def charset(self, owner: int) -> Charset:
         """The character set of the data set ``owner`` (-1: the top level; else an item)."""
@@ -133,34 +171,36 @@ class _FileState:
             self.memo[o] = cs
         return cs
 
-    def values(self) -> Iterable[_StringValue]:
-        """Every string value; kept for the next rule when they fit :data:`_CACHE_BYTES`."""
-        if self.cached is not None:
-            return self.cached
-        c = self.columns
-        nodes = self.strings
-        copied = np.minimum(c.end[nodes] - c.value_offset[nodes], MAX_STRING_BYTES)
-        if int(copied.sum()) <= _CACHE_BYTES:
-            self.cached = list(self.read())
-            return self.cached
-        return self.read()
+    def candidates(
+        self, name: str, screen: Callable[[strings.StringTable], set[int]]
+    ) -> list[_StringValue]:
+        """The values rule ``name`` must check exactly: those its screen does not clear, and
+        those no screen can judge; in file order."""
+        got = self.screened.get(name)
+        if got is None:
+            table = self.table
+            rows = screen(table) | set(np.flatnonzero(table.slow).tolist())
+            got = self.screened[name] = list(self.read(sorted(rows)))
+        return got
 
-    def read(self) -> Iterator[_StringValue]:
+    def read(self, rows: list[int]) -> Iterator[_StringValue]:
+        """The values of table ``rows``, read again one by one for the exact checks."""
         c = self.columns
-        nodes = self.strings
+        table = self.table
+        nodes = table.nodes[rows] if rows else np.zeros(0, dtype=np.int64)
         read = self.index.read
-        rows = zip(
+        fields = zip(
+            rows,
             nodes.tolist(),
             c.tag[nodes].tolist(),
             c.vr[nodes].tolist(),
             c.value_offset[nodes].tolist(),
             c.end[nodes].tolist(),
             c.length[nodes].tolist(),
-            c.parent[nodes].tolist(),
             c.stream[nodes].tolist(),
             strict=True,
         )
-        for node, tag, vrc, start, end, declared, parent, stream in rows:
+        for row, node, tag, vrc, start, end, declared, stream in fields:
             size = end - start
             raw = read(Stream(stream), start, min(size, MAX_STRING_BYTES))
             if len(raw) < min(size, MAX_STRING_BYTES) or not raw:
@@ -173,10 +213,7 @@ class _FileState:
                 # A run of NULs where a space belongs: one padding fault, not character faults.
                 pad_at = len(raw.rstrip(b"\0"))
             content = raw[: pad_at if pad_at is not None and pad_at < len(raw) else len(raw)]
-            if tag >> 16 == 0x0002:
-                charset = grammar.DEFAULT  # PS3.10 7.1: the meta group: default repertoire
-            else:
-                charset = self.charset(parent if parent >= 0 else -1)
+            charset = table.charsets[int(table.charset_of[row])]
             yield _StringValue(
                 node=node,
                 tag=tag,
@@ -222,10 +259,11 @@ class _StringValue:
         return parts if self.complete else parts[:-1]
 
 
-def _string_values(ctx: Context, vrs: frozenset[str] | None = None) -> Iterator[_StringValue]:
-    for v in _state(ctx).values():
-        if vrs is None or v.vr in vrs:
-            yield v
+def _string_values(
+    ctx: Context, rule: str, screen: Callable[[strings.StringTable], set[int]]
+) -> Iterator[_StringValue]:
+    """The values ``rule`` must check exactly (see :class:`_FileState`)."""
+    yield from _state(ctx).candidates(rule, screen)
 
 
 def _more(n: int, what: str) -> str:
@@ -260,7 +298,9 @@ _GRAMMAR_BOUNDS_LENGTH = frozenset({"AS", "DA", "DT", "IS", "TM"})
     example="(0008,0060) CS [COMPUTED_TOMOGRAPHY] -> 19 bytes, CS allows 16",
 )
 def check_value_too_long(ctx: Context) -> Iterator[Finding]:
-    for v in _string_values(ctx, _LENGTH_LIMITED):
+    for v in _string_values(ctx, "VALUE_TOO_LONG", _screen_too_long):
+        if v.vr not in _LENGTH_LIMITED:
+            continue
         info = specdata.vr_info(v.vr)
         if info is None or info.max_length is None:
             continue
@@ -311,6 +351,67 @@ def check_value_too_long(ctx: Context) -> Iterator[Finding]:
 # -- VALUE_BAD_CHARACTERS ---------------------------------------------------------------------
 
 
+def _screen_too_long(table: strings.StringTable) -> set[int]:
+    """Values with a component (a PN component group) longer than the VR's limit in bytes; a
+    character is at least a byte, so no other value can be too long. Component lengths come
+    from the positions of the delimiters, in numpy."""
+    joined = np.frombuffer(table.joined, dtype=np.uint8)
+    rows: set[int] = set()
+    for g, (vr, _cs, start, stop) in enumerate(table.groups):
+        info = specdata.vr_info(vr)
+        if info is None or info.max_length is None:
+            continue
+        raw = joined[start:stop]
+        boundary = raw == strings.SEPARATOR
+        if vr in grammar.MULTI_VALUED:
+            boundary |= raw == 0x5C
+        if vr == "PN":
+            boundary |= raw == 0x3D  # '=': 64 characters per component group (PS3.5 6.2.1)
+        ends = np.flatnonzero(boundary)
+        lengths = np.diff(np.r_[-1, ends]) - 1
+        long = np.flatnonzero(lengths > info.max_length)
+        if len(long):
+            rows.update(table.rows_at(g, (ends[long] + start).tolist()))
+    return rows
+
+
+def _screen_bad_characters(table: strings.StringTable) -> set[int]:
+    """Values holding a byte their VR (and character set) forbids, found with a 256-entry table
+    made from the grammar's own pattern; under UTF-8, GB18030 or GBK also every value with a
+    byte >= 80H of a group that does not decode whole."""
+    joined = np.frombuffer(table.joined, dtype=np.uint8)
+    rows: set[int] = set()
+    for g, (vr, cs_id, start, stop) in enumerate(table.groups):
+        cs = table.charsets[cs_id]
+        pattern = grammar.forbidden_pattern(vr, cs)
+        if pattern is not None:
+            hits = np.flatnonzero(_forbidden_table(pattern)[joined[start:stop]])
+            if len(hits):
+                rows.update(table.rows_at(g, (hits + start).tolist()))
+        if vr in grammar.EXTENDED and cs.kind == CharsetKind.MULTI and cs.codec is not None:
+            try:
+                table.joined[start:stop].decode(cs.codec)
+            except UnicodeDecodeError:
+                rows.update(_rows_with_high_bytes(table, g))
+    return rows
+
+
+@cache
+def _forbidden_table(pattern: re.Pattern[bytes]) -> npt.NDArray[np.bool_]:
+    """Which single bytes ``pattern`` (a class of forbidden bytes) matches; never the
+    separator after each value (a value that holds one is checked exactly anyway)."""
+    forbidden = np.array([pattern.match(bytes([b])) is not None for b in range(256)])
+    forbidden[strings.SEPARATOR] = False
+    return forbidden
+
+
+def _rows_with_high_bytes(table: strings.StringTable, group: int) -> list[int]:
+    _vr, _cs, start, stop = table.groups[group]
+    raw = np.frombuffer(table.joined, dtype=np.uint8, count=stop - start, offset=start)
+    positions = (np.flatnonzero(raw >= 0x80) + start).tolist()
+    return table.rows_at(group, positions) if positions else []
+
+
 @rule(
     "VALUE_BAD_CHARACTERS",
     "error",
@@ -331,7 +432,7 @@ def check_value_too_long(ctx: Context) -> Iterator[Finding]:
     example="(0008,0060) CS [ct] -> byte 63H ('c') is not upper case",
 )
 def check_value_bad_characters(ctx: Context) -> Iterator[Finding]:
-    for v in _string_values(ctx):
+    for v in _string_values(ctx, "VALUE_BAD_CHARACTERS", _screen_bad_characters):
         bad = grammar.find_bad_bytes(v.vr, v.content, v.masked, v.charset)
         if bad is None:
             continue
@@ -357,6 +458,71 @@ def check_value_bad_characters(ctx: Context) -> Iterator[Finding]:
 
 _FORMATTED = frozenset({"AE", "AS", "DA", "DS", "DT", "IS", "PN", "TM", "UI"})
 
+# One component that certainly has no format problem (grammar.format_problem): stricter than the
+# grammar where that is simpler (a day past 28 is checked exactly), never laxer. An empty or
+# all-space component is no value and is not judged (but AE: all spaces is a fault).
+_TIME = rb"(?:[01]\d|2[0-3])(?:[0-5]\d(?:[0-5]\d(?:\.\d{1,6})?)?)?"
+# Month and day: every day of every month but 29 February (a leap year question: exact check).
+_MONTH_DAY = (
+    rb"(?:(?:0[1-9]|1[0-2])(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])(?:29|30)|(?:0[13578]|1[02])31)"
+)
+_DAY = rb"[12]\d{3}" + _MONTH_DAY
+_PN_GROUP = rb"[^=^\\\n]*(?:\^[^=^\\\n]*){0,4}"
+_GOOD_COMPONENT: dict[str, bytes] = {
+    "AE": rb"(?: *[^ \\\n][^\\\n]*)?",
+    "AS": rb"(?:\d{3}[DWMY]| *)",
+    "DA": rb"(?:" + _DAY + rb" *| *)",
+    "DS": rb"(?: *[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)? *| *)",
+    # A UTC offset within -1159..+1159 (the grammar allows -1200..+1400).
+    "DT": rb"(?:[12]\d{3}(?:(?:0[1-9]|1[0-2])|"
+    + _MONTH_DAY
+    + rb"(?:"
+    + _TIME
+    + rb")?)?(?:[+-](?:0\d|1[01])[0-5]\d)? *| *)",
+    "IS": rb"(?: *[+-]?\d{1,9} *| *)",  # nine digits always fit in 32 bits
+    "PN": _PN_GROUP + rb"(?:=" + _PN_GROUP + rb"){0,2}",
+    "TM": rb"(?:" + _TIME + rb" *| *)",
+    "UI": rb"(?:(?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))*)?",
+}
+
+
+def _screen_bad_format(table: strings.StringTable) -> set[int]:
+    patterns: dict[str, re.Pattern[bytes] | None] = {
+        vr: strings.repeat(_GOOD_COMPONENT[vr], vr in grammar.MULTI_VALUED)
+        for vr in _FORMATTED
+        if vr != "DS"
+    }
+    rows = strings.unmatched(table, patterns)
+    for g, (vr, _cs, _start, _stop) in enumerate(table.groups):
+        if vr == "DS":
+            rows |= _plain_decimal_suspects(table, g)
+    return rows
+
+
+def _plain_decimal_suspects(table: strings.StringTable, group: int) -> set[int]:
+    """Rows of a DS group that are not certainly plain decimals: numpy over the group's bytes
+    instead of a regular expression per value (contours hold hundreds of thousands of them).
+    Certainly fine: components of digits with an optional leading '-' and at most one '.'
+    between digits (or empty), a subset of the DS grammar; anything else is checked exactly."""
+    _vr, _cs, start, stop = table.groups[group]
+    raw = np.frombuffer(table.joined, dtype=np.uint8, count=stop - start, offset=start)
+    digit = (raw >= 0x30) & (raw <= 0x39)
+    dot = raw == 0x2E
+    minus = raw == 0x2D
+    boundary = (raw == 0x5C) | (raw == strings.SEPARATOR)
+    after_boundary = np.r_[True, boundary[:-1]]
+    digit_before = np.r_[False, digit[:-1]]
+    digit_after = np.r_[digit[1:], False]
+    bad = ~(digit | dot | minus | boundary)
+    bad |= minus & ~(after_boundary & digit_after)
+    bad |= dot & ~(digit_before & digit_after)
+    dots = np.flatnonzero(dot)
+    if len(dots) > 1:
+        component = np.cumsum(boundary)[dots]
+        bad[dots[1:][component[1:] == component[:-1]]] = True  # a second '.' in a component
+    positions = (np.flatnonzero(bad) + start).tolist()
+    return set(table.rows_at(group, positions)) if positions else set()
+
 
 @rule(
     "VALUE_BAD_FORMAT",
@@ -379,7 +545,9 @@ _FORMATTED = frozenset({"AE", "AS", "DA", "DS", "DT", "IS", "PN", "TM", "UI"})
     example="(0008,0020) DA [20240230] -> day 30 is not 01-29 for 2024-02",
 )
 def check_value_bad_format(ctx: Context) -> Iterator[Finding]:
-    for v in _string_values(ctx, _FORMATTED):
+    for v in _string_values(ctx, "VALUE_BAD_FORMAT", _screen_bad_format):
+        if v.vr not in _FORMATTED:
+            continue
         subject = v.masked if v.vr == "PN" else v.content
         bad: list[tuple[grammar.Component, str]] = []
         clean = v.vr == "PN" or grammar.find_bad_bytes(v.vr, subject, subject, v.charset) is None
@@ -405,6 +573,13 @@ def check_value_bad_format(ctx: Context) -> Iterator[Finding]:
 # -- VALUE_BAD_PADDING ------------------------------------------------------------------------
 
 
+def _screen_bad_padding(table: strings.StringTable) -> set[int]:
+    """Exactly the values padded with the wrong byte: a UI ending in 20H, another in 00H."""
+    ui = table.vr_codes == _UI
+    wrong = (ui & (table.last == 0x20)) | (~ui & (table.last == 0x00))
+    return set(np.flatnonzero(wrong).tolist())
+
+
 @rule(
     "VALUE_BAD_PADDING",
     "warning",
@@ -421,7 +596,7 @@ def check_value_bad_format(ctx: Context) -> Iterator[Finding]:
     example="(0020,000D) UI [1.2.3 ] -> padded with 20H; UIDs are padded with 00H",
 )
 def check_value_bad_padding(ctx: Context) -> Iterator[Finding]:
-    for v in _string_values(ctx):
+    for v in _string_values(ctx, "VALUE_BAD_PADDING", _screen_bad_padding):
         if v.pad_at is None:
             continue
         if v.vr == "UI" and v.pad == 0x20:
@@ -470,21 +645,28 @@ def check_vm_mismatch(ctx: Context) -> Iterator[Finding]:
         & (c.value_offset >= 0)
         & (c.end - c.value_offset == c.length)  # not cut by a length that overruns
     )
-    verdicts: dict[tuple[int, int, int], grammar.Multiplicity | None] = {}
-    for i in binary.tolist():
-        tag, vrc, length = int(c.tag[i]), int(c.vr[i]), int(c.length[i])
-        vr = vr_text(vrc) or ""
-        size = _NUMERIC_SIZES[vr]
-        if length % size:
-            continue  # VL_NOT_MULTIPLE_OF_VALUE_SIZE's business
-        count = length // size
-        key = (tag, vrc, count)
-        if key not in verdicts:
-            verdicts[key] = _vm_violated(tag, vr, count)
-        vm = verdicts[key]
-        if vm is not None:
-            yield _vm_finding(ctx, i, tag, vr, count, vm, exact=True)
-    for v in _string_values(ctx, grammar.MULTI_VALUED):
+    sizes = _NUMERIC_SIZE_OF[c.vr[binary]]
+    lengths = c.length[binary]
+    whole = lengths % sizes == 0  # else VL_NOT_MULTIPLE_OF_VALUE_SIZE's business
+    binary, sizes, lengths = binary[whole], sizes[whole], lengths[whole]
+    counts = lengths // sizes
+    # Judged once per distinct (tag, VR, count).
+    keys = np.stack([(c.tag[binary] << 16) | c.vr[binary].astype(np.int64), counts], axis=1)
+    distinct, which = np.unique(keys, axis=0, return_inverse=True)
+    verdicts = [
+        _vm_violated(key >> 16, vr_text(key & 0xFFFF) or "", count)
+        for key, count in distinct.tolist()
+    ]
+    bad = np.array([v is not None for v in verdicts], dtype=np.bool_)
+    for k in np.flatnonzero(bad[which.reshape(-1)]).tolist():
+        i = int(binary[k])
+        vm = verdicts[int(which.reshape(-1)[k])]
+        assert vm is not None
+        tag, vr, count = int(c.tag[i]), vr_text(int(c.vr[i])) or "", int(counts[k])
+        yield _vm_finding(ctx, i, tag, vr, count, vm, exact=True)
+    for v in _string_values(ctx, "VM_MISMATCH", _screen_vm):
+        if v.vr not in grammar.MULTI_VALUED:
+            continue
         if not v.content.strip(b" \0"):
             continue  # only padding: no value (VM 0)
         count = grammar.value_count(v.vr, v.masked)
@@ -494,6 +676,45 @@ def check_vm_mismatch(ctx: Context) -> Iterator[Finding]:
         if not v.complete and (vm.high is None or count <= vm.high):
             continue  # more values may follow the bytes read
         yield _vm_finding(ctx, v.node, v.tag, v.vr, count, vm, exact=v.complete)
+
+
+def _screen_vm(table: strings.StringTable) -> set[int]:
+    """Exactly the multi-valued values whose count of 5CH-separated values breaks the VM:
+    counted over the joined contents, judged once per distinct (tag, VR, count)."""
+    multi = np.isin(table.vr_codes, _MULTI_VALUED_CODES)
+    if not multi.any():
+        return set()
+    joined = np.frombuffer(table.joined, dtype=np.uint8)
+    # Running counts over the joined bytes: a value's count is the difference at its ends.
+    backslashes = np.r_[0, np.cumsum(joined == 0x5C)]
+    meaningful = np.r_[
+        0, np.cumsum((joined != 0x20) & (joined != 0x00) & (joined != strings.SEPARATOR))
+    ]
+    start, stop = table.at, table.at + table.content
+    count = backslashes[stop] - backslashes[start] + 1
+    # Only padding: no value (VM 0), not judged.
+    present = meaningful[stop] > meaningful[start]
+    rows = np.flatnonzero(multi & present)
+    # One int per (tag, VR, count). A count past 2**15 - 1 is judged as 2**15 - 1: that can
+    # only flag a value the exact check then clears (the dictionary's bounds are small, and
+    # its steps do not divide 2**15 - 1), never clear one it would flag.
+    keys = (
+        (table.tags[rows] << 31)
+        | (table.vr_codes[rows].astype(np.int64) << 15)
+        | np.minimum(count[rows], (1 << 15) - 1)
+    )
+    distinct, which = np.unique(keys, return_inverse=True)
+    bad = np.array(
+        [
+            _vm_violated(key >> 31, vr_text((key >> 15) & 0xFFFF) or "", key & 0x7FFF) is not None
+            for key in distinct.tolist()
+        ],
+        dtype=np.bool_,
+    )
+    return set(rows[bad[which.reshape(-1)]].tolist())
+
+
+_MULTI_VALUED_CODES = np.array([vr_code(v) for v in grammar.MULTI_VALUED], dtype=np.int64)
 
 
 def _vm_violated(tag: int, vr: str, count: int) -> grammar.Multiplicity | None:
@@ -617,7 +838,9 @@ def check_vr_mismatch_dictionary(ctx: Context) -> Iterator[Finding]:
         (c.kind == Kind.ELEMENT)
         & c.vr_explicit
         & ((tags >> 16) & 1 == 0)
-        & (tags & 0xFFFF != 0)
+        # Group lengths are left out (they are retired, and generic in the dictionary), but for
+        # (0002,0000), a real attribute with its own VR (UL).
+        & ((tags & 0xFFFF != 0) | (tags == 0x00020000))
         & (tags <= 0xFFFFFFFF)
         & np.isin(c.vr, _VALID_CODES)
         & (c.vr != _UN)

@@ -34,19 +34,17 @@ file that is not valid TOML, is larger than 1 MiB or is not a regular file, are 
 
 from __future__ import annotations
 
-import difflib
 import os
-import tomllib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dcmstruct.commands.batch import usable_cores
 from dcmstruct.index import Limits
 from dcmstruct.limits import LIMIT_RANGES
 from dcmstruct.report import FORMATS
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.source import check_regular
-from dcmstruct.validate.batch import usable_cores
 from dcmstruct.validate.engine import Selection
 from dcmstruct.validate.finding import Severity
 
@@ -132,6 +130,12 @@ def _has_tool_table(pyproject: Path) -> bool:
         raw = _read_bounded(pyproject)
     except OSError:
         return False
+    if b"dcmstruct" not in raw and b"\\u" not in raw and b"\\U" not in raw:
+        # No table of ours can be written without its name (bar a \u escape in a quoted
+        # key): another tool's pyproject.toml is passed over without parsing it.
+        return False
+    import tomllib
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError, MemoryError):
@@ -159,6 +163,8 @@ def _parse(path: Path) -> dict[str, object]:
         raise ConfigError(f"{where}: cannot read: {_safe(exc.strerror or str(exc))}") from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{where}: larger than 1 MiB: not a config file")
+    import tomllib
+
     try:
         return tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -361,6 +367,8 @@ def _kind(value: object) -> str:
 
 
 def _suggest(name: str, choices: Iterable[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
     return f"; did you mean {' or '.join(close)}?" if close else ""
 

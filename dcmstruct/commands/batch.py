@@ -22,23 +22,24 @@ gets an internal error.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import stat
-import traceback
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from itertools import chain, islice
-from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
 
 from dcmstruct.source import check_regular
 from dcmstruct.spool import STDIN_NAME
 from dcmstruct.validate.engine import FileReport, Selection, validate_path
-from dcmstruct.validate.registry import load_all
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
+
+# multiprocessing and concurrent.futures (with socket, pickle, logging, hashlib) are imported
+# only when a pool starts: most runs, and every run of one file, need none of them.
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,8 @@ def _validate(target: Target, selection: Selection | None) -> FileReport:
             path, [], error="not enough memory to check this file (try a lower --max-nodes)"
         )
     except Exception:  # reported as an internal error; the batch goes on
+        import traceback
+
         return FileReport(path, [], internal=[f"validating failed:\n{traceback.format_exc()}"])
 
 
@@ -245,12 +248,18 @@ def run_batch(
 
 
 def _worker_init() -> None:
+    import signal
+
+    from dcmstruct.validate.registry import load_all
+
     # Ctrl-C goes to the whole process group: the parent stops the batch, workers just end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     load_all()
 
 
 def _context() -> BaseContext:
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
@@ -273,6 +282,8 @@ class _Pool:
         self.executor = self._new(jobs)
 
     def _new(self, workers: int) -> ProcessPoolExecutor:
+        from concurrent.futures import ProcessPoolExecutor
+
         return ProcessPoolExecutor(workers, mp_context=self.context, initializer=_worker_init)
 
     def submit(self, targets: list[Target]) -> _Job:
@@ -284,6 +295,9 @@ class _Pool:
         return job
 
     def result(self, job: _Job, pending: deque[_Job]) -> list[FileReport]:
+        import traceback
+        from concurrent.futures.process import BrokenProcessPool
+
         while True:
             if job.reports is not None:
                 return job.reports
@@ -316,6 +330,8 @@ class _Pool:
 
     def _alone(self, target: Target) -> FileReport:
         """Run one file in a pool of its own, to know whether it is what kills workers."""
+        from concurrent.futures.process import BrokenProcessPool
+
         executor = self._new(1)
         try:
             return executor.submit(validate_target, target, self.selection).result()
