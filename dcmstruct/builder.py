@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dcmstruct import specdata
-from dcmstruct.schema.deflate import DEFLATE_LEVEL, RAW_DEFLATE_WBITS
+from dcmstruct.schema.deflate import DEFLATE_LEVEL
 from dcmstruct.schema.element import (
     EXPLICIT_BE,
     EXPLICIT_LE,
@@ -29,7 +29,10 @@ from dcmstruct.schema.element import (
     SEQUENCE_DELIMITER,
     UNDEFINED_LENGTH,
     Encoding,
+    header_schema,
+    item_header_schema,
 )
+from dcmstruct.schema.layout import RAW_DEFLATE_WBITS
 from dcmstruct.uids import (  # noqa: F401 - re-exported: fixtures name them from here
     DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN,
     EXPLICIT_VR_BIG_ENDIAN,
@@ -182,12 +185,14 @@ class Writer:
         group, element = tag >> 16, tag & 0xFFFF
         if vr is None or not self.enc.explicit_vr:
             return bytes(
-                self.enc.item_header.build(dict(group=group, element=element, length=length))
+                item_header_schema(self.enc).build(
+                    dict(group=group, element=element, length=length)
+                )
             )
         vr_bytes = vr.encode("latin-1")
         if long_form is None:
             return bytes(
-                self.enc.header.build(
+                header_schema(self.enc).build(
                     dict(
                         group=group, element=element, vr=vr_bytes, reserved=reserved, length=length
                     )

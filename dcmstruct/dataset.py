@@ -30,7 +30,7 @@ import numpy as np
 from dcmstruct import paths, specdata
 from dcmstruct.index import ElementIndex, Limits, index_source
 from dcmstruct.model import Fault, Kind, Stream
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 from dcmstruct.source import Source
 from dcmstruct.values import NUMERIC_DTYPES, decode_numbers, little_endian
 

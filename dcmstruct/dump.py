@@ -18,7 +18,7 @@ from dcmstruct import specdata
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import NO_TAG, UNDEFINED, Kind, Stream, vr_text
 from dcmstruct.safetext import terminal_safe
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 from dcmstruct.values import short_value
 from dcmstruct.wording import count
 

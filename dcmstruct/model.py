@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import numpy as np
 
 from dcmstruct import specdata
-from dcmstruct.schema.element import HeaderForm, format_tag
+from dcmstruct.schema.layout import HeaderForm, format_tag
 
 if TYPE_CHECKING:
     import numpy.typing as npt

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dcmstruct import specdata
+from dcmstruct.arrays import distinct, member
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import Columns, Kind
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -119,7 +120,7 @@ def resolve(index: ElementIndex, steps: list[Step]) -> int:
             node = _element(index, container, step.key, said, where)
         if step.item is not None:
             kids = np.asarray(index.children(node), dtype=np.int64)
-            contained = kids[np.isin(c.kind[kids], _CONTAINED)]
+            contained = kids[member(c.kind[kids], _CONTAINED)]
             if not -len(contained) <= step.item < len(contained):
                 where = "the top level" if node < 0 else format_tag(int(c.tag[node]))
                 raise KeyError(f"{said}{where} has {len(contained)} item(s), no [{step.item}]")
@@ -176,5 +177,5 @@ def _element(index: ElementIndex, container: int, key: str | int, said: str, whe
 
 def _keywords(c: Columns, container: int) -> list[str]:
     """The keywords of the elements directly in ``container``, sorted, each once."""
-    tags = np.unique(c.tag[(c.parent == container) & (c.kind == Kind.ELEMENT)]).tolist()
+    tags = distinct(c.tag[(c.parent == container) & (c.kind == Kind.ELEMENT)]).tolist()
     return sorted({kw for kw in map(specdata.keyword, tags) if kw})

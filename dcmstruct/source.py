@@ -22,7 +22,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from dcmstruct.schema.deflate import RAW_DEFLATE_WBITS
+from dcmstruct.schema.layout import RAW_DEFLATE_WBITS
 
 Buffer = bytes | mmap.mmap | memoryview
 

@@ -14,8 +14,6 @@ on a miss (and misses are memoised).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Final
 
@@ -49,20 +47,35 @@ class SpecTableError(RuntimeError):
 # ---------------------------------------------------------------------------
 
 
-def _specs_root() -> Traversable:
-    try:
-        return resources.files("dcmstruct.specs")
-    except ModuleNotFoundError:
+def _specs_root() -> Path:
+    # The package's directory, not importlib.resources: that costs 8 ms of start-up (zipfile,
+    # threading) for tables that are plain files of an unzipped package.
+    from importlib.util import find_spec
+
+    spec = find_spec("dcmstruct.specs")
+    if spec is None or not spec.submodule_search_locations:
         # A source checkout used without installing: ``specs/`` is mapped to
         # ``dcmstruct.specs`` only in an installed package (see pyproject.toml).
         return Path(__file__).resolve().parent.parent / "specs"
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
-_ROOT: Final[Traversable] = _specs_root()
+_ROOT: Final[Path] = _specs_root()
 
 
 def _read_table(filename: str, columns: tuple[str, ...]) -> tuple[dict[str, str], list[list[str]]]:
     """Return (header fields, rows) of one table; header fields are the ``# key: value`` lines."""
+    meta, lines = _read_lines(filename, columns)
+    width = len(columns)
+    rows = [line.split("\t") for line in lines]
+    for number, row in enumerate(rows, 1):
+        if len(row) != width:
+            raise SpecTableError(f"{filename}: row {number}: {len(row)} fields, expected {width}")
+    return meta, rows
+
+
+def _read_lines(filename: str, columns: tuple[str, ...]) -> tuple[dict[str, str], list[str]]:
+    """Return (header fields, the data lines unsplit) of one table."""
     try:
         text = _ROOT.joinpath(filename).read_text(encoding="utf-8")
     except OSError as exc:
@@ -80,12 +93,7 @@ def _read_table(filename: str, columns: tuple[str, ...]) -> tuple[dict[str, str]
         raise SpecTableError(f"{filename}: no column header")
     if tuple(lines[start].split("\t")) != columns:
         raise SpecTableError(f"{filename}: columns {lines[start]!r}, expected {columns}")
-    width = len(columns)
-    rows = [line.split("\t") for line in lines[start + 1 :]]
-    for number, row in enumerate(rows, start + 2):
-        if len(row) != width:
-            raise SpecTableError(f"{filename}:{number}: {len(row)} fields, expected {width}")
-    return meta, rows
+    return meta, lines[start + 1 :]
 
 
 # ---------------------------------------------------------------------------
@@ -193,8 +201,11 @@ PRIVATE_CREATOR: Final = DictEntry(
     0, "xxxx00xx", "LO", ("LO",), "1", "Private Creator", "PrivateCreator", False
 )
 
-# Filled in place by _load_dictionary() so that lookup() needs no "loaded?" test.
+# Filled in place by _load_dictionary() so that lookup() needs no "loaded?" test. An ordinary
+# entry waits in _RAW as its line of the table until it is first looked up: parsing all 5,000
+# at start-up cost more than a command that checks one small file spends on anything else.
 _DIRECT: Final[dict[int, DictEntry]] = {}
+_RAW: Final[dict[int, str]] = {}
 # (mask of the fixed digits, {tag with masked digits zero: entry}) per mask form.
 _REPEATERS: Final[list[tuple[int, dict[int, DictEntry]]]] = []
 _BY_KEYWORD: Final[dict[str, int]] = {}
@@ -212,50 +223,74 @@ def _load_dictionary() -> None:
     global _loaded_dictionary
     if _loaded_dictionary:
         return
-    _meta, rows = _read_table("dictionary.tsv", ("tag", "vr", "vm", "name", "keyword", "retired"))
-    direct: dict[int, DictEntry] = {}
+    _meta, lines = _read_lines("dictionary.tsv", _DICTIONARY_COLUMNS)
     repeaters: dict[int, dict[int, DictEntry]] = {}
-    by_keyword: dict[str, int] = {}
-    alternatives: dict[str, tuple[str, ...]] = {}
-    for mask, vr, vm, name, kw, retired in rows:
-        vrs = alternatives.get(vr)
-        if vrs is None:
-            vrs = alternatives[vr] = tuple(vr.split(" or "))
+    raw = _RAW
+    for line in lines:
+        mask = line[:8]
         if "x" in mask:
             tag = int(mask.replace("x", "0"), 16)
             fixed = int("".join("0" if c == "x" else "F" for c in mask), 16)
-            entry = DictEntry(tag, mask, vr, vrs, vm, name, kw, retired == "Y")
-            repeaters.setdefault(fixed, {})[tag] = entry
+            repeaters.setdefault(fixed, {})[tag] = _entry(tag, line)
         else:
-            tag = int(mask, 16)
-            entry = DictEntry(tag, mask, vr, vrs, vm, name, kw, retired == "Y")
-            direct[tag] = entry
+            raw[int(mask, 16)] = line
+    _REPEATERS.extend(sorted(repeaters.items()))
+    _loaded_dictionary = True
+
+
+_DICTIONARY_COLUMNS: Final = ("tag", "vr", "vm", "name", "keyword", "retired")
+_ALTERNATIVES: dict[str, tuple[str, ...]] = {}
+
+
+def _entry(tag: int, line: str) -> DictEntry:
+    fields = line.split("\t")
+    if len(fields) != len(_DICTIONARY_COLUMNS):
+        raise SpecTableError(f"dictionary.tsv: {len(fields)} fields in {line!r}")
+    mask, vr, vm, name, kw, retired = fields
+    vrs = _ALTERNATIVES.get(vr)
+    if vrs is None:
+        vrs = _ALTERNATIVES[vr] = tuple(vr.split(" or "))
+    return DictEntry(tag, mask, vr, vrs, vm, name, kw, retired == "Y")
+
+
+def _load_keywords() -> None:
+    """The keyword -> tag map: every entry's keyword (a repeater's maps to the first tag that
+    resolves to it: the tag with the masked digits zero, unless an ordinary entry owns that
+    tag: 002804x0's (0028,0400) is Transform Label, so (0028,0410) is used)."""
+    _load_dictionary()
+    by_keyword: dict[str, int] = {}
+    for tag, line in _RAW.items():
+        kw = line.split("\t", 5)[4]
         if kw:
             by_keyword[kw] = tag
-    # A repeater's keyword maps to the first tag that resolves to it: the tag
-    # with the masked digits zero, unless an ordinary entry owns that tag
-    # (002804x0: (0028,0400) is Transform Label, so (0028,0410) is used).
-    for fixed, table in repeaters.items():
+    for entry in _DIRECT.values():
+        if entry.keyword:
+            by_keyword[entry.keyword] = entry.tag
+    for fixed, table in _REPEATERS:
         free = ~fixed & 0xFFFFFFFF
         step = free & -free  # lowest masked digit
         for tag, entry in table.items():
             first = tag
-            while first in direct:
+            while first in _DIRECT or first in _RAW:
                 first += step
             if entry.keyword:
                 by_keyword[entry.keyword] = first
     _BY_KEYWORD.update(by_keyword)
-    _REPEATERS.extend(sorted(repeaters.items()))
-    _DIRECT.update(direct)
-    _loaded_dictionary = True
+
+
+def known_tags() -> list[int]:
+    """Every ordinary (not repeating-group) tag of the dictionary, sorted."""
+    _load_dictionary()
+    return sorted({*_RAW, *_DIRECT})
 
 
 def _lookup_slow(tag: int) -> DictEntry | None:
     if not _loaded_dictionary:
         _load_dictionary()
-        entry = _DIRECT.get(tag)
-        if entry is not None:
-            return entry
+    line = _RAW.pop(tag, None)
+    if line is not None:
+        entry = _DIRECT[tag] = _entry(tag, line)
+        return entry
     try:
         return _MISSES[tag]
     except KeyError:
@@ -316,8 +351,8 @@ def tag_for_keyword(keyword: str) -> int | None:
     For a repeating-group keyword: the lowest tag that :func:`lookup` resolves to
     that entry, normally the masked digits zero ("OverlayData" -> 0x60003000).
     """
-    if not _loaded_dictionary:
-        _load_dictionary()
+    if not _BY_KEYWORD:
+        _load_keywords()
     return _BY_KEYWORD.get(keyword)
 
 

@@ -23,6 +23,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "base",
         (
+            "dcmstruct.arrays",
             "dcmstruct.data",
             "dcmstruct.exitcode",
             "dcmstruct.limits",

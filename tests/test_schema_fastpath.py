@@ -1,12 +1,15 @@
-"""The indexer's struct formats are derived from the construct header schemas: check both agree."""
+"""The fast path's struct formats (dcmstruct.schema.layout) are the construct schemas' layouts:
+derived from the schemas here and compared, then checked on random bytes."""
 
 from __future__ import annotations
 
 import random
+import struct
 
 import pytest
 from construct import Container
 
+from dcmstruct.schema import layout
 from dcmstruct.schema.element import (
     ENCODINGS,
     ITEM_GROUP,
@@ -15,7 +18,11 @@ from dcmstruct.schema.element import (
     ExplicitVRLittleEndianHeader,
     ImplicitVRLittleEndianHeader,
     fixed_format,
+    header_schema,
+    item_header_schema,
 )
+from dcmstruct.schema.layout import Encoding
+from dcmstruct.schema.pixel import RleHeader
 
 
 def test_derived_formats_are_the_expected_layouts() -> None:
@@ -30,6 +37,36 @@ def test_derived_formats_are_the_expected_layouts() -> None:
 
 
 @pytest.mark.parametrize("enc", ENCODINGS, ids=lambda e: e.name)
+def test_layout_formats_are_derived_from_the_schemas(enc: Encoding) -> None:
+    header, item = header_schema(enc), item_header_schema(enc)
+    derived_item = fixed_format(item, {"group": ITEM_GROUP})
+    assert enc.implicit.format == derived_item
+    if enc.explicit_vr:
+        assert enc.short.format == fixed_format(header, {"group": 8, "vr": b"CS"})
+        assert enc.long.format == fixed_format(header, {"group": 8, "vr": b"OB"})
+        assert fixed_format(header, {"group": ITEM_GROUP, "vr": None}) == derived_item
+    else:
+        assert enc.short.format == enc.long.format == fixed_format(header, {"group": 8})
+    order = derived_item[0]
+    assert enc.tag.format == order + derived_item[1:3]  # group, element: the first two fields
+    assert enc.u16.format == order + "H" and enc.u32.format == order + "L"
+
+
+def test_field_positions_come_from_the_formats() -> None:
+    short = fixed_format(ExplicitVRLittleEndianHeader, {"group": 8, "vr": b"CS"})
+    long = fixed_format(ExplicitVRLittleEndianHeader, {"group": 8, "vr": b"OB"})
+    assert layout.SHORT_HEADER == struct.calcsize(short) == 8
+    assert layout.LONG_HEADER == struct.calcsize(long) == 12
+    assert layout.SHORT_LENGTH_AT == struct.calcsize(short[:-1]) == 6  # the last field
+    assert layout.LONG_LENGTH_AT == struct.calcsize(long[:-1]) == 8
+    assert layout.VR_AT == layout.IMPLICIT_LENGTH_AT == struct.calcsize(short[:3]) == 4
+
+
+def test_rle_header_format_is_the_schemas() -> None:
+    assert fixed_format(RleHeader, {}) == layout.RLE_HEADER_FORMAT
+
+
+@pytest.mark.parametrize("enc", ENCODINGS, ids=lambda e: e.name)
 def test_fast_path_matches_schema_on_random_headers(enc: object) -> None:
     rng = random.Random(1455)
     vrs = [*sorted(LONG_LENGTH_VRS), b"CS", b"US", b"UI", b"PN", b"FD", b"AT"]
@@ -37,7 +74,7 @@ def test_fast_path_matches_schema_on_random_headers(enc: object) -> None:
         data = bytearray(rng.randbytes(12))
         if enc.explicit_vr:  # type: ignore[attr-defined]
             data[4:6] = rng.choice(vrs)
-        parsed = enc.header.parse(bytes(data))  # type: ignore[attr-defined]
+        parsed = header_schema(enc).parse(bytes(data))  # type: ignore[arg-type]
         group, element = parsed.group, parsed.element
         if not enc.explicit_vr:  # type: ignore[attr-defined]
             assert enc.implicit.unpack_from(data) == (group, element, parsed.length)  # type: ignore[attr-defined]
@@ -54,9 +91,9 @@ def test_fast_path_matches_schema_on_random_headers(enc: object) -> None:
 
 @pytest.mark.parametrize("enc", ENCODINGS, ids=lambda e: e.name)
 def test_header_schemas_compile(enc: object) -> None:
-    compiled = enc.header.compile()  # type: ignore[attr-defined]
+    compiled = header_schema(enc).compile()  # type: ignore[arg-type]
     data = bytes(range(12))
-    assert compiled.parse(data) == enc.header.parse(data)  # type: ignore[attr-defined]
+    assert compiled.parse(data) == header_schema(enc).parse(data)  # type: ignore[arg-type]
 
 
 def test_schema_builds_what_it_parses() -> None:

@@ -97,7 +97,7 @@ def _string_tags() -> list[tuple[int, str]]:
     seen: dict[str, int] = {}
     out: list[tuple[int, str]] = []
     specdata.lookup(0x00100010)  # loads the dictionary
-    for tag in sorted(specdata._DIRECT):
+    for tag in specdata.known_tags():
         if not 0x00080000 < tag < 0x00400000:
             continue
         entry = specdata.lookup(tag)

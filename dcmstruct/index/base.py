@@ -11,12 +11,21 @@ from dcmstruct.index.table import NodeLimit, Table
 from dcmstruct.index.window import Window
 from dcmstruct.model import NO_TAG, Kind, Stream, vr_code
 from dcmstruct.safetext import safe_bytes
-from dcmstruct.schema.element import (
+from dcmstruct.schema.layout import (
     EXPLICIT_BE,
     EXPLICIT_LE,
+    HEADER,
+    IMPLICIT_HEADER,
     IMPLICIT_LE,
+    IMPLICIT_LENGTH_AT,
+    LONG_HEADER,
+    LONG_LENGTH_AT,
     LONG_LENGTH_VRS,
+    SHORT_HEADER,
+    SHORT_LENGTH_AT,
+    TAG_SIZE,
     UNDEFINED_LENGTH,
+    VR_AT,
     Encoding,
 )
 from dcmstruct.source import Source
@@ -143,24 +152,25 @@ class WalkerBase:
 
     def header_fits(self, pos: int, enc: Encoding, limit: int) -> bool:
         """Does an element header of encoding ``enc`` at ``pos`` have a VR and length that fit?"""
-        if pos + 8 > limit:
+        if pos + HEADER > limit:
             return False
         win = self.win
         if enc.explicit_vr:
-            vr = win.get(pos + 4, 2)
+            vr = win.get(pos + VR_AT, 2)
             if vr not in VALID_VRS:
                 return False
             if vr in LONG_LENGTH_VRS:
-                if pos + 12 > limit:
+                if pos + LONG_HEADER > limit:
                     return False
-                length = win.unpack(enc.u32, pos + 8)[0]
-                return bool(length == UNDEFINED_LENGTH or pos + 12 + length <= limit)
-            return bool(pos + 8 + win.unpack(enc.u16, pos + 6)[0] <= limit)
-        length = win.unpack(enc.u32, pos + 4)[0]
-        return bool(length == UNDEFINED_LENGTH or pos + 8 + length <= limit)
+                length = win.unpack(enc.u32, pos + LONG_LENGTH_AT)[0]
+                return bool(length == UNDEFINED_LENGTH or pos + LONG_HEADER + length <= limit)
+            short = win.unpack(enc.u16, pos + SHORT_LENGTH_AT)[0]
+            return bool(pos + SHORT_HEADER + short <= limit)
+        length = win.unpack(enc.u32, pos + IMPLICIT_LENGTH_AT)[0]
+        return bool(length == UNDEFINED_LENGTH or pos + IMPLICIT_HEADER + length <= limit)
 
     def peek_tag(self, pos: int, enc: Encoding, limit: int) -> int | None:
-        if pos + 4 > limit:
+        if pos + TAG_SIZE > limit:
             return None
         group, elem = self.win.unpack(enc.tag, pos)
         return int(group << 16 | elem)
@@ -169,16 +179,16 @@ class WalkerBase:
         """Where the element whose header is at ``pos`` ends, if its length is defined."""
         win = self.win
         if enc.explicit_vr:
-            if win.get(pos + 4, 2) in LONG_LENGTH_VRS:
-                length = win.unpack(enc.u32, pos + 8)[0]
-                return None if length == UNDEFINED_LENGTH else pos + 12 + int(length)
-            return pos + 8 + int(win.unpack(enc.u16, pos + 6)[0])
-        length = win.unpack(enc.u32, pos + 4)[0]
-        return None if length == UNDEFINED_LENGTH else pos + 8 + int(length)
+            if win.get(pos + VR_AT, 2) in LONG_LENGTH_VRS:
+                length = win.unpack(enc.u32, pos + LONG_LENGTH_AT)[0]
+                return None if length == UNDEFINED_LENGTH else pos + LONG_HEADER + int(length)
+            return pos + SHORT_HEADER + int(win.unpack(enc.u16, pos + SHORT_LENGTH_AT)[0])
+        length = win.unpack(enc.u32, pos + IMPLICIT_LENGTH_AT)[0]
+        return None if length == UNDEFINED_LENGTH else pos + IMPLICIT_HEADER + int(length)
 
     def detect(self, pos: int, limit: int) -> Encoding | None:
         """The encoding whose reading of the first element at ``pos`` is plausible."""
-        if pos + 8 > limit:
+        if pos + HEADER > limit:
             return None
         win = self.win
         b0, b1 = win.byte(pos), win.byte(pos + 1)
@@ -193,7 +203,7 @@ class WalkerBase:
         return IMPLICIT_LE if little and self.header_fits(pos, IMPLICIT_LE, limit) else None
 
     def explicit_vr_at(self, pos: int) -> bool:
-        return self.win.get(pos + 4, 2) in VALID_VRS
+        return self.win.get(pos + VR_AT, 2) in VALID_VRS
 
     def container_name(self, f: Frame) -> str:
         if f.kind == FrameKind.ITEM:

@@ -8,14 +8,18 @@ from dcmstruct.index.base import Frame, FrameKind, WalkerBase
 from dcmstruct.index.faults import FaultCode
 from dcmstruct.model import NO_TAG, Kind
 from dcmstruct.safetext import safe_bytes, terminal_safe
-from dcmstruct.schema.element import (
+from dcmstruct.schema.layout import (
     ENCODINGS,
     EXPLICIT_BE,
     EXPLICIT_LE,
+    HEADER,
     IMPLICIT_LE,
+    PREAMBLE_LENGTH,
+    PREFIX,
+    TRANSFER_SYNTAX_UID,
     Encoding,
+    dataset_encoding,
 )
-from dcmstruct.schema.file import PREAMBLE_LENGTH, PREFIX, TRANSFER_SYNTAX_UID, dataset_encoding
 from dcmstruct.wording import count
 
 # File signatures of formats that get mistaken for DICOM (a .dcm export that is really a PNG, a
@@ -47,6 +51,9 @@ def _is_text(head: bytes) -> bool:
             continue
         return bool(text) and all(c.isprintable() or c in "\t\r\n" for c in text)
     return False
+
+
+_META_AT = PREAMBLE_LENGTH + len(PREFIX)  # where the meta group starts (PS3.10 7.1)
 
 
 class ContainerWalk(WalkerBase):
@@ -94,16 +101,16 @@ class ContainerWalk(WalkerBase):
         """Preamble and prefix (PS3.10 7.1); returns where the meta group should start."""
         size = self.size
         win = self.win
-        if size >= PREAMBLE_LENGTH + 4 and win.get(PREAMBLE_LENGTH, 4) == PREFIX:
+        if size >= _META_AT and win.get(PREAMBLE_LENGTH, len(PREFIX)) == PREFIX:
             self.marker(Kind.PREAMBLE, 0, PREAMBLE_LENGTH)
-            self.marker(Kind.PREFIX, PREAMBLE_LENGTH, PREAMBLE_LENGTH + 4)
-            return PREAMBLE_LENGTH + 4
-        if win.get(0, 4) == PREFIX:
+            self.marker(Kind.PREFIX, PREAMBLE_LENGTH, _META_AT)
+            return _META_AT
+        if win.get(0, len(PREFIX)) == PREFIX:
             self.fault(
                 FaultCode.PREAMBLE_MISSING, 0, 4, -1, "'DICM' at offset 0: no 128-byte preamble"
             )
-            self.marker(Kind.PREFIX, 0, 4)
-            return 4
+            self.marker(Kind.PREFIX, 0, len(PREFIX))
+            return len(PREFIX)
         if self.plausible_start(0):
             self.fault(
                 FaultCode.PREAMBLE_MISSING,
@@ -113,9 +120,9 @@ class ContainerWalk(WalkerBase):
                 "no preamble and no 'DICM' prefix: the file starts with a bare data set",
             )
             return 0
-        if size < PREAMBLE_LENGTH + 4 or not self.plausible_start(PREAMBLE_LENGTH + 4):
+        if size < _META_AT or not self.plausible_start(_META_AT):
             # Neither a preamble nor a bare data set at 0: a few stray bytes before a data set?
-            for start in range(1, min(size - 8, PREAMBLE_LENGTH)):
+            for start in range(1, min(size - HEADER, PREAMBLE_LENGTH)):
                 if self.plausible_start(start):
                     self.fault(
                         FaultCode.PREAMBLE_MISSING,
@@ -127,7 +134,7 @@ class ContainerWalk(WalkerBase):
                     )
                     self.trailing(0, start, 0, -1)
                     return start
-        if size < PREAMBLE_LENGTH + 4:
+        if size < _META_AT:
             self.fault(
                 FaultCode.FILE_TOO_SHORT,
                 0,
@@ -138,8 +145,8 @@ class ContainerWalk(WalkerBase):
             )
             self.trailing(0, size, 0, -1)
             return None
-        got = safe_bytes(win.get(PREAMBLE_LENGTH, 4))
-        if not self.plausible_start(PREAMBLE_LENGTH + 4):
+        got = safe_bytes(win.get(PREAMBLE_LENGTH, len(PREFIX)))
+        if not self.plausible_start(_META_AT):
             # No prefix and no element where the meta group belongs: not a damaged DICOM file
             # but another kind of file. Said once; its bytes are one unparsed run, not faults.
             self.fault(
@@ -160,8 +167,8 @@ class ContainerWalk(WalkerBase):
             f"bytes 128-131 are '{got}', expected 'DICM'; a file meta group follows them",
         )
         self.marker(Kind.PREAMBLE, 0, PREAMBLE_LENGTH)
-        self.marker(Kind.PREFIX, PREAMBLE_LENGTH, PREAMBLE_LENGTH + 4)
-        return PREAMBLE_LENGTH + 4
+        self.marker(Kind.PREFIX, PREAMBLE_LENGTH, _META_AT)
+        return _META_AT
 
     def not_dicom_hint(self) -> str:
         head = self.win.get(0, 16)
@@ -177,7 +184,7 @@ class ContainerWalk(WalkerBase):
 
     def plausible_start(self, pos: int) -> bool:
         """Do the bytes at ``pos`` look like the first element of a meta group or data set?"""
-        if pos + 8 > self.size:
+        if pos + HEADER > self.size:
             return False
         b0, b1 = self.win.byte(pos), self.win.byte(pos + 1)
         group_le = b0 | b1 << 8
@@ -189,7 +196,7 @@ class ContainerWalk(WalkerBase):
     def walk_meta(self, pos: int) -> int:
         """The file meta group (PS3.10 7.1): group 0002, Explicit VR Little Endian."""
         size = self.size
-        if pos + 8 > size:
+        if pos + HEADER > size:
             if pos < size:
                 self.fault(
                     FaultCode.FILE_TRUNCATED,

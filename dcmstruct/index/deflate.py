@@ -7,7 +7,7 @@ from dcmstruct.index.faults import FaultCode
 from dcmstruct.index.window import Window
 from dcmstruct.limits import DEFAULT_INFLATE_RATIO, MIN_INFLATE_LIMIT
 from dcmstruct.model import Stream
-from dcmstruct.schema.element import EXPLICIT_LE
+from dcmstruct.schema.layout import EXPLICIT_LE
 from dcmstruct.source import Source, inflate
 from dcmstruct.wording import count
 

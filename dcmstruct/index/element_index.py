@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dcmstruct import specdata
+from dcmstruct.arrays import distinct
 from dcmstruct.model import UNDEFINED, Columns, Fault, Node, Stream
-from dcmstruct.schema.element import Encoding
+from dcmstruct.schema.layout import Encoding
 from dcmstruct.source import Source
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ class ElementIndex:
         where = np.zeros(len(starts), dtype=np.int64)
         pieces: list[bytes] = []
         base = 0
-        for stream in np.unique(streams).tolist():
+        for stream in distinct(streams.astype(np.int64)).tolist():
             rows = np.flatnonzero(streams == stream)
             order = np.argsort(starts[rows], kind="stable")
             rows = rows[order]
@@ -161,7 +162,7 @@ class ElementIndex:
         c = self.columns
         if self._by_start is None:
             self._by_start = {}
-            for s in np.unique(c.stream).tolist():
+            for s in distinct(c.stream.astype(np.int64)).tolist():
                 rows = np.flatnonzero(c.stream == s)
                 order = rows[np.argsort(c.offset[rows], kind="stable")]
                 self._by_start[Stream(s)] = (c.offset[order], order)

@@ -27,13 +27,23 @@ from dcmstruct.index.base import (
 from dcmstruct.index.faults import FaultCode
 from dcmstruct.model import Kind, vr_code
 from dcmstruct.safetext import safe_bytes
-from dcmstruct.schema.element import (
+from dcmstruct.schema.layout import (
     EXPLICIT_BE,
     EXPLICIT_LE,
+    HEADER,
+    IMPLICIT_HEADER,
     IMPLICIT_LE,
+    IMPLICIT_LENGTH_AT,
     ITEM_GROUP,
+    LENGTH_32_SIZE,
+    LONG_HEADER,
+    LONG_LENGTH_AT,
     PIXEL_DATA,
+    RESERVED_AT,
+    SHORT_HEADER,
+    SHORT_LENGTH_AT,
     UNDEFINED_LENGTH,
+    VR_AT,
     Encoding,
     format_tag,
 )
@@ -83,7 +93,7 @@ class RecoveryWalk(WalkerBase):
         bytes passed, and pieces of zeros cost a comparison each.
         """
         enc = f.enc
-        stop = limit - 8
+        stop = limit - HEADER
         if stop < start:
             return None
         for cand in self.candidates(start, stop, limit, after_tag, enc):
@@ -134,7 +144,7 @@ class RecoveryWalk(WalkerBase):
                 lo, hi = _u16(raw, 4, n, little), _u16(raw, 6, n, little)
                 length = (lo | (hi << 16)) if little else ((lo << 16) | hi)
                 at = np.arange(n, dtype=np.int64) + base
-                ok &= (length == UNDEFINED_LENGTH) | (at + 8 + length <= limit)
+                ok &= (length == UNDEFINED_LENGTH) | (at + IMPLICIT_HEADER + length <= limit)
             yield from (np.flatnonzero(ok) + base).tolist()
 
     # -- bytes that are no element -------------------------------------------------------------
@@ -275,7 +285,7 @@ class RecoveryWalk(WalkerBase):
         tag = group << 16 | elem
         if group in GARBAGE_GROUPS or tag <= self.last_tag(f):
             return False
-        return not f.enc.explicit_vr or n < 6 or self.win.get(pos + 4, 2) in VALID_VRS
+        return not f.enc.explicit_vr or n < VR_AT + 2 or self.win.get(pos + VR_AT, 2) in VALID_VRS
 
     # -- lengths that do not fit ---------------------------------------------------------------
 
@@ -297,12 +307,12 @@ class RecoveryWalk(WalkerBase):
         Table 7.1-2), 32-bit at +8 in the long form (Table 7.1-1) and at +4 in implicit VR.
         """
         value_offset = pos + header
-        if header == 12:
-            field_at, field_size = pos + 8, 4
+        if header == LONG_HEADER:
+            field_at, field_size = pos + LONG_LENGTH_AT, 4
         elif explicit:
-            field_at, field_size = pos + 6, 2
+            field_at, field_size = pos + SHORT_LENGTH_AT, 2
         else:
-            field_at, field_size = pos + 4, 4
+            field_at, field_size = pos + IMPLICIT_LENGTH_AT, 4
         node = len(self.t)
         where = self.container_name(f)
         over = value_offset + length - limit
@@ -342,7 +352,7 @@ class RecoveryWalk(WalkerBase):
         """Is the element header at ``pos`` one no writer would produce?"""
         if explicit:
             # PS3.5 7.1.2: the reserved bytes of the long form are 0000H.
-            return header == 12 and self.win.get(pos + 6, 2) != b"\0\0"
+            return header == LONG_HEADER and self.win.get(pos + RESERVED_AT, 2) != b"\0\0"
         if specdata.lookup(tag) is not None:
             return False
         return not self.private_with_creator(f, tag)
@@ -369,7 +379,7 @@ class RecoveryWalk(WalkerBase):
         Only when the 16-bit reading ends where a plausible next element (or the container)
         starts and the 32-bit reading does not: nonzero reserved bytes alone are not enough.
         """
-        short_end = pos + 8 + short_length
+        short_end = pos + SHORT_HEADER + short_length
         if short_end > limit:
             return False
         if short_end < limit and not (
@@ -379,7 +389,7 @@ class RecoveryWalk(WalkerBase):
             return False
         if long_length == UNDEFINED_LENGTH:
             return False
-        long_end = pos + 12 + long_length
+        long_end = pos + LONG_HEADER + long_length
         return long_end > limit or (long_end < limit and not self.header_fits(long_end, enc, limit))
 
     def long_form_instead(self, f: Frame, pos: int) -> int | None:
@@ -396,23 +406,23 @@ class RecoveryWalk(WalkerBase):
         if (
             t.length(last) != 0
             or not t.vr_explicit(last)
-            or t.value_offset(last) != start + 8
+            or t.value_offset(last) != start + SHORT_HEADER
             or t.parent(last) != f.node
-            or pos + 4 > f.end
+            or pos + LENGTH_32_SIZE > f.end  # the 32-bit length the long form adds
         ):
             return None
         length = int(self.win.unpack(f.enc.u32, pos)[0])
-        end = pos + 4 + length
+        end = pos + LENGTH_32_SIZE + length
         if length == UNDEFINED_LENGTH or end > f.end:
             return None
         if end < f.end and not self.header_fits(end, f.enc, f.end):
             return None
-        t.set_value(last, length, pos + 4, end)
+        t.set_value(last, length, pos + LENGTH_32_SIZE, end)
         vr = vr_str(t.vr(last))
         self.fault(
             FaultCode.LENGTH_FIELD_FORM_WRONG,
-            start + 6,
-            6,
+            start + RESERVED_AT,
+            LONG_HEADER - RESERVED_AT,
             last,
             f"({format_tag(t.tag(last))}) {vr} takes a 16-bit length (PS3.5 Table "
             f"7.1-2), but is written with 2 reserved bytes and a 32-bit length {length}",
@@ -444,25 +454,31 @@ class RecoveryWalk(WalkerBase):
                 f"({format_tag(tag)}) is encoded Implicit VR (bytes 4-5 '{safe_bytes(vr)}' are "
                 f"no VR) inside an {enc.name} data set",
             )
-            length = self.win.unpack(implicit.u32, pos + 4)[0]
-            return self.finish_element(f, pos, tag, implicit_vr(tag), False, 8, length, stack)
+            length = self.win.unpack(implicit.u32, pos + IMPLICIT_LENGTH_AT)[0]
+            return self.finish_element(
+                f, pos, tag, implicit_vr(tag), False, IMPLICIT_HEADER, length, stack
+            )
         known = specdata.lookup(tag) is not None or self.private_with_creator(f, tag)
         invalid = f"({format_tag(tag)}) VR bytes '{safe_bytes(vr)}' are not a VR code of PS3.5 6.2"
         # Guess the header form from the bytes that would be a long form's reserved field. A
         # guess is taken only if the element after it reads as one too (or ends the container):
         # random bytes with a high tag would otherwise become an "element" whose tag hides
         # every valid element after it from re-synchronisation.
-        if self.win.get(pos + 6, 2) == b"\0\0" and pos + 12 <= limit:
-            length = self.win.unpack(enc.u32, pos + 8)[0]
+        if self.win.get(pos + RESERVED_AT, 2) == b"\0\0" and pos + LONG_HEADER <= limit:
+            length = self.win.unpack(enc.u32, pos + LONG_LENGTH_AT)[0]
             if length == UNDEFINED_LENGTH or (
-                pos + 12 + length <= limit and (known or self.follows(pos + 12 + length, tag, f))
+                pos + LONG_HEADER + length <= limit
+                and (known or self.follows(pos + LONG_HEADER + length, tag, f))
             ):
-                self.fault(FaultCode.INVALID_VR, pos + 4, 2, node, invalid)
-                return self.finish_element(f, pos, tag, vr_code(vr), True, 12, length, stack)
-        length = self.win.unpack(enc.u16, pos + 6)[0]
-        if pos + 8 + length <= limit and (known or self.follows(pos + 8 + length, tag, f)):
-            self.fault(FaultCode.INVALID_VR, pos + 4, 2, node, invalid)
-            return self.finish_element(f, pos, tag, vr_code(vr), True, 8, length, stack)
+                self.fault(FaultCode.INVALID_VR, pos + VR_AT, 2, node, invalid)
+                return self.finish_element(
+                    f, pos, tag, vr_code(vr), True, LONG_HEADER, length, stack
+                )
+        length = self.win.unpack(enc.u16, pos + SHORT_LENGTH_AT)[0]
+        end = pos + SHORT_HEADER + length
+        if end <= limit and (known or self.follows(end, tag, f)):
+            self.fault(FaultCode.INVALID_VR, pos + VR_AT, 2, node, invalid)
+            return self.finish_element(f, pos, tag, vr_code(vr), True, SHORT_HEADER, length, stack)
         # Neither header form gives a length that fits: not an element with a bad VR, but
         # bytes that are no element at all.
         return self.garbage(
@@ -482,7 +498,7 @@ class RecoveryWalk(WalkerBase):
     def explicit_in_implicit(self, f: Frame, pos: int, tag: int, stack: list[Frame]) -> int | None:
         """A single explicit VR element inside an implicit VR data set (PS3.5 A.1)?"""
         enc = f.enc
-        vr = self.win.get(pos + 4, 2)
+        vr = self.win.get(pos + VR_AT, 2)
         explicit = EXPLICIT_LE if enc.little_endian else EXPLICIT_BE
         if vr not in VALID_VRS or not self.header_fits(pos, explicit, f.end):
             return None

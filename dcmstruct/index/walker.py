@@ -22,14 +22,21 @@ from dcmstruct.index.faults import FaultCode
 from dcmstruct.index.recovery import GARBAGE_GROUPS, RecoveryWalk
 from dcmstruct.index.table import B_END, BIG_FIELDS, EXPLICIT_BIT, STREAM_SHIFT
 from dcmstruct.model import UNDEFINED, Kind
-from dcmstruct.schema.element import (
+from dcmstruct.schema.layout import (
+    HEADER,
+    IMPLICIT_HEADER,
     IMPLICIT_LE,
+    IMPLICIT_LENGTH_AT,
     ITEM,
     ITEM_DELIMITER,
     ITEM_GROUP,
+    LENGTH_32_SIZE,
+    LONG_HEADER,
+    LONG_LENGTH_AT,
     LONG_LENGTH_VRS,
     PIXEL_DATA,
     SEQUENCE_DELIMITER,
+    SHORT_LENGTH_AT,
     UNDEFINED_LENGTH,
     Encoding,
     format_tag,
@@ -89,9 +96,9 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             if fk == FrameKind.SEQUENCE or fk == FrameKind.FRAGMENTS:
                 # The common case inlined: an item of a sequence whose length fits, or the
                 # sequence's zero-length delimiter. Fragments, faults: in_sequence().
-                if inline and fk == FrameKind.SEQUENCE and pos + 8 <= limit and not hidden:
-                    if pos < base or pos + 8 > top:
-                        win.fill(pos, 8)
+                if inline and fk == FrameKind.SEQUENCE and pos + HEADER <= limit and not hidden:
+                    if pos < base or pos + HEADER > top:
+                        win.fill(pos, HEADER)
                         buf, base, top = win.buf, win.base, win.top
                     group, elem, length = f.enc.implicit.unpack_from(buf, pos - base)
                     if group == ITEM_GROUP and len(small) < (max_nodes << 2):
@@ -99,11 +106,17 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                             if length == UNDEFINED_LENGTH:
                                 end, defined = limit, False
                             else:
-                                end, defined = pos + 8 + length, True
+                                end, defined = pos + IMPLICIT_HEADER + length, True
                             if end <= limit:
                                 item = len(small) >> 2
                                 big_extend(
-                                    (pos, end, ITEM, UNDEFINED if not defined else length, pos + 8)
+                                    (
+                                        pos,
+                                        end,
+                                        ITEM,
+                                        UNDEFINED if not defined else length,
+                                        pos + IMPLICIT_HEADER,
+                                    )
                                 )
                                 small_extend((f.node, f.depth, 0, _ITEM_FLAGS | stream_bits))
                                 frame = Frame(
@@ -113,12 +126,12 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                                     stack.append(frame)
                                 else:
                                     self.push(stack, frame)
-                                pos += 8
+                                pos += IMPLICIT_HEADER
                                 continue
                         elif elem == _SEQ_DELIMITER_ELEMENT and length == 0 and not f.defined:
-                            big_extend((pos, pos + 8, SEQUENCE_DELIMITER, 0, pos + 8))
+                            big_extend((pos, pos + HEADER, SEQUENCE_DELIMITER, 0, pos + HEADER))
                             small_extend((f.node, f.depth, 0, _SEQ_DELIMITER_FLAGS | stream_bits))
-                            pos += 8
+                            pos += HEADER
                             self.close(f, pos, stack)
                             continue
                 pos = self.in_sequence(f, pos, stack)
@@ -138,13 +151,13 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             room = 0 if hidden or not inline else max_nodes - (len(small) >> 2)
             closes = fk == FrameKind.ITEM and not f.defined  # by an Item Delimitation Item
             while True:
-                if pos + 8 > limit:
+                if pos + HEADER > limit:
                     if pos < limit:
                         self.leftover(f, pos, stack)
                         pos = limit
                     break
-                if pos < base or pos + 8 > top:
-                    win.fill(pos, 8)
+                if pos < base or pos + HEADER > top:
+                    win.fill(pos, HEADER)
                     buf, base, top = win.buf, win.base, win.top
                 if explicit:
                     group, elem, vr, length = unpack(buf, pos - base)
@@ -153,24 +166,24 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                         vrc < 0
                         and length == 0
                         and room > 0
-                        and pos + 12 <= limit
+                        and pos + LONG_HEADER <= limit
                         and vr in long_codes
                         and not (meta and group != 0x0002)
                     ):
                         # A long-form VR with its reserved bytes 0000H (PS3.5 Table 7.1-1).
                         vrc = long_codes[vr]
-                        if pos + 12 > top:
-                            win.fill(pos, 12)
+                        if pos + LONG_HEADER > top:
+                            win.fill(pos, LONG_HEADER)
                             buf, base, top = win.buf, win.base, win.top
-                        length = u32(buf, pos + 8 - base)[0]
+                        length = u32(buf, pos + LONG_LENGTH_AT - base)[0]
                         tag = group << 16 | elem
                         if vrc == SQ:
                             if length == UNDEFINED_LENGTH:
                                 end, defined, length = limit, False, UNDEFINED
                             else:
-                                end, defined = pos + 12 + length, True
+                                end, defined = pos + LONG_HEADER + length, True
                             if end <= limit:
-                                big_extend((pos, end, tag, length, pos + 12))
+                                big_extend((pos, end, tag, length, pos + LONG_HEADER))
                                 small_extend((node, depth, vrc, flags))
                                 self.push(
                                     stack,
@@ -184,11 +197,11 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                                         False,
                                     ),
                                 )
-                                pos += 12
+                                pos += LONG_HEADER
                                 break
-                        elif length != UNDEFINED_LENGTH and pos + 12 + length <= limit:
-                            end = pos + 12 + length
-                            big_extend((pos, end, tag, length, pos + 12))
+                        elif length != UNDEFINED_LENGTH and pos + LONG_HEADER + length <= limit:
+                            end = pos + LONG_HEADER + length
+                            big_extend((pos, end, tag, length, pos + LONG_HEADER))
                             small_extend((node, depth, vrc, flags))
                             room -= 1
                             pos = end
@@ -208,21 +221,21 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                     break
                 if group == ITEM_GROUP:
                     if explicit:  # PS3.5 7.5: no VR; bytes 4-7 are a 32-bit length
-                        length = u32(buf, pos + 4 - base)[0]
+                        length = u32(buf, pos + IMPLICIT_LENGTH_AT - base)[0]
                     if closes and elem == _ITEM_DELIMITER_ELEMENT and length == 0 and room > 0:
                         # The common end of an undefined-length item, inlined.
-                        big_extend((pos, pos + 8, ITEM_DELIMITER, 0, pos + 8))
+                        big_extend((pos, pos + HEADER, ITEM_DELIMITER, 0, pos + HEADER))
                         small_extend((node, depth, 0, _ITEM_DELIMITER_FLAGS | stream_bits))
-                        pos += 8
+                        pos += HEADER
                         stack.pop()
                         big[node * BIG_FIELDS + B_END] = pos
                         break
                     pos = self.group_fffe(f, pos, stack)
                     buf, base, top = win.buf, win.base, win.top
                     break
-                end = pos + 8 + length
+                end = pos + HEADER + length  # a short explicit or an implicit header
                 if vrc >= 0 and end <= limit and room > 0:
-                    big_extend((pos, end, group << 16 | elem, length, pos + 8))
+                    big_extend((pos, end, group << 16 | elem, length, pos + HEADER))
                     small_extend((node, depth, vrc, flags))
                     room -= 1
                     pos = end
@@ -242,7 +255,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
         enc = f.enc
         fk = f.kind
         limit = f.end
-        if pos + 8 > limit:
+        if pos + IMPLICIT_HEADER > limit:
             if self.sequence_overrun(f, pos, stack):
                 return pos
             self.leftover(f, pos, stack)
@@ -253,7 +266,8 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             return self.open_item(f, pos, length, stack)
         if tag == SEQUENCE_DELIMITER:
             node = add(
-                Kind.SEQUENCE_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                Kind.SEQUENCE_DELIMITER, pos, pos + IMPLICIT_HEADER, tag, 0, False, length,
+                pos + IMPLICIT_HEADER,
                 f.depth, f.node, stream,
             )  # fmt: skip
             self.check_delimiter_length(pos, length, node)
@@ -266,11 +280,12 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                     "a Sequence Delimitation Item inside a sequence of defined length",
                 )
             else:
-                self.close(f, pos + 8, stack)
-            return pos + 8
+                self.close(f, pos + IMPLICIT_HEADER, stack)
+            return pos + IMPLICIT_HEADER
         if tag == ITEM_DELIMITER:
             node = add(
-                Kind.ITEM_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                Kind.ITEM_DELIMITER, pos, pos + IMPLICIT_HEADER, tag, 0, False, length,
+                pos + IMPLICIT_HEADER,
                 f.depth, f.node, stream,
             )  # fmt: skip
             self.fault(
@@ -280,7 +295,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                 node,
                 "an Item Delimitation Item directly inside a sequence, with no item open",
             )
-            return pos + 8
+            return pos + IMPLICIT_HEADER
         fragments = fk == FrameKind.FRAGMENTS
         what = "fragments of encapsulated Pixel Data" if fragments else "a sequence"
         if f.defined:
@@ -333,7 +348,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             group, elem, vr, length = win.unpack(enc.short, pos)
             tag = group << 16 | elem
             if vr in LONG_LENGTH_VRS:
-                if pos + 12 > limit:
+                if pos + LONG_HEADER > limit:
                     self.leftover(f, pos, stack)
                     return limit
                 short_length = length  # bytes 6-7: reserved in the long form
@@ -344,7 +359,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                 ):
                     self.fault(
                         FaultCode.LENGTH_FIELD_FORM_WRONG,
-                        pos + 6,
+                        pos + SHORT_LENGTH_AT,
                         2,
                         len(self.t),
                         f"({format_tag(tag)}) {vr.decode()} needs 2 reserved "
@@ -363,7 +378,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             header = 8
             tag = group << 16 | elem
             vrc = implicit_vr(tag)
-            if length != UNDEFINED_LENGTH and pos + 8 + length > limit:
+            if length != UNDEFINED_LENGTH and pos + IMPLICIT_HEADER + length > limit:
                 done = self.explicit_in_implicit(f, pos, tag, stack)
                 if done is not None:
                     return done
@@ -419,11 +434,12 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
 
     def starts_with_item(self, pos: int, end: int, enc: Encoding) -> bool:
         """Implicit VR, unknown tag, defined length: does the value read as a sequence of items?"""
-        if pos + 8 > end:
+        if pos + IMPLICIT_HEADER > end:
             return False
         group, elem, length = self.win.unpack(enc.implicit, pos)
         return bool(
-            (group << 16 | elem) == ITEM and (length == UNDEFINED_LENGTH or pos + 8 + length <= end)
+            (group << 16 | elem) == ITEM
+            and (length == UNDEFINED_LENGTH or pos + IMPLICIT_HEADER + length <= end)
         )
 
     def open_undefined(
@@ -447,7 +463,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             if explicit and self.explicit_content(value_offset, f.end, f.enc):
                 self.fault(
                     FaultCode.UN_UNDEFINED_CONTENT_NOT_IMPLICIT,
-                    value_offset + 8,
+                    value_offset + IMPLICIT_HEADER,  # the first header inside the first item
                     8,
                     node,
                     f"({format_tag(tag)}) UN of undefined length holds {f.enc.name} items; "
@@ -464,7 +480,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
         else:
             self.fault(
                 FaultCode.UNDEFINED_LENGTH_NOT_ALLOWED,
-                value_offset - 4,
+                value_offset - LENGTH_32_SIZE,
                 4,
                 node,
                 f"({format_tag(tag)}) {vr_str(vrc)} has undefined length (FFFFFFFFH); only SQ, UN "
@@ -485,7 +501,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
         """Does the first element of the first item at ``pos`` read as explicit VR only?"""
         if pos + 16 > limit or self.peek_tag(pos, enc, limit) != ITEM:
             return False
-        first = pos + 8
+        first = pos + IMPLICIT_HEADER
         return self.header_fits(first, enc, limit) and not self.header_fits(
             first, IMPLICIT_LE, limit
         )
@@ -497,12 +513,13 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
         t = self.t
         if tag == ITEM_DELIMITER:
             node = t.add(
-                Kind.ITEM_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                Kind.ITEM_DELIMITER, pos, pos + IMPLICIT_HEADER, tag, 0, False, length,
+                pos + IMPLICIT_HEADER,
                 f.depth, f.node, self.stream,
             )  # fmt: skip
             self.check_delimiter_length(pos, length, node)
             if f.kind == FrameKind.ITEM and not f.defined:
-                self.close(f, pos + 8, stack)
+                self.close(f, pos + IMPLICIT_HEADER, stack)
             elif f.kind == FrameKind.ITEM:
                 self.fault(
                     FaultCode.DELIMITER_IN_DEFINED_LENGTH, pos, 8, node,
@@ -513,7 +530,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                     FaultCode.STRAY_DELIMITER, pos, 8, node,
                     "an Item Delimitation Item where no item is open; expected a data element",
                 )  # fmt: skip
-            return pos + 8
+            return pos + IMPLICIT_HEADER
         if tag == SEQUENCE_DELIMITER:
             if (
                 f.kind == FrameKind.ITEM
@@ -531,7 +548,8 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                 self.close(f, pos, stack)
                 return pos
             node = t.add(
-                Kind.SEQUENCE_DELIMITER, pos, pos + 8, tag, 0, False, length, pos + 8,
+                Kind.SEQUENCE_DELIMITER, pos, pos + IMPLICIT_HEADER, tag, 0, False, length,
+                pos + IMPLICIT_HEADER,
                 f.depth, f.node, self.stream,
             )  # fmt: skip
             if f.kind == FrameKind.ITEM:
@@ -545,7 +563,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                     "a Sequence Delimitation Item where no sequence is open; expected a data "
                     "element",
                 )  # fmt: skip
-            return pos + 8
+            return pos + IMPLICIT_HEADER
         if (
             tag == ITEM
             and f.kind == FrameKind.ITEM
@@ -574,21 +592,21 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             )
             return self.open_item(f, pos, length, stack)
         # Some other FFFE element: no VR in any encoding (PS3.5 7.5); read its length and go on.
-        end = pos + 8 + (0 if length == UNDEFINED_LENGTH else length)
+        end = pos + IMPLICIT_HEADER + (0 if length == UNDEFINED_LENGTH else length)
         if end > f.end:
             end = f.end
         t.add(
             Kind.ELEMENT, pos, end, tag, 0, False,
-            UNDEFINED if length == UNDEFINED_LENGTH else length, pos + 8,
+            UNDEFINED if length == UNDEFINED_LENGTH else length, pos + IMPLICIT_HEADER,
             f.depth, f.node, self.stream,
         )  # fmt: skip
-        return max(end, pos + 8)
+        return max(end, pos + IMPLICIT_HEADER)
 
     def check_delimiter_length(self, pos: int, length: int, node: int) -> None:
         if length != 0:
             self.fault(
                 FaultCode.DELIMITER_NONZERO_LENGTH,
-                pos + 4,
+                pos + IMPLICIT_LENGTH_AT,
                 4,
                 node,
                 f"a delimitation item's length is {length:#010x}, expected 00000000H",
@@ -599,7 +617,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
         limit = f.end
         fragments = f.kind == FrameKind.FRAGMENTS
         kind = Kind.FRAGMENT if fragments else Kind.ITEM
-        value_offset = pos + 8
+        value_offset = pos + IMPLICIT_HEADER
         if length == UNDEFINED_LENGTH:
             node = self.t.add(
                 kind, pos, limit, ITEM, 0, False, UNDEFINED, value_offset,
@@ -608,7 +626,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             if fragments:
                 self.fault(
                     FaultCode.FRAGMENT_UNDEFINED_LENGTH,
-                    pos + 4,
+                    pos + IMPLICIT_LENGTH_AT,
                     4,
                     node,
                     "a pixel data fragment has undefined length (FFFFFFFFH)",
@@ -632,7 +650,7 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                 code = FaultCode.VALUE_OVERRUNS_PARENT
             self.fault(
                 code,
-                pos + 4,
+                pos + IMPLICIT_LENGTH_AT,
                 4,
                 node,
                 f"{'fragment' if fragments else 'item'} length {length} runs "

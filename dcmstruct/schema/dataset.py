@@ -38,7 +38,9 @@ from dcmstruct.schema.element import (
     UNDEFINED_LENGTH,
     Encoding,
     delimiter,
+    header_schema,
     is_tag,
+    item_header_schema,
 )
 from dcmstruct.schema.pixel import encapsulated_pixel_data
 from dcmstruct.schema.repeat import RepeatUntilTag
@@ -112,7 +114,7 @@ def grammar(encoding: Encoding) -> Grammar:
 
     vr_field = [] if encoding.explicit_vr else ["vr" / Computed(_implicit_vr)]
     g["element"] = Struct(
-        *encoding.header.subcons,  # PS3.5 7.1.2 (explicit) or 7.1.3 (implicit)
+        *header_schema(encoding).subcons,  # PS3.5 7.1.2 (explicit) or 7.1.3 (implicit)
         *vr_field,
         "value"
         / Switch(
@@ -128,7 +130,7 @@ def grammar(encoding: Encoding) -> Grammar:
     )
     # PS3.5 7.5.1 Table 7.5-1: an item holds one data set, of defined or undefined length.
     g["item"] = Struct(
-        *encoding.item_header.subcons,
+        *item_header_schema(encoding).subcons,
         Check(is_tag(ITEM)),
         "dataset"
         / IfThenElse(

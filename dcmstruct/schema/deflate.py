@@ -10,9 +10,8 @@ from construct import Container, SizeofError, Subconstruct
 from construct.core import stream_read_entire, stream_write
 
 from dcmstruct.limits import DEFAULT_INFLATE_RATIO, MIN_INFLATE_LIMIT
+from dcmstruct.schema.layout import RAW_DEFLATE_WBITS
 
-# RFC 1951 raw deflate: negative window bits mean "no zlib header or checksum" (PS3.5 A.5).
-RAW_DEFLATE_WBITS = -15
 # The level used when a data set is (re)compressed: any level is valid; one is used everywhere.
 DEFLATE_LEVEL = 9
 

@@ -1,18 +1,15 @@
-"""Data element headers for each encoding (PS3.5 7.1) and the fast path derived from them.
+"""Data element headers for each encoding (PS3.5 7.1) as construct schemas.
 
 The header schemas below are the one definition of how a tag, VR and value length are laid
 out. The indexer does not parse with construct element by element (too slow for files with
-100,000+ elements); it uses :mod:`struct` formats that :func:`fixed_format` derives from these
-very schemas, and ``tests/test_schema_fastpath.py`` checks both agree on random bytes.
+100,000+ elements); it uses the :mod:`struct` formats of :mod:`dcmstruct.schema.layout`, and
+``tests/test_schema_fastpath.py`` derives those formats from these very schemas with
+:func:`fixed_format` and checks both agree, also on random bytes.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
-from enum import Enum
-from functools import cached_property
 from typing import Any
 
 from construct import (
@@ -35,20 +32,53 @@ from construct import (
     this,
 )
 
-from dcmstruct import specdata
+from dcmstruct.schema.layout import (
+    ENCODINGS,
+    EXPLICIT_BE,
+    EXPLICIT_LE,
+    IMPLICIT_LE,
+    ITEM,
+    ITEM_DELIMITER,
+    ITEM_GROUP,
+    LONG_LENGTH_VRS,
+    PIXEL_DATA,
+    SEQUENCE_DELIMITER,
+    UNDEFINED_LENGTH,
+    Encoding,
+    HeaderForm,
+    format_tag,
+    header_form,
+    tag_int,
+)
 
-# PS3.5 7.5 Table 7.5-1..3: the three data elements of group FFFE that structure sequences.
-ITEM = 0xFFFEE000
-ITEM_DELIMITER = 0xFFFEE00D
-SEQUENCE_DELIMITER = 0xFFFEE0DD
-ITEM_GROUP = 0xFFFE
-# PS3.6 6: (7FE0,0010) Pixel Data, the one element that may hold fragments (PS3.5 A.4).
-PIXEL_DATA = 0x7FE00010
-# PS3.5 7.1.1: a value length of FFFFFFFFH means "undefined length".
-UNDEFINED_LENGTH = 0xFFFFFFFF
-
-# PS3.5 7.1.2 Table 7.1-1: VRs written with two reserved bytes and a 32-bit length.
-LONG_LENGTH_VRS: frozenset[bytes] = frozenset(v.encode("ascii") for v in specdata.LONG_LENGTH_VRS)
+__all__ = [
+    "ENCODINGS",
+    "EXPLICIT_BE",
+    "EXPLICIT_LE",
+    "IMPLICIT_LE",
+    "ITEM",
+    "ITEM_DELIMITER",
+    "ITEM_GROUP",
+    "LONG_LENGTH_VRS",
+    "PIXEL_DATA",
+    "SEQUENCE_DELIMITER",
+    "UNDEFINED_LENGTH",
+    "Encoding",
+    "ExplicitVRBigEndianHeader",
+    "ExplicitVRLittleEndianHeader",
+    "HeaderForm",
+    "ImplicitVRLittleEndianHeader",
+    "ItemHeaderBE",
+    "ItemHeaderLE",
+    "delimiter",
+    "fixed_format",
+    "format_tag",
+    "header_form",
+    "header_schema",
+    "is_tag",
+    "item_header_schema",
+    "tag_int",
+]
 
 
 def _explicit_header(u16: Construct, u32: Construct) -> Construct:
@@ -83,14 +113,6 @@ ItemHeaderBE = _implicit_header(Int16ub, Int32ub)
 ExplicitVRLittleEndianHeader = _explicit_header(Int16ul, Int32ul)
 ImplicitVRLittleEndianHeader = _implicit_header(Int16ul, Int32ul)
 ExplicitVRBigEndianHeader = _explicit_header(Int16ub, Int32ub)
-
-
-class HeaderForm(Enum):
-    """Which of the three header layouts of PS3.5 7.1 an element uses."""
-
-    SHORT = "short"  # explicit VR, 16-bit length (Table 7.1-2)
-    LONG = "long"  # explicit VR, reserved + 32-bit length (Table 7.1-1)
-    IMPLICIT = "implicit"  # no VR, 32-bit length (Table 7.1-3); also items and delimiters
 
 
 def fixed_format(schema: Construct, context: Mapping[str, Any]) -> str:
@@ -139,92 +161,21 @@ def fixed_format(schema: Construct, context: Mapping[str, Any]) -> str:
     return (order or "<") + "".join(parts)
 
 
-def tag_format(header: Construct) -> struct.Struct:
-    """The :mod:`struct` format of a header's leading ``group`` and ``element`` fields."""
-    fields = header.subcons[:2]
-    names = [sc.name for sc in fields]
-    if names != ["group", "element"]:
-        raise TypeError(f"a header must start with group and element, not {names}")
-    return struct.Struct(fixed_format(Struct(*fields), {}))
+def header_schema(encoding: Encoding) -> Construct:
+    """The data element header schema of ``encoding`` (PS3.5 A.1, A.2, A.3)."""
+    return _HEADERS[encoding.name][0]
 
 
-@dataclass(frozen=True)
-class Encoding:
-    """One data set encoding of PS3.5 7.1 / Annex A, with its schemas and derived fast path."""
-
-    name: str
-    explicit_vr: bool
-    little_endian: bool
-    header: Construct
-    item_header: Construct
-
-    @cached_property
-    def short(self) -> struct.Struct:
-        """group, element, VR, 16-bit length (explicit VR only)."""
-        return _formats(self)[HeaderForm.SHORT]
-
-    @cached_property
-    def long(self) -> struct.Struct:
-        """group, element, VR, reserved, 32-bit length (explicit VR only)."""
-        return _formats(self)[HeaderForm.LONG]
-
-    @cached_property
-    def implicit(self) -> struct.Struct:
-        """group, element, 32-bit length: implicit VR headers, items and delimiters."""
-        return _formats(self)[HeaderForm.IMPLICIT]
-
-    @cached_property
-    def tag(self) -> struct.Struct:
-        """group, element: the first two fields every header of this encoding starts with."""
-        return tag_format(self.item_header)
-
-    @cached_property
-    def u16(self) -> struct.Struct:
-        return struct.Struct("<H" if self.little_endian else ">H")
-
-    @cached_property
-    def u32(self) -> struct.Struct:
-        return struct.Struct("<I" if self.little_endian else ">I")
+def item_header_schema(encoding: Encoding) -> Construct:
+    """The item and delimitation item header schema of ``encoding`` (PS3.5 7.5)."""
+    return _HEADERS[encoding.name][1]
 
 
-_FORMAT_CACHE: dict[str, dict[HeaderForm, struct.Struct]] = {}
-
-
-def _formats(enc: Encoding) -> dict[HeaderForm, struct.Struct]:
-    cached = _FORMAT_CACHE.get(enc.name)
-    if cached is None:
-        item = fixed_format(enc.item_header, {"group": ITEM_GROUP})
-        if enc.explicit_vr:
-            short = fixed_format(enc.header, {"group": 0x0008, "vr": b"CS"})
-            long = fixed_format(enc.header, {"group": 0x0008, "vr": b"OB"})
-        else:
-            short = long = fixed_format(enc.header, {"group": 0x0008})
-        cached = {
-            HeaderForm.SHORT: struct.Struct(short),
-            HeaderForm.LONG: struct.Struct(long),
-            HeaderForm.IMPLICIT: struct.Struct(item),
-        }
-        _FORMAT_CACHE[enc.name] = cached
-    return cached
-
-
-EXPLICIT_LE = Encoding(
-    "Explicit VR Little Endian", True, True, ExplicitVRLittleEndianHeader, ItemHeaderLE
-)
-IMPLICIT_LE = Encoding(
-    "Implicit VR Little Endian", False, True, ImplicitVRLittleEndianHeader, ItemHeaderLE
-)
-EXPLICIT_BE = Encoding(
-    "Explicit VR Big Endian", True, False, ExplicitVRBigEndianHeader, ItemHeaderBE
-)
-ENCODINGS = (EXPLICIT_LE, IMPLICIT_LE, EXPLICIT_BE)
-
-
-def header_form(encoding: Encoding, group: int, vr: bytes | None) -> HeaderForm:
-    """The header layout an element uses (PS3.5 7.1.2, 7.5)."""
-    if not encoding.explicit_vr or group == ITEM_GROUP or vr is None:
-        return HeaderForm.IMPLICIT
-    return HeaderForm.LONG if vr in LONG_LENGTH_VRS else HeaderForm.SHORT
+_HEADERS: dict[str, tuple[Construct, Construct]] = {
+    EXPLICIT_LE.name: (ExplicitVRLittleEndianHeader, ItemHeaderLE),
+    IMPLICIT_LE.name: (ImplicitVRLittleEndianHeader, ItemHeaderLE),
+    EXPLICIT_BE.name: (ExplicitVRBigEndianHeader, ItemHeaderBE),
+}
 
 
 def is_tag(tag: int) -> Any:
@@ -234,13 +185,4 @@ def is_tag(tag: int) -> Any:
 
 def delimiter(encoding: Encoding, tag: int) -> Construct:
     """PS3.5 7.5.2 Table 7.5-2/7.5-3: an item or sequence delimitation item (length 0 if valid)."""
-    return Struct(*encoding.item_header.subcons, Check(is_tag(tag)))
-
-
-def tag_int(group: int, element: int) -> int:
-    return (group << 16) | element
-
-
-def format_tag(tag: int) -> str:
-    """``GGGG,EEEE`` in upper-case hex, as the output contract writes tags."""
-    return f"{tag >> 16:04X},{tag & 0xFFFF:04X}"
+    return Struct(*item_header_schema(encoding).subcons, Check(is_tag(tag)))

@@ -9,11 +9,28 @@ from construct import Bytes, Const, Struct, Switch
 from dcmstruct import specdata
 from dcmstruct.schema.dataset import grammar
 from dcmstruct.schema.deflate import RawDeflate
-from dcmstruct.schema.element import EXPLICIT_BE, EXPLICIT_LE, IMPLICIT_LE, Encoding
+from dcmstruct.schema.layout import (
+    EXPLICIT_BE,
+    EXPLICIT_LE,
+    IMPLICIT_LE,
+    PREAMBLE_LENGTH,
+    PREFIX,
+    TRANSFER_SYNTAX_UID,
+    dataset_encoding,
+)
 from dcmstruct.schema.repeat import RepeatUntilTag
 
-PREAMBLE_LENGTH = 128
-PREFIX = b"DICM"
+__all__ = [
+    "PREAMBLE_LENGTH",
+    "PREFIX",
+    "TRANSFER_SYNTAX_UID",
+    "FileMetaGroup",
+    "Part10File",
+    "Preamble",
+    "Prefix",
+    "dataset_encoding",
+    "meta_transfer_syntax",
+]
 # PS3.10 7.1: a 128-byte File Preamble, content unspecified (all zero if unused).
 Preamble = Bytes(PREAMBLE_LENGTH)
 # PS3.10 7.1: the four-byte DICOM Prefix.
@@ -23,8 +40,6 @@ FileMetaGroup = RepeatUntilTag(
     grammar(EXPLICIT_LE).element, lambda tag: tag >> 16 != 0x0002, big_endian=False
 )
 
-TRANSFER_SYNTAX_UID = 0x00020010
-
 
 def meta_transfer_syntax(meta: Any) -> specdata.TransferSyntax | None:
     """The transfer syntax that (0002,0010) of a parsed meta group names, if known."""
@@ -33,18 +48,6 @@ def meta_transfer_syntax(meta: Any) -> specdata.TransferSyntax | None:
             uid = bytes(element.value).rstrip(b"\0 ").decode("ascii", "replace")
             return specdata.transfer_syntax(uid)
     return None
-
-
-def dataset_encoding(ts: specdata.TransferSyntax | None) -> Encoding | None:
-    """How the data set of a file with transfer syntax ``ts`` is encoded (PS3.5 10, Annex A):
-    None when ``ts`` is unknown (the reader must detect it). A deflated data set is Explicit
-    VR Little Endian once inflated (PS3.5 A.5). The index and :data:`Part10File` both decide
-    with this one function."""
-    if ts is None:
-        return None
-    if not ts.explicit_vr:
-        return IMPLICIT_LE  # PS3.5 A.1
-    return EXPLICIT_LE if ts.little_endian else EXPLICIT_BE  # PS3.5 A.2, A.3
 
 
 def _dataset_form(ctx: Any) -> str:

@@ -42,7 +42,7 @@ from dcmstruct.exitcode import ExitCode
 from dcmstruct.index import ElementIndex, Limits, index_file
 from dcmstruct.model import Kind, Stream
 from dcmstruct.safetext import terminal_safe
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 from dcmstruct.tui.decode import kind_name
 from dcmstruct.tui.filechange import FileChange
 from dcmstruct.tui.literal import literal

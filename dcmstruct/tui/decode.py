@@ -17,7 +17,7 @@ import numpy as np
 
 from dcmstruct import specdata
 from dcmstruct.model import UNDEFINED, Kind, Stream
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 from dcmstruct.tui.structure import Structure
 from dcmstruct.values import NUMERIC_DTYPES, decode_numbers, little_endian
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from dcmstruct.arrays import member
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import UNDEFINED, Kind, vr_code
 
@@ -192,7 +193,7 @@ def masked_nodes(index: ElementIndex) -> npt.NDArray[np.bool_]:
     group = (tag >> 16) & 0xFFFF
     # Odd groups below 0009 are illegal (PS3.5 7.8.1) but may hold anything: hidden as well.
     private = is_element & (group & 1 == 1) & ~_is_private_creator(tag)
-    direct = is_element & np.isin(tag, np.fromiter(IDENTIFYING_TAGS, np.int64))
+    direct = is_element & member(tag, np.fromiter(IDENTIFYING_TAGS, np.int64))
     # Bytes that form no element may be the remains of any value, a patient's name included.
     unparsed = c.kind == Kind.TRAILING
     hidden: npt.NDArray[np.bool_] = np.asarray(private | direct | unparsed, dtype=np.bool_)

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dcmstruct import specdata
+from dcmstruct.arrays import member
 from dcmstruct.model import Kind, Stream
 from dcmstruct.tui.pointers import frame_fragments
 from dcmstruct.tui.structure import Structure
@@ -126,7 +127,7 @@ class ImageInfo:
 def pixel_nodes(structure: Structure) -> list[int]:
     """Every Pixel Data element, the top-level data set's first."""
     c = structure.index.columns
-    hits = np.flatnonzero((c.kind == Kind.ELEMENT) & np.isin(c.tag, _PIXEL_TAGS)).tolist()
+    hits = np.flatnonzero((c.kind == Kind.ELEMENT) & member(c.tag, _PIXEL_TAGS)).tolist()
     return sorted(hits, key=lambda i: (int(c.depth[i]), int(c.stream[i]) == 0, i))
 
 

@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from dcmstruct import specdata
+from dcmstruct.arrays import member
 from dcmstruct.model import Kind, Stream, vr_code
 from dcmstruct.tui.decode import SINGLE_VALUED
 from dcmstruct.tui.structure import Structure
@@ -280,7 +281,7 @@ class ValueScan:
             (c.kind[order] == Kind.ELEMENT)
             & (c.value_offset[order] >= 0)
             & (c.length[order] > 0)
-            & np.isin(c.vr[order], np.array(vrs, dtype=c.vr.dtype))
+            & member(c.vr[order], np.array(vrs, dtype=c.vr.dtype))
         )
         nodes = order[keep]
         offsets = c.offset[nodes]

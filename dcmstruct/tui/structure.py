@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import UNDEFINED, Kind, Stream
-from dcmstruct.schema.element import HeaderForm
+from dcmstruct.schema.layout import HeaderForm
 from dcmstruct.source import SourceChanged
 from dcmstruct.tui.filechange import FileChange, detect, size_now
 

@@ -11,7 +11,7 @@ import numpy as np
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import Kind, Node, Stream
 from dcmstruct.paths import item_numbers, node_path
-from dcmstruct.schema.element import HeaderForm, format_tag
+from dcmstruct.schema.layout import HeaderForm, format_tag
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import REGISTRY
 from dcmstruct.values import little_endian

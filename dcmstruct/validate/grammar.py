@@ -8,7 +8,6 @@ C time per byte, not Python time. Nothing here knows about the index: the value 
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -422,10 +421,19 @@ _DS = re.compile(rb" *[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)? *")
 _UID_COMPONENT = re.compile(rb"0|[1-9]\d*")
 
 
+def _days_in_month(year: int, month: int) -> int:
+    """The Gregorian calendar's days in ``month`` of ``year`` (not ``calendar``: it imports
+    ``locale``, a millisecond of start-up for one table)."""
+    if month == 2:
+        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+        return 29 if leap else 28
+    return 30 if month in (4, 6, 9, 11) else 31
+
+
 def _date_problem(year: int, month: int, day: int) -> str | None:
     if not 1 <= month <= 12:
         return f"month {month:02d} is not 01-12"
-    last = calendar.monthrange(year if year > 0 else 2000, month)[1]
+    last = _days_in_month(year if year > 0 else 2000, month)
     if year == 0:
         return "year 0000 does not exist"
     if not 1 <= day <= last:

@@ -19,7 +19,7 @@ from textual.widgets.tree import TreeNode
 
 from dcmstruct.model import Kind, Stream
 from dcmstruct.safetext import safe_bytes, terminal_safe
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 from dcmstruct.tui.messages import ElementChosen
 from dcmstruct.tui.structure import I64, Structure
 from dcmstruct.values import short_value

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dcmstruct import specdata
 from dcmstruct.model import Kind, Stream
 from dcmstruct.safetext import terminal_safe
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 from dcmstruct.uids import EXPLICIT_VR_LITTLE_ENDIAN
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding

@@ -8,8 +8,9 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from dcmstruct import specdata
+from dcmstruct.arrays import distinct_inverse, member
 from dcmstruct.model import Kind, vr_code, vr_text
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.registry import FINDINGS_PER_RULE, index_rule, rule
@@ -225,7 +226,7 @@ def vl_not_multiple(ctx: Context) -> Iterator[Finding]:
         if info is not None and info.value_size and info.value_size > 1:
             b = code.encode("ascii")
             sizes[(b[0] << 8) | b[1]] = info.value_size
-    idx = np.flatnonzero((c.kind == Kind.ELEMENT) & (c.length > 0) & np.isin(c.vr, list(sizes)))
+    idx = np.flatnonzero((c.kind == Kind.ELEMENT) & (c.length > 0) & member(c.vr, list(sizes)))
     for i in idx.tolist():
         size = sizes[int(c.vr[i])]
         length = int(c.length[i])
@@ -326,7 +327,7 @@ ILLEGAL_GROUPS = frozenset({0x0001, 0x0003, 0x0005, 0x0007, 0xFFFF})
 def illegal_group(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
     groups = c.tag >> 16
-    idx = np.flatnonzero((c.kind == Kind.ELEMENT) & np.isin(groups, list(ILLEGAL_GROUPS)))
+    idx = np.flatnonzero((c.kind == Kind.ELEMENT) & member(groups, list(ILLEGAL_GROUPS)))
     for i in idx.tolist():
         yield ctx.finding(
             "ILLEGAL_GROUP",
@@ -353,8 +354,8 @@ def unknown_standard_tag(ctx: Context) -> Iterator[Finding]:
         (c.kind == Kind.ELEMENT) & even & ((c.tag & 0xFFFF) != 0) & ((c.tag >> 16) != 0xFFFE)
     )
     # One dictionary look-up per distinct tag, not per element.
-    distinct, which = np.unique(c.tag[idx], return_inverse=True)
-    unknown = np.array([specdata.lookup(int(t)) is None for t in distinct.tolist()], dtype=bool)
+    found, which = distinct_inverse(c.tag[idx])
+    unknown = np.array([specdata.lookup(int(t)) is None for t in found.tolist()], dtype=bool)
     for i in idx[unknown[which]].tolist():
         tag = int(c.tag[i])
         yield ctx.finding(

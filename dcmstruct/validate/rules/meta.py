@@ -16,7 +16,7 @@ import numpy as np
 from dcmstruct import specdata
 from dcmstruct.model import Kind, Stream
 from dcmstruct.safetext import terminal_safe
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.registry import index_rule, rule

@@ -17,10 +17,10 @@ from typing import Literal
 import numpy as np
 
 from dcmstruct import specdata, wording
+from dcmstruct.arrays import member
 from dcmstruct.model import Kind, vr_code
 from dcmstruct.safetext import terminal_safe
-from dcmstruct.schema.element import fixed_format, format_tag
-from dcmstruct.schema.pixel import RLE_MAX_SEGMENTS, RleHeader
+from dcmstruct.schema.layout import RLE_HEADER_FORMAT, RLE_MAX_SEGMENTS, format_tag
 from dcmstruct.uids import ENCAPSULATED_UNCOMPRESSED, RLE_LOSSLESS
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
@@ -43,7 +43,7 @@ HIGH_BIT = 0x00280102
 # PS3.5 G.1 (RLE) and A.4.11 (Encapsulated Uncompressed): each frame in exactly one fragment.
 ONE_FRAGMENT_PER_FRAME = frozenset({RLE_LOSSLESS, ENCAPSULATED_UNCOMPRESSED})
 # PS3.5 G.5, read with the format derived from the schema: segment count, 15 offsets.
-_RLE_HEADER = struct.Struct(fixed_format(RleHeader, {}))
+_RLE_HEADER = struct.Struct(RLE_HEADER_FORMAT)
 RLE_HEADER_SIZE = _RLE_HEADER.size
 
 # Findings of one rule for one Pixel Data element beyond this many are summarised in one more.
@@ -119,11 +119,11 @@ def analyse(ctx: Context) -> Analysis:
     c = ctx.columns
     is_element = c.kind == int(Kind.ELEMENT)
     attrs_by_owner: dict[int, dict[int, int]] = {}
-    for i in np.flatnonzero(is_element & np.isin(c.tag, _ATTR_TAGS)).tolist():
+    for i in np.flatnonzero(is_element & member(c.tag, _ATTR_TAGS)).tolist():
         attrs_by_owner.setdefault(int(c.parent[i]), {}).setdefault(int(c.tag[i]), i)
     ts = ctx.index.transfer_syntax
     elements: list[PixelElement] = []
-    for i in np.flatnonzero(is_element & np.isin(c.tag, _PIXEL_TAGS)).tolist():
+    for i in np.flatnonzero(is_element & member(c.tag, _PIXEL_TAGS)).tolist():
         owner = int(c.parent[i])
         tag = int(c.tag[i])
         # Undefined length: fragments (PS3.5 A.4), unless written as a sequence (VR SQ), which

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dcmstruct.arrays import first_and_count, member
 from dcmstruct.model import Kind, vr_code
 from dcmstruct.safetext import terminal_safe
-from dcmstruct.schema.element import format_tag
+from dcmstruct.schema.layout import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.registry import rule
@@ -26,7 +27,7 @@ def _private_group(group: int) -> bool:
 
 
 def _private(groups: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-    private: npt.NDArray[np.bool_] = (groups % 2 == 1) & ~np.isin(groups, list(ILLEGAL_GROUPS))
+    private: npt.NDArray[np.bool_] = (groups % 2 == 1) & ~member(groups, list(ILLEGAL_GROUPS))
     return private
 
 
@@ -53,17 +54,17 @@ def private_creator_missing(ctx: Context) -> Iterator[Finding]:
     groups, elements = tags >> 16, tags & 0xFFFF
     private = _private(groups)
     creator = private & (elements >= 0x0010) & (elements <= 0x00FF)
-    member = private & (elements >= 0x1000)
+    in_block = private & (elements >= 0x1000)
     creators = _block_keys(keys[creator], groups[creator], elements[creator])
-    members = np.flatnonzero(member)
+    members = np.flatnonzero(in_block)
     wanted = _block_keys(keys[members], groups[members], elements[members] >> 8)
-    orphans = members[~np.isin(wanted, creators)]
+    orphans = members[~member(wanted, creators.tolist())]
     if not len(orphans):
         return
     # One finding per block without a creator, at its first element: a vendor's block of
     # fifty elements is one missing creator, not fifty faults.
     block = _block_keys(keys[orphans], groups[orphans], elements[orphans] >> 8)
-    _, first, size = np.unique(block, return_index=True, return_counts=True)
+    _, first, size = first_and_count(block)
     for k in np.argsort(orphans[first], kind="stable").tolist():
         row = int(orphans[first[k]])
         more = int(size[k]) - 1
@@ -151,7 +152,7 @@ def private_tag_reserved_range(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
     group = c.tag >> 16
     element = c.tag & 0xFFFF
-    private = (group % 2 == 1) & ~np.isin(group, list(ILLEGAL_GROUPS))
+    private = (group % 2 == 1) & ~member(group, list(ILLEGAL_GROUPS))
     reserved = ((element >= 0x0001) & (element <= 0x000F)) | (
         (element >= 0x0100) & (element <= 0x0FFF)
     )

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dcmstruct import specdata
+from dcmstruct.arrays import distinct_inverse, distinct_pairs_inverse, member
 from dcmstruct.model import Kind, Stream, vr_code, vr_text
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.validate import grammar, strings
@@ -76,7 +77,7 @@ def _bulk_data(tags: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     written with a string VR (the pixel rules report that VR)."""
     group, element = tags >> 16, tags & 0xFFFF
     mask: npt.NDArray[np.bool_] = (
-        ((group == 0x7FE0) & np.isin(element, (0x0008, 0x0009, 0x0010)))
+        ((group == 0x7FE0) & member(element, (0x0008, 0x0009, 0x0010)))
         | ((group >= 0x6000) & (group <= 0x601E) & (group % 2 == 0) & (element == 0x3000))
         | ((group == 0x5400) & (element == 0x1010))
         | (tags == 0xFFFCFFFC)
@@ -101,7 +102,7 @@ class _FileState:
         # FILE_TRUNCATED) is left out: the bytes there are not the value its header describes.
         self.strings: npt.NDArray[np.intp] = np.flatnonzero(
             elements
-            & np.isin(c.vr, _STRING_CODES)
+            & member(c.vr, _STRING_CODES)
             & ~_bulk_data(c.tag)
             & (c.length > 0)
             & (c.value_offset >= 0)
@@ -132,7 +133,7 @@ class _FileState:
             of = np.full(len(nodes), 0 if top == grammar.DEFAULT else 1, dtype=np.int32)
             of[(c.tag[nodes] >> 16) == 0x0002] = 0
             return of, [grammar.DEFAULT] if top == grammar.DEFAULT else [grammar.DEFAULT, top]
-        owners, where = np.unique(parents, return_inverse=True)
+        owners, where = distinct_inverse(parents)
         owner_ids = np.zeros(len(owners), dtype=np.int32)
         for k, owner in enumerate(owners.tolist()):
             cs = self.charset(owner if owner >= 0 else -1)
@@ -640,7 +641,7 @@ def check_vm_mismatch(ctx: Context) -> Iterator[Finding]:
     codes = np.array([vr_code(v) for v in _NUMERIC_SIZES], dtype=np.uint16)
     binary = np.flatnonzero(
         (c.kind == Kind.ELEMENT)
-        & np.isin(c.vr, codes)
+        & member(c.vr, codes)
         & (c.length > 0)
         & (c.value_offset >= 0)
         & (c.end - c.value_offset == c.length)  # not cut by a length that overruns
@@ -651,12 +652,8 @@ def check_vm_mismatch(ctx: Context) -> Iterator[Finding]:
     binary, sizes, lengths = binary[whole], sizes[whole], lengths[whole]
     counts = lengths // sizes
     # Judged once per distinct (tag, VR, count).
-    keys = np.stack([(c.tag[binary] << 16) | c.vr[binary].astype(np.int64), counts], axis=1)
-    distinct, which = np.unique(keys, axis=0, return_inverse=True)
-    verdicts = [
-        _vm_violated(key >> 16, vr_text(key & 0xFFFF) or "", count)
-        for key, count in distinct.tolist()
-    ]
+    found, which = distinct_pairs_inverse((c.tag[binary] << 16) | c.vr[binary], counts)
+    verdicts = [_vm_violated(key >> 16, vr_text(key & 0xFFFF) or "", count) for key, count in found]
     bad = np.array([v is not None for v in verdicts], dtype=np.bool_)
     for k in np.flatnonzero(bad[which.reshape(-1)]).tolist():
         i = int(binary[k])
@@ -681,7 +678,7 @@ def check_vm_mismatch(ctx: Context) -> Iterator[Finding]:
 def _screen_vm(table: strings.StringTable) -> set[int]:
     """Exactly the multi-valued values whose count of 5CH-separated values breaks the VM:
     counted over the joined contents, judged once per distinct (tag, VR, count)."""
-    multi = np.isin(table.vr_codes, _MULTI_VALUED_CODES)
+    multi = member(table.vr_codes, _MULTI_VALUED_CODES)
     if not multi.any():
         return set()
     joined = np.frombuffer(table.joined, dtype=np.uint8)
@@ -703,11 +700,11 @@ def _screen_vm(table: strings.StringTable) -> set[int]:
         | (table.vr_codes[rows].astype(np.int64) << 15)
         | np.minimum(count[rows], (1 << 15) - 1)
     )
-    distinct, which = np.unique(keys, return_inverse=True)
+    found, which = distinct_inverse(keys)
     bad = np.array(
         [
             _vm_violated(key >> 31, vr_text((key >> 15) & 0xFFFF) or "", key & 0x7FFF) is not None
-            for key in distinct.tolist()
+            for key in found.tolist()
         ],
         dtype=np.bool_,
     )
@@ -842,7 +839,7 @@ def check_vr_mismatch_dictionary(ctx: Context) -> Iterator[Finding]:
         # (0002,0000), a real attribute with its own VR (UL).
         & ((tags & 0xFFFF != 0) | (tags == 0x00020000))
         & (tags <= 0xFFFFFFFF)
-        & np.isin(c.vr, _VALID_CODES)
+        & member(c.vr, _VALID_CODES)
         & (c.vr != _UN)
         & (tags != PIXEL_DATA)  # PIXEL_DATA_VR_INVALID owns Pixel Data's VR,
         & (tags != FILE_META_VERSION)  # and META_VERSION_INVALID (0002,0001)'s
@@ -850,7 +847,7 @@ def check_vr_mismatch_dictionary(ctx: Context) -> Iterator[Finding]:
     if nodes.size == 0:
         return
     keys = (tags[nodes] << 16) | c.vr[nodes].astype(np.int64)
-    unique, inverse = np.unique(keys, return_inverse=True)
+    unique, inverse = distinct_inverse(keys)
     expected: list[tuple[str, ...] | None] = []
     for key in unique.tolist():
         tag, vr = key >> 16, vr_text(key & 0xFFFF) or ""
