@@ -4,6 +4,7 @@ and the small header reads that the walk, recovery and container detection all m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from dcmstruct import specdata
 from dcmstruct.index.faults import FaultCode, FaultLog
@@ -66,6 +67,7 @@ class Frame:
     enc: Encoding
     depth: int  # depth of the nodes directly inside it
     hidden: bool = False  # deeper than the depth limit: walked, but nothing recorded
+    setup: tuple[Any, ...] | None = None  # the walk's per-frame locals (walker.Walker.walk)
 
 
 _IMPLICIT_VR_CACHE: dict[int, int] = {}

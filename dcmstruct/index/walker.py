@@ -141,15 +141,25 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
             # A data set: the top level, the meta group or an item. The common case (a header
             # that fits, a short value that fits) is inlined, rows appended directly; anything
             # else (long VRs, sequences, faults) goes through element() and ends this loop.
-            enc = f.enc
-            explicit = enc.explicit_vr
-            unpack = enc.short.unpack_from if explicit else enc.implicit.unpack_from
-            meta = fk == FrameKind.META
-            u32 = enc.u32.unpack_from
-            node, depth = f.node, f.depth
-            flags = _ELEMENT | (EXPLICIT_BIT if explicit else 0) | stream_bits
+            # What the loop needs of the frame, worked out once per frame (a data set is
+            # entered again after each sequence inside it).
+            setup = f.setup
+            if setup is None or setup[0] is not f.enc:
+                enc = f.enc
+                explicit = enc.explicit_vr
+                setup = f.setup = (
+                    enc,
+                    explicit,
+                    enc.short.unpack_from if explicit else enc.implicit.unpack_from,
+                    enc.u32.unpack_from,
+                    fk == FrameKind.META,
+                    f.node,
+                    f.depth,
+                    _ELEMENT | (EXPLICIT_BIT if explicit else 0) | stream_bits,
+                    fk == FrameKind.ITEM and not f.defined,  # closed by an Item Delimitation Item
+                )
+            enc, explicit, unpack, u32, meta, node, depth, flags, closes = setup
             room = 0 if hidden or not inline else max_nodes - (len(small) >> 2)
-            closes = fk == FrameKind.ITEM and not f.defined  # by an Item Delimitation Item
             while True:
                 if pos + HEADER > limit:
                     if pos < limit:
@@ -185,18 +195,14 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
                             if end <= limit:
                                 big_extend((pos, end, tag, length, pos + LONG_HEADER))
                                 small_extend((node, depth, vrc, flags))
-                                self.push(
-                                    stack,
-                                    Frame(
-                                        FrameKind.SEQUENCE,
-                                        len(t) - 1,
-                                        end,
-                                        defined,
-                                        enc,
-                                        depth + 1,
-                                        False,
-                                    ),
-                                )
+                                frame = Frame(
+                                    FrameKind.SEQUENCE, (len(small) >> 2) - 1, end, defined,
+                                    enc, depth + 1, False,
+                                )  # fmt: skip
+                                if depth + 1 <= max_depth:  # push(), inlined
+                                    stack.append(frame)
+                                else:
+                                    self.push(stack, frame)
                                 pos += LONG_HEADER
                                 break
                         elif length != UNDEFINED_LENGTH and pos + LONG_HEADER + length <= limit:
