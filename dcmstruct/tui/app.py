@@ -65,8 +65,8 @@ from dcmstruct.tui.structure import Mark, Structure, find_tag, next_position
 from dcmstruct.tui.widgets import ElementTree, FindingsPanel, HexView, Inspector
 from dcmstruct.tui.widgets.element_tree import EXPAND_CAP
 from dcmstruct.tui.widgets.hex_view import ROW_WIDTHS, hex_view_width
-from dcmstruct.validate.engine import validate_index
-from dcmstruct.validate.finding import Finding, Severity
+from dcmstruct.validate.engine import findings_from_faults, validate_index
+from dcmstruct.validate.finding import Finding
 
 _TREE_MIN = 30  # columns the structure pane keeps before the hex pane may widen
 _HEX_CHROME = 3  # border (2) + vertical scrollbar (1)
@@ -120,19 +120,9 @@ class Search:
 
 
 def faults_as_findings(structure: Structure) -> list[Finding]:
-    """The indexer's faults, shown until the validator (which reports them too) is done."""
-    c = structure.index.columns
-    out = []
-    for f in structure.index.faults:
-        has_tag = 0 <= f.node < len(c) and c.kind[f.node] != Kind.TRAILING
-        tag = int(c.tag[f.node]) if has_tag else None
-        out.append(
-            Finding(
-                f.code, Severity.ERROR, f.offset, f.length, tag, "", f.message, f.stream, f.node
-            )
-        )
-    out.sort(key=lambda f: (int(f.stream), f.offset, f.rule))
-    return out
+    """The indexer's faults, shown until the validator (which reports them too) is done: the
+    validator's own conversion, so each has its rule's severity, tag and path."""
+    return findings_from_faults(structure.index)
 
 
 class DcmViewApp(App[int]):

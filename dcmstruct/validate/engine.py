@@ -8,6 +8,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from dcmstruct.index import ElementIndex, Limits, index_file
+from dcmstruct.model import Fault
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import FINDINGS_PER_RULE, REGISTRY, load_all
@@ -59,18 +60,9 @@ def validate_index(
         if not selection.enabled(rule.name):
             continue
         if rule.check is None:
-            for n in by_code.get(rule.name, ()):
-                fault = index.faults[n]
-                findings.append(
-                    ctx.finding(
-                        rule.name,
-                        fault.message,
-                        node=fault.node,
-                        offset=fault.offset,
-                        length=fault.length,
-                        stream=fault.stream,
-                    )
-                )
+            findings.extend(
+                _from_faults(ctx, [index.faults[n] for n in by_code.get(rule.name, ())])
+            )
             continue
         try:
             findings.extend(_capped(ctx, rule.name, rule.check(ctx)))
@@ -91,6 +83,32 @@ def validate_index(
             internal.append(f"rule {rule.name} failed:\n{traceback.format_exc()}")
     findings.sort(key=lambda f: (int(f.stream), f.offset, f.rule))
     return findings, internal
+
+
+def findings_from_faults(
+    index: ElementIndex, severities: dict[str, Severity] | None = None
+) -> list[Finding]:
+    """The index's faults as findings, in byte order: each under its rule, at the rule's
+    severity (or the one ``severities`` gives it), with its tag and path. The viewer shows
+    these while the validator, which reports them too, is still running."""
+    load_all()
+    found = _from_faults(Context(index, severities), index.faults)
+    found.sort(key=lambda f: (int(f.stream), f.offset, f.rule))
+    return found
+
+
+def _from_faults(ctx: Context, faults: Iterable[Fault]) -> list[Finding]:
+    return [
+        ctx.finding(
+            f.code,
+            f.message,
+            node=f.node,
+            offset=f.offset,
+            length=f.length,
+            stream=f.stream,
+        )
+        for f in faults
+    ]
 
 
 def _capped(ctx: Context, name: str, found: Iterable[Finding]) -> list[Finding]:
