@@ -32,7 +32,13 @@ from dcmstruct.index import ElementIndex, Limits, index_source
 from dcmstruct.model import Fault, Kind, Stream
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.source import Source
-from dcmstruct.values import NUMERIC_DTYPES, decode_numbers, little_endian
+from dcmstruct.values import (
+    NUMERIC_DTYPES,
+    decode_numbers,
+    decode_tags,
+    little_endian,
+    split_values,
+)
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -44,8 +50,6 @@ __all__ = ["DEFAULT_VALUE_LIMIT", "Dataset", "Element", "Value", "ValueTooLarge"
 #: :meth:`Dataset.value` reads at most this many bytes of one value unless told otherwise.
 DEFAULT_VALUE_LIMIT = 64 << 20
 
-# PS3.5 Table 6.2-1: a backslash in these is text, not a value separator.
-_SINGLE_VALUED = frozenset({"LT", "ST", "UT", "UR"})
 # PS3.5 Table 6.2-1: leading spaces are padding too (trailing spaces are, for every text VR).
 _LEADING_PAD = frozenset({"AE", "CS", "DS", "IS", "LO", "SH"})
 _ARRAY_VRS = frozenset({"OB", "OW", "OL", "OV", "OF", "OD", "UN"})
@@ -267,11 +271,10 @@ close: PatientName, PatientSex, PatientAge"
         if vr is None or vr in _ARRAY_VRS or vr not in specdata.VR_CODES:
             return raw
         if vr in NUMERIC_DTYPES:
-            numbers = decode_numbers(vr, raw, little_endian(self.index, el.node))
+            little = little_endian(self.index, el.node)
             if vr == "AT":
-                pairs = numbers[: len(numbers) - len(numbers) % 2].reshape(-1, 2).astype(np.int64)
-                numbers = (pairs[:, 0] << 16) | pairs[:, 1]
-            return _one_or_list(numbers.tolist())
+                return _one_or_list(decode_tags(raw, little).tolist())
+            return _one_or_list(decode_numbers(vr, raw, little).tolist())
         return _text(vr, raw.decode(self._codec(el.node, vr, raw), errors="replace"))
 
     def _codec(self, node: int, vr: str, raw: bytes) -> str:
@@ -326,7 +329,7 @@ def _one_or_list(values: list[Scalar]) -> Value:
 
 
 def _text(vr: str, text: str) -> Value:
-    parts = [text] if vr in _SINGLE_VALUED else text.split("\\")
+    parts = split_values(vr, text)
     lead = vr in _LEADING_PAD
     out: list[Scalar] = []
     for part in parts:

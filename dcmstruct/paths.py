@@ -119,7 +119,7 @@ def resolve(index: ElementIndex, steps: list[Step]) -> int:
             where = "/".join(s.text for s in steps[:n])
             node = _element(index, container, step.key, said, where)
         if step.item is not None:
-            kids = np.asarray(index.children(node), dtype=np.int64)
+            kids = index.children(node, array=True)
             contained = kids[member(c.kind[kids], _CONTAINED)]
             if not -len(contained) <= step.item < len(contained):
                 where = "the top level" if node < 0 else format_tag(int(c.tag[node]))
@@ -160,7 +160,7 @@ def _element(index: ElementIndex, container: int, key: str | int, said: str, whe
         if container < 0:
             rows = np.flatnonzero((c.tag == tag) & (c.parent == container))
         else:
-            kids = np.asarray(index.children(container), dtype=np.int64)
+            kids = index.children(container, array=True)
             rows = kids[c.tag[kids] == tag]
         rows = rows[c.kind[rows] == Kind.ELEMENT]
         if len(rows):

@@ -55,8 +55,23 @@ def file_kind(mode: int) -> str:
 
 
 # Kernel pseudo file systems report size 0 (or 4096) for files that have content: what they
-# say about a size is not what they give.
-_PSEUDO_FS = ("/proc/", "/sys/")
+# say about a size is not what they give. Told apart by their device (a symbolic link into them
+# is caught too, and a stat costs less than resolving every path).
+_PSEUDO_FS = ("/proc", "/sys")
+_PSEUDO_DEVICES: set[int] | None = None
+
+
+def _pseudo_devices() -> set[int]:
+    global _PSEUDO_DEVICES
+    if _PSEUDO_DEVICES is None:
+        devices = set()
+        for root in _PSEUDO_FS:
+            try:
+                devices.add(os.stat(root).st_dev)
+            except OSError:
+                continue
+        _PSEUDO_DEVICES = devices
+    return _PSEUDO_DEVICES
 
 
 def check_regular(path: str | os.PathLike[str], st: os.stat_result | None = None) -> None:
@@ -66,8 +81,14 @@ def check_regular(path: str | os.PathLike[str], st: os.stat_result | None = None
         st = os.stat(name)
     if not stat.S_ISREG(st.st_mode):
         raise NotRegularFile(0, f"not a regular file ({file_kind(st.st_mode)})", name)
-    real = os.path.realpath(name)
-    if real.startswith(_PSEUDO_FS) or real in ("/proc", "/sys"):
+    pseudo = st.st_dev in _pseudo_devices()
+    if not pseudo and st.st_size in (0, 4096):
+        # What such files report: look where the path leads (other mounts under /sys, such as
+        # cgroup or debugfs, have devices of their own). Only for these sizes: resolving a
+        # path costs a stat per component.
+        real = os.path.realpath(name)
+        pseudo = any(real == root or real.startswith(root + "/") for root in _PSEUDO_FS)
+    if pseudo:
         raise NotRegularFile(
             0, "a kernel pseudo-file (its size is not its content); copy it to a file first", name
         )

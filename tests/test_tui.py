@@ -1074,6 +1074,27 @@ def test_pixel_preview_screen(tmp_path: Path) -> None:
 
     drive(str(ROOT / "fixtures" / "encapsulated_jpeg.dcm"), encapsulated)
 
+    async def no_table(pilot: Pilot[Any]) -> None:
+        # BOT_MISSING: the viewer takes the first item for what the validator does, a fragment
+        # (PS3.5 A.4): named so in the tree, no offsets to jump by, frame 1 in the table.
+        app = pilot.app
+        assert isinstance(app, DcmViewApp) and app.structure is not None
+        await ask(pilot, "g", "0x240")  # inside the first item's value: FF D8 FF ...
+        await pilot.pause()
+        assert app.structure.index.node(tree_node(app)).kind == Kind.FRAGMENT
+        label = app.element_tree.cursor_node
+        assert label is not None and str(label.label).endswith("Fragment 1  40 bytes")
+        hex_view = app.query_one(HexView)
+        await pilot.press("j")
+        await pilot.pause()
+        assert hex_view.cursor == 0x240
+        await pilot.press("p")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "no Basic Offset Table: the" in text and "one fragment per frame" in text
+
+    drive(str(RULES / "BOT_MISSING.dcm"), no_table)
+
     # Three 2x4 frames, the last one cut short by the end of the value.
     _image(tmp_path, bytes(range(20)), frames=3)
 

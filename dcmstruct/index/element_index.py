@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 
@@ -107,7 +107,7 @@ class ElementIndex:
             rows = rows[order]
             s, e = starts[rows], starts[rows] + sizes[rows]
             reach = np.maximum.accumulate(e)
-            new = np.r_[True, s[1:] > reach[:-1] + _MERGE_GAP]
+            new = np.concatenate(([True], s[1:] > reach[:-1] + _MERGE_GAP))
             piece_of = np.cumsum(new) - 1
             piece_start = s[new]
             piece_end = np.maximum.reduceat(e, np.flatnonzero(new))
@@ -143,19 +143,31 @@ class ElementIndex:
         """Deprecated: :meth:`value_bytes` with a limit of 64 MiB."""
         return self.value_bytes(i, limit)
 
-    def children(self, i: int) -> list[int]:
-        """Indices of the nodes whose parent is ``i`` (-1: the top level), in file order."""
+    @overload
+    def children(self, i: int) -> list[int]: ...
+    @overload
+    def children(self, i: int, *, array: Literal[True]) -> npt.NDArray[np.int64]: ...
+    def children(self, i: int, *, array: bool = False) -> list[int] | npt.NDArray[np.int64]:
+        """Indices of the nodes whose parent is ``i`` (-1: the top level), in file order: a
+        list, or with ``array=True`` a read-only view of the one child table (no copy, so a
+        top level of a million nodes costs nothing to ask for; its length is the count).
+
+        The table is every node ordered by parent, built once on first use (a stable sort of
+        the parent column, 16 bytes a node)."""
         if self._children is None:
             parent = self.columns.parent.astype(np.int64)
             order = np.argsort(parent, kind="stable")
-            # parent -1 sorts first; starts[k] is where the children of node k - 1 begin.
-            bounds = np.searchsorted(parent[order], np.arange(-1, len(parent) + 1))
+            order.flags.writeable = False
+            # parent -1 sorts first; bounds[k] is where the children of node k - 1 begin.
+            counts = np.bincount(parent + 1, minlength=len(parent) + 1)
+            bounds = np.concatenate(([0], np.cumsum(counts)))
             self._children = (order, bounds)
         order, bounds = self._children
         k = i + 1
         if k < 0 or k + 1 >= len(bounds):
-            return []
-        return order[bounds[k] : bounds[k + 1]].tolist()  # type: ignore[no-any-return]
+            return order[:0] if array else []
+        kids = order[bounds[k] : bounds[k + 1]]
+        return kids if array else kids.tolist()
 
     def find(self, offset: int, stream: Stream = Stream.FILE) -> int | None:
         """The innermost node whose bytes hold ``offset``, if any: a binary search."""

@@ -17,14 +17,20 @@ import numpy as np
 
 from dcmstruct import specdata
 from dcmstruct.model import UNDEFINED, Kind, Stream
-from dcmstruct.schema.layout import format_tag
+from dcmstruct.pixeldata import read_uints
+from dcmstruct.schema.layout import PIXEL_DATA, format_tag
+from dcmstruct.tui.pixels import first_item_is_table, pixel_of
 from dcmstruct.tui.structure import Structure
-from dcmstruct.values import NUMERIC_DTYPES, decode_numbers, little_endian
+from dcmstruct.values import (
+    NUMERIC_DTYPES,
+    decode_numbers,
+    decode_tags,
+    little_endian,
+    split_values,
+)
 
 MAX_READ = 4096  # bytes of a value read for the inspector
 MAX_VALUES = 64  # values listed for a multi-valued element
-# PS3.5 6.2: these string VRs hold one value; a backslash in them is text, not a separator.
-SINGLE_VALUED = frozenset({"LT", "ST", "UT", "UR"})
 
 _KIND_NAMES = {
     Kind.PREAMBLE: "Preamble",
@@ -97,16 +103,17 @@ def decode(structure: Structure, node: int) -> list[Line]:
         kids = structure.children(node)
         items = int(np.count_nonzero(index.columns.kind[kids] == Kind.ITEM))
         return [Line("Items", f"{items:,}")]
-    if n.tag == 0x7FE00010 and n.length is None:
-        kids = structure.children(node)
-        count = int(np.count_nonzero(index.columns.kind[kids] == Kind.FRAGMENT))
-        return [
-            Line(
-                "Fragments",
-                f"{max(0, count - 1):,}",
-                "encapsulated (PS3.5 A.4), after the Basic Offset Table",
-            )
-        ]
+    if n.tag == PIXEL_DATA and n.length is None:
+        # The fragments as the validator counts them (dcmstruct.pixeldata's one decision of
+        # whether the first item is the Basic Offset Table).
+        enc = pixel_of(structure, node).encapsulation
+        count = 0 if enc is None else len(enc.fragments)
+        where = (
+            "after the Basic Offset Table"
+            if enc is not None and enc.bot is not None
+            else ("no Basic Offset Table: the first item is a fragment")
+        )
+        return [Line("Fragments", f"{count:,}", f"encapsulated (PS3.5 A.4), {where}")]
     value = _read(structure, node)
     if value is None:
         return []
@@ -131,7 +138,7 @@ def _read(structure: Structure, node: int, limit: int = MAX_READ) -> bytes | Non
 
 def _strings(vr: str, data: bytes, total: int) -> list[Line]:
     text = data.decode("latin-1").rstrip("\0 " if vr != "UI" else "\0")
-    values = [text] if vr in SINGLE_VALUED else text.split("\\")
+    values = split_values(vr, text)
     lines: list[Line] = []
     for i, value in enumerate(values[:MAX_VALUES]):
         shown, note = _string_value(vr, value)
@@ -233,29 +240,27 @@ def _numbers(vr: str, data: bytes, total: int, little: bool) -> list[Line]:
 
 
 def _tags(data: bytes, little: bool) -> list[Line]:
-    fmt = "<HH" if little else ">HH"
-    lines: list[Line] = []
-    for i in range(0, min(len(data), MAX_VALUES * 4) - 3, 4):
-        group, elem = struct.unpack_from(fmt, data, i)
-        tag = group << 16 | elem
-        lines.append(Line(f"[{i // 4}]", f"({format_tag(tag)})", specdata.keyword(tag) or ""))
-    return lines
+    tags = decode_tags(data[: MAX_VALUES * 4], little).tolist()
+    return [
+        Line(f"[{i}]", f"({format_tag(tag)})", specdata.keyword(tag) or "")
+        for i, tag in enumerate(tags)
+    ]
 
 
 def _fragment(structure: Structure, node: int) -> list[Line]:
     index = structure.index
-    parent = int(index.columns.parent[node])
-    first = parent >= 0 and structure.children(parent)[:1].tolist() == [node]
-    data = _read(structure, node) or b""
-    if not first:
+    if not first_item_is_table(structure, node):
         n = index.node(node)
+        data = _read(structure, node) or b""
         return [Line("Bytes", _hex(data[:32], (n.length or 0)))]
-    # PS3.5 A.4: the first item of encapsulated pixel data is the Basic Offset Table.
-    little = little_endian(index, parent) if parent >= 0 else True
-    count = len(data) // 4
-    offsets = struct.unpack_from(f"{'<' if little else '>'}{count}I", data) if count else ()
+    # PS3.5 A.4: the Basic Offset Table (the first item, unless it starts like a frame: the
+    # one decision of dcmstruct.pixeldata): its entry count from its length, its first values.
+    count = (index.node(node).length or 0) // 4
+    offsets = read_uints(index, structure, node, 4, MAX_VALUES)
     lines = [Line("Offsets", f"{count:,}" if count else "none", "Basic Offset Table entries")]
-    lines += [Line(f"[{i}]", f"{v:#x}", f"{v:,}") for i, v in enumerate(offsets[:MAX_VALUES])]
+    lines += [Line(f"[{i}]", f"{v:#x}", f"{v:,}") for i, v in enumerate(offsets)]
+    if count > len(offsets):
+        lines.append(Line("…", f"{count - len(offsets):,} more entries"))
     return lines
 
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from dcmstruct.arrays import member
+from dcmstruct.arrays import distinct, member
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import UNDEFINED, Kind, vr_code
+from dcmstruct.ranges import RangeSet
 
 # (tag, keyword) of PS3.15 Table E.1-1 (Basic Profile), those that identify; see above.
 IDENTIFYING: tuple[tuple[int, str], ...] = (
@@ -211,12 +212,10 @@ def masked_nodes(index: ElementIndex) -> npt.NDArray[np.bool_]:
         hidden[has_parent[inherited]] = True
 
 
-def masked_ranges(
-    index: ElementIndex, hidden: npt.NDArray[np.bool_]
-) -> dict[int, list[tuple[int, int]]]:
-    """Per stream: the sorted, merged byte ranges [start, end) to hide. A sequence's own value
-    is its items' headers and elements: only the values inside it are hidden (by the nodes
-    inside it), so the items stay readable as structure."""
+def masked_ranges(index: ElementIndex, hidden: npt.NDArray[np.bool_]) -> dict[int, RangeSet]:
+    """Per stream: the byte ranges to hide. A sequence's own value is its items' headers and
+    elements: only the values inside it are hidden (by the nodes inside it), so the items
+    stay readable as structure."""
     c = index.columns
     trailing = hidden & (c.kind == Kind.TRAILING)
     has_value = trailing | (
@@ -234,21 +233,11 @@ def masked_ranges(
             deep[fault.node] = True
     has_value |= deep & (c.value_offset >= 0)
     # An element with items under it (an SQ read as UN, say) shows them as nodes.
-    out: dict[int, list[tuple[int, int]]] = {}
+    out: dict[int, RangeSet] = {}
     rows = np.flatnonzero(has_value)
-    for stream in np.unique(c.stream[rows]).tolist():
+    for stream in distinct(c.stream[rows].astype(np.int64)).tolist():
         sel = rows[c.stream[rows] == stream]
         # Unparsed bytes have no value field: all of them are hidden.
         starts = np.where(trailing[sel], c.offset[sel], c.value_offset[sel])
-        ends = c.end[sel]
-        order = np.argsort(starts, kind="stable")
-        merged: list[tuple[int, int]] = []
-        for a, b in zip(starts[order].tolist(), ends[order].tolist(), strict=True):
-            if b <= a:
-                continue
-            if merged and a <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-            else:
-                merged.append((a, b))
-        out[int(stream)] = merged
+        out[int(stream)] = RangeSet.from_arrays(starts, c.end[sel])
     return out

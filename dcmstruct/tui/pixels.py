@@ -14,6 +14,7 @@ function), PS3.5 8.1.1 (native pixel cells), A.4 (encapsulated: fragments, offse
 from __future__ import annotations
 
 import contextlib
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,31 +22,35 @@ import numpy.typing as npt
 
 from dcmstruct import specdata
 from dcmstruct.arrays import member
-from dcmstruct.model import Kind, Stream
-from dcmstruct.tui.pointers import frame_fragments
+from dcmstruct.model import UNDEFINED, Kind, Stream
+from dcmstruct.pixeldata import (
+    BITS_ALLOCATED,
+    BITS_STORED,
+    COLUMNS,
+    DOUBLE_FLOAT_PIXEL_DATA,
+    FLOAT_PIXEL_DATA,
+    HIGH_BIT,
+    NUMBER_OF_FRAMES,
+    PIXEL_REPRESENTATION,
+    PIXEL_TAGS,
+    PLANAR_CONFIGURATION,
+    ROWS,
+    SAMPLES_PER_PIXEL,
+    FrameSource,
+    NativeLayout,
+    PixelData,
+    native_layout,
+    pixel_data,
+)
+from dcmstruct.schema.layout import PIXEL_DATA
 from dcmstruct.tui.structure import Structure
 from dcmstruct.values import decode_numbers, little_endian
 
-PIXEL_DATA = 0x7FE00010
-FLOAT_PIXEL_DATA = 0x7FE00008
-DOUBLE_FLOAT_PIXEL_DATA = 0x7FE00009
-_PIXEL_TAGS = (PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA)
-ATTRS = {
-    "samples": 0x00280002,
-    "photometric": 0x00280004,
-    "planar": 0x00280006,
-    "frames": 0x00280008,
-    "rows": 0x00280010,
-    "columns": 0x00280011,
-    "bits_allocated": 0x00280100,
-    "bits_stored": 0x00280101,
-    "high_bit": 0x00280102,
-    "pixel_rep": 0x00280103,
-    "center": 0x00281050,
-    "width": 0x00281051,
-    "intercept": 0x00281052,
-    "slope": 0x00281053,
-}
+# PS3.3 C.11.2 VOI LUT and C.11.1 Modality LUT: how the viewer windows a grey image.
+WINDOW_CENTER = 0x00281050
+WINDOW_WIDTH = 0x00281051
+RESCALE_INTERCEPT = 0x00281052
+RESCALE_SLOPE = 0x00281053
 F64 = npt.NDArray[np.float64]
 U8 = npt.NDArray[np.uint8]
 
@@ -89,11 +94,23 @@ class ImageInfo:
     problems: list[str] = field(default_factory=list)
 
     @property
+    def layout(self) -> NativeLayout | None:
+        """Where each frame is, as :mod:`dcmstruct.pixeldata` lays native pixel data out."""
+        return native_layout(
+            self.rows,
+            self.columns,
+            self.samples,
+            self.bits_allocated,
+            self.frames,
+            self.photometric,
+        )
+
+    @property
     def values_per_frame(self) -> int:
         """Stored values in one frame: YBR_FULL_422 keeps 2 values a pixel (Y, and Cb or Cr
         shared by two pixels, PS3.3 C.7.6.3.1.2), every other interpretation ``samples``."""
-        per_pixel = 2 if self.ybr422 else self.samples
-        return (self.rows or 0) * (self.columns or 0) * per_pixel
+        layout = self.layout
+        return 0 if layout is None else layout.values_per_frame
 
     @property
     def ybr422(self) -> bool:
@@ -101,7 +118,8 @@ class ImageInfo:
 
     @property
     def frame_bits(self) -> int:
-        return self.values_per_frame * (self.bits_allocated or 0)
+        layout = self.layout
+        return 0 if layout is None else layout.frame_bits
 
     @property
     def colour(self) -> bool:
@@ -112,10 +130,8 @@ class ImageInfo:
     @property
     def frames_present(self) -> int:
         """Frames with at least one byte in the file."""
-        bits = self.frame_bits
-        if bits <= 0:
-            return 0
-        return max(0, min(self.frames, -(-(self.available * 8) // bits)))
+        layout = self.layout
+        return 0 if layout is None else layout.frames_present(self.available)
 
     def describe(self) -> str:
         kind = "RGB" if self.colour else self.photometric or "?"
@@ -124,10 +140,47 @@ class ImageInfo:
         return f"{self.columns}x{self.rows} {kind}, {bits} {sign}, {self.frames} frame(s)"
 
 
+_PIXELS: weakref.WeakKeyDictionary[Structure, dict[int, PixelData]] = weakref.WeakKeyDictionary()
+
+
+def pixel_of(structure: Structure, node: int) -> PixelData:
+    """Pixel Data element ``node`` as :mod:`dcmstruct.pixeldata` decides it (the validator's
+    decision too), read through the viewer's reads (which never raise when the file shrinks on
+    disk); kept per structure."""
+    known = _PIXELS.setdefault(structure, {})
+    found = known.get(node)
+    if found is None:
+        found = known[node] = pixel_data(structure.index, node, structure)
+    return found
+
+
+def first_item_is_table(structure: Structure, fragment: int) -> bool:
+    """Whether item ``fragment`` is the Basic Offset Table of its encapsulated Pixel Data: the
+    first item is, unless it starts like a compressed frame (PS3.5 A.4; BOT_MISSING)."""
+    parent = int(structure.parent[fragment])
+    if parent < 0 or int(structure.kind[fragment]) != Kind.FRAGMENT:
+        return False
+    enc = pixel_of(structure, parent).encapsulation
+    return enc is not None and enc.bot == fragment
+
+
+def item_name(structure: Structure, fragment: int, position: int) -> str:
+    """The tree's name of the item at ``position`` among encapsulated Pixel Data's children:
+    the Basic Offset Table, or fragment n counted from 1 (from the first item when the table
+    is missing)."""
+    parent = int(structure.parent[fragment])
+    enc = pixel_of(structure, parent).encapsulation if parent >= 0 else None
+    if enc is None or not enc.items:
+        return f"Fragment {position}"
+    if enc.bot == fragment:
+        return "Basic Offset Table"
+    return f"Fragment {position if enc.bot is not None else position + 1}"
+
+
 def pixel_nodes(structure: Structure) -> list[int]:
     """Every Pixel Data element, the top-level data set's first."""
     c = structure.index.columns
-    hits = np.flatnonzero((c.kind == Kind.ELEMENT) & member(c.tag, _PIXEL_TAGS)).tolist()
+    hits = np.flatnonzero((c.kind == Kind.ELEMENT) & member(c.tag, PIXEL_TAGS)).tolist()
     return sorted(hits, key=lambda i: (int(c.depth[i]), int(c.stream[i]) == 0, i))
 
 
@@ -137,7 +190,7 @@ def pick_pixel_node(structure: Structure, selected: int) -> int | None:
     c = structure.index.columns
     node = selected
     while node >= 0:
-        if int(c.kind[node]) == Kind.ELEMENT and int(c.tag[node]) in _PIXEL_TAGS:
+        if int(c.kind[node]) == Kind.ELEMENT and int(c.tag[node]) in PIXEL_TAGS:
             return node
         node = int(c.parent[node])
     nodes = pixel_nodes(structure)
@@ -151,15 +204,12 @@ def _sibling(structure: Structure, node: int, tag: int) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
-def _raw(structure: Structure, node: int, limit: int = 256) -> bytes | None:
-    return structure.value_bytes(node, limit)
-
-
 def _numbers(structure: Structure, node: int | None) -> list[float]:
-    """The values of a US/SS/UL/SL/IS/DS element as numbers ([] if unreadable)."""
+    """The values of a US/SS/UL/SL/FL/FD/IS/DS element as numbers ([] if unreadable): the
+    window and rescale attributes, and palette descriptors."""
     if node is None:
         return []
-    raw = _raw(structure, node)
+    raw = structure.value_bytes(node, 256)
     if raw is None:
         return []
     vr = structure.index.node(node).vr or ""
@@ -173,57 +223,49 @@ def _numbers(structure: Structure, node: int | None) -> list[float]:
     return out
 
 
-def _text(structure: Structure, node: int | None) -> str:
-    if node is None:
-        return ""
-    raw = _raw(structure, node, 64) or b""
-    return raw.decode("latin-1").strip(" \0")
-
-
 def image_info(structure: Structure, node: int) -> ImageInfo:
     """What the attributes next to Pixel Data element ``node`` say, and what is wrong."""
     c = structure.index.columns
     index = structure.index
+    pixels = pixel_of(structure, node)
+    attributes = pixels.attributes
     problems: list[str] = []
 
-    def num(name: str, default: float | None = None) -> float | None:
-        values = _numbers(structure, _sibling(structure, node, ATTRS[name]))
+    def whole(tag: int, default: int | None = None, *, required: bool = False) -> int | None:
+        attribute = attributes.get(tag)
+        if attribute.value is not None:
+            return attribute.value
+        if attribute.fault is not None:
+            taken = "" if default is None else f"; taken as {default}"
+            problems.append(f"{_attr_name(tag)} {attribute.fault}{taken}")
+        elif required:
+            why = "missing" if attribute.node is None else "unreadable"
+            problems.append(f"{_attr_name(tag)} is {why}")
+        return default
+
+    def num(tag: int, default: float) -> float:
+        values = _numbers(structure, _sibling(structure, node, tag))
         return values[0] if values else default
 
-    def whole(name: str, default: int | None = None, *, required: bool = False) -> int | None:
-        attr = _sibling(structure, node, ATTRS[name])
-        value = num(name)
-        if value is None:
-            if required:
-                why = "missing" if attr is None else "unreadable"
-                problems.append(f"{_attr_name(ATTRS[name])} is {why}")
-            return default
-        return int(value)
-
-    tag = int(c.tag[node])
-    rows = whole("rows", required=True)
-    columns = whole("columns", required=True)
-    samples = whole("samples", 1) or 1
-    if tag == FLOAT_PIXEL_DATA:
-        bits_allocated: int | None = 32
-    elif tag == DOUBLE_FLOAT_PIXEL_DATA:
-        bits_allocated = 64
-    else:
-        bits_allocated = whole("bits_allocated", required=True)
-    bits_stored = whole("bits_stored", bits_allocated)
-    high_bit = whole("high_bit", None if bits_stored is None else bits_stored - 1)
-    signed = (whole("pixel_rep", 0) or 0) == 1
-    photometric = _text(structure, _sibling(structure, node, ATTRS["photometric"]))
+    tag = pixels.tag
+    rows = whole(ROWS, required=True)
+    columns = whole(COLUMNS, required=True)
+    samples = whole(SAMPLES_PER_PIXEL, 1) or 1
+    bits_allocated = pixels.bits if tag != PIXEL_DATA else whole(BITS_ALLOCATED, required=True)
+    bits_stored = whole(BITS_STORED, bits_allocated)
+    high_bit = whole(HIGH_BIT, None if bits_stored is None else bits_stored - 1)
+    signed = (whole(PIXEL_REPRESENTATION, 0) or 0) == 1
+    photometric = attributes.photometric or ""
     if not photometric:
         photometric = "MONOCHROME2" if samples == 1 else "RGB"
         problems.append(f"Photometric Interpretation is missing: taken as {photometric}")
-    planar = whole("planar", 0) or 0
-    frames = whole("frames", 1) or 1
+    planar = whole(PLANAR_CONFIGURATION, 0) or 0
+    frames = whole(NUMBER_OF_FRAMES, 1) or 1
     if frames < 1:
         problems.append(f"Number of Frames is {frames}: taken as 1")
         frames = 1
-    centers = _numbers(structure, _sibling(structure, node, ATTRS["center"]))
-    widths = _numbers(structure, _sibling(structure, node, ATTRS["width"]))
+    centers = _numbers(structure, _sibling(structure, node, WINDOW_CENTER))
+    widths = _numbers(structure, _sibling(structure, node, WINDOW_WIDTH))
     windows = [
         Window(f"window {k + 1}: C {ce:g} W {wi:g}", ce, wi)
         for k, (ce, wi) in enumerate(zip(centers, widths, strict=False))
@@ -232,12 +274,13 @@ def image_info(structure: Structure, node: int) -> ImageInfo:
     if len(centers) != len(widths):
         problems.append(f"{len(centers)} Window Center(s) but {len(widths)} Window Width(s)")
     windows.append(Window("data range"))
-    slope = num("slope", 1.0)
-    intercept = num("intercept", 0.0)
+    slope = num(RESCALE_SLOPE, 1.0)
+    intercept = num(RESCALE_INTERCEPT, 0.0)
     ts = index.transfer_syntax
     ts_name = ts.name if ts is not None else (index.transfer_syntax_uid or "unknown")
     uid = index.transfer_syntax_uid or ""
-    encapsulated = int(c.length[node]) == -1
+    # Undefined length: fragments, or (VR SQ) items; either way no native pixels to show.
+    encapsulated = int(c.length[node]) == UNDEFINED
     value_offset = int(c.value_offset[node])
     available = max(0, int(c.end[node]) - value_offset) if value_offset >= 0 else 0
     info = ImageInfo(
@@ -254,14 +297,14 @@ def image_info(structure: Structure, node: int) -> ImageInfo:
         planar=planar,
         frames=frames,
         windows=windows,
-        slope=1.0 if slope in (None, 0.0) else float(slope),
-        intercept=float(intercept or 0.0),
+        slope=1.0 if slope == 0.0 else float(slope),
+        intercept=float(intercept),
         little=little_endian(index, node),
         encapsulated=encapsulated,
         ts_name=f"{ts_name} ({uid})" if uid and uid not in ts_name else ts_name,
         value_offset=value_offset,
         available=available,
-        stream=Stream(int(c.stream[node])),
+        stream=pixels.stream,
         problems=problems,
     )
     if encapsulated:
@@ -276,7 +319,7 @@ def _attr_name(tag: int) -> str:
 
 def _check_native(info: ImageInfo) -> None:
     p = info.problems
-    if not info.rows or not info.columns:
+    if (info.rows or 0) <= 0 or (info.columns or 0) <= 0:
         if info.rows is not None and info.columns is not None:
             p.append(f"Rows {info.rows} x Columns {info.columns}: no pixels")
         return
@@ -302,7 +345,8 @@ def _check_native(info: ImageInfo) -> None:
     elif info.photometric == "YBR_FULL_422" and (info.columns or 0) % 2:
         p.append("YBR_FULL_422 with an odd number of columns: the last column is not shown")
 
-    expected = -(-info.frame_bits * info.frames // 8)
+    layout = info.layout
+    expected = 0 if layout is None else layout.data_bytes
     if info.available < expected:
         present = info.frames_present
         p.append(
@@ -326,11 +370,15 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
         return None  # a header no preview can honour (said by _check_native)
     if ba > 32 and info.tag == PIXEL_DATA and (info.bits_stored or ba) != ba:
         return None  # masks wider than 32 bits: not worth a preview
+    layout = info.layout
+    if layout is None:
+        return None
+    at, skip = layout.frame_start(frame)
     if ba == 1:
-        values = _one_bit(structure, info, frame, per_frame)
+        values = _one_bit(structure, info, at, skip, per_frame)
     else:
         size = ba // 8
-        start = info.value_offset + frame * per_frame * size
+        start = info.value_offset + at
         stop = min(start + per_frame * size, info.value_offset + info.available)
         count = max(0, (stop - start) // size)
         order = "<" if info.little else ">"
@@ -399,7 +447,7 @@ def _palette(structure: Structure, info: ImageInfo, img: F64) -> F64 | None:
         if not (0 < entries <= 65536 and 0 < bits <= 16):
             return None  # a descriptor no table can have
         size = 2 if bits > 8 or structure.index.node(data).vr != "OB" else 1
-        raw = _raw(structure, data, entries * size)
+        raw = structure.value_bytes(data, entries * size)
         order = "<" if little_endian(structure.index, data) else ">"
         if raw is None or len(raw) < entries * size:
             return None
@@ -414,15 +462,14 @@ def _palette(structure: Structure, info: ImageInfo, img: F64) -> F64 | None:
     return np.where(np.isnan(img)[..., None], np.nan, levels * (stored_top / 255.0))
 
 
-def _one_bit(structure: Structure, info: ImageInfo, frame: int, per_frame: int) -> F64:
+def _one_bit(structure: Structure, info: ImageInfo, at: int, skip: int, per_frame: int) -> F64:
     """PS3.5 8.1.1: 1-bit pixels are packed, the first pixel in the least significant bit;
-    frames follow each other without padding, so a frame may start inside a byte."""
-    first_bit = frame * per_frame
-    start = info.value_offset + first_bit // 8
+    frames follow each other without padding, so a frame may start inside a byte (bit
+    ``skip`` of byte ``at`` of the value)."""
+    start = info.value_offset + at
     stop = min(info.value_offset + info.available, start + -(-(per_frame + 7) // 8) + 1)
     packed = np.frombuffer(structure.read(info.stream, start, stop - start), dtype=np.uint8)
     bits = np.unpackbits(packed, bitorder="little")
-    skip = first_bit % 8
     return bits[skip : skip + per_frame].astype(np.float64)
 
 
@@ -507,38 +554,43 @@ class FragmentTable:
     summary: list[str]
 
 
+_SOURCES = {
+    FrameSource.EXTENDED_OFFSET_TABLE: "frames from the Extended Offset Table",
+    FrameSource.BASIC_OFFSET_TABLE: "frames from the Basic Offset Table",
+    FrameSource.SINGLE_FRAME: "one frame: all fragments belong to it",
+    FrameSource.ONE_PER_FRAME: "one fragment per frame (counts agree)",
+    FrameSource.CODEC_MARKERS: "frames start at the fragments that start with a codec marker",
+    FrameSource.UNKNOWN: "which fragments make which frame cannot be told",
+}
+
+
 def fragment_table(structure: Structure, info: ImageInfo, limit: int = 2000) -> FragmentTable:
-    """Frames and the fragments that make them, from the Basic Offset Table when it has one
-    entry per frame; else one fragment per frame if the counts agree (PS3.5 A.4)."""
+    """Frames and the fragments that make them, as :mod:`dcmstruct.pixeldata` maps them (the
+    offset tables, the counts, or the codec markers; PS3.5 A.4), and from what."""
     c = structure.index.columns
-    kids = structure.children(info.node)
-    frags = kids[c.kind[kids] == Kind.FRAGMENT].tolist()
+    pixels = pixel_of(structure, info.node)
+    enc = pixels.encapsulation
     summary = [f"Encapsulated Pixel Data: {info.ts_name}"]
-    if not frags:
+    if enc is None:
+        summary.append("undefined length, but written as a sequence (VR SQ): no fragments")
+        return FragmentTable([], summary)
+    if not enc.items:
         summary.append("no items: neither a Basic Offset Table nor fragments")
         return FragmentTable([], summary)
-    bot, rest = frags[0], frags[1:]
-    entries = max(0, int(c.length[bot])) // 4
-    summary.append(
-        f"{info.frames} frame(s) (Number of Frames), {len(rest):,} fragment(s), "
-        f"Basic Offset Table {entries} entr{'y' if entries == 1 else 'ies'}"
-        + (" (empty)" if entries == 0 else "")
-    )
-    owner: dict[int, int] = {}
-    mapping = frame_fragments(structure, info.node)
-    if mapping and len(mapping) == info.frames:
-        for frame, first, count in mapping:
-            for k in range(first, first + count):
-                owner.setdefault(k, frame)
-        summary.append("frames from the Basic Offset Table")
-    elif len(rest) == info.frames:
-        owner = {k: k for k in range(len(rest))}
-        summary.append("one fragment per frame (counts agree)")
-    elif info.frames == 1:
-        owner = {k: 0 for k in range(len(rest))}
-        summary.append("one frame: all fragments belong to it")
+    if enc.bot is None:
+        why = f" ({enc.bot_missing})" if enc.bot_missing else ""
+        table = f"no Basic Offset Table: the first item is a fragment{why}"
     else:
-        summary.append("which fragments make which frame cannot be told without an offset table")
+        entries = enc.bot_entries
+        table = f"Basic Offset Table {entries} entr{'y' if entries == 1 else 'ies'}" + (
+            " (empty)" if entries == 0 else ""
+        )
+    rest = enc.fragments
+    summary.append(f"{info.frames} frame(s) (Number of Frames), {len(rest):,} fragment(s), {table}")
+    mapping = pixels.frame_map()
+    summary.append(_SOURCES[mapping.source])
+    summary += mapping.notes
+    owner = mapping.frame_of()
     lines: list[tuple[str, str, str, str]] = []
     last = -1
     for k, node in enumerate(rest[:limit]):

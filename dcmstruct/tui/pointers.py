@@ -2,7 +2,9 @@
 
 - Basic Offset Table (PS3.5 A.4): the first item of encapsulated Pixel Data holds 32-bit
   offsets, one per frame, counted from the first byte of the first fragment item after the
-  Basic Offset Table, to the item tag of the frame's first fragment.
+  Basic Offset Table, to the item tag of the frame's first fragment. Whether the first item
+  is the table is :mod:`dcmstruct.pixeldata`'s decision (the validator's too): one that starts
+  like a compressed frame is a fragment, and holds no offsets.
 - Extended Offset Table (7FE0,0001) (PS3.3 C.7.6.3.1.8): 64-bit offsets counted the same way.
 - DICOMDIR (PS3.3 F.3.2.1, Table F.3-3): (0004,1200), (0004,1202), (0004,1400), (0004,1420)
   are 32-bit offsets counted from the first byte of the file, preamble included, to a
@@ -16,14 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from dcmstruct.model import Kind, Stream
+from dcmstruct.pixeldata import EXTENDED_OFFSET_TABLE
+from dcmstruct.schema.layout import PIXEL_DATA
+from dcmstruct.tui.pixels import first_item_is_table, pixel_of
 from dcmstruct.tui.structure import Structure
 from dcmstruct.values import little_endian
 
-PIXEL_DATA = 0x7FE00010
-EXTENDED_OFFSET_TABLE = 0x7FE00001
 DICOMDIR_OFFSETS = {
     0x00041200: "first record of the root directory entity",
     0x00041202: "last record of the root directory entity",
@@ -67,20 +68,13 @@ def _read(structure: Structure, node: int, entry: int, size: int) -> int | None:
     return int.from_bytes(raw, "little" if little_endian(structure.index, node) else "big")
 
 
-def _first_fragment(structure: Structure, pixel: int) -> int | None:
-    """The offset of the first fragment item after the Basic Offset Table of ``pixel``."""
-    c = structure.index.columns
-    kids = structure.children(pixel)
-    frags = kids[c.kind[kids] == Kind.FRAGMENT]
-    return int(c.offset[frags[1]]) if len(frags) > 1 else None
-
-
 def _base_pointer(
     structure: Structure, node: int, entry: int, count: int, value: int, pixel: int, what: str
 ) -> Pointer:
     c = structure.index.columns
     stream = Stream(int(c.stream[node]))
-    base = _first_fragment(structure, pixel)
+    enc = pixel_of(structure, pixel).encapsulation
+    base = None if enc is None else enc.base
     if base is None:
         return Pointer(node, entry, count, value, stream, None, what, "no fragment follows")
     target = base + value
@@ -108,9 +102,7 @@ def pointer_at(structure: Structure, node: int, cursor: int) -> Pointer | None:
         parent = int(c.parent[node])
         if parent < 0 or int(c.tag[parent]) != PIXEL_DATA:
             return None
-        kids = structure.children(parent)
-        frags = kids[c.kind[kids] == Kind.FRAGMENT]
-        if not len(frags) or int(frags[0]) != node:
+        if not first_item_is_table(structure, node):
             return None  # a fragment of image data, not the Basic Offset Table
         entry, count = _entry(structure, node, cursor, 4)
         if count == 0:
@@ -156,32 +148,3 @@ def pointer_at(structure: Structure, node: int, cursor: int) -> Pointer | None:
                 problem = "no directory record (item) starts there"
         return Pointer(node, 0, 1, value, stream, value, what, problem)
     return None
-
-
-def frame_fragments(structure: Structure, pixel: int) -> list[tuple[int, int, int]]:
-    """(frame, first fragment, fragment count) from the Basic Offset Table of encapsulated
-    ``pixel``; [] if the table is empty or unreadable."""
-    c = structure.index.columns
-    kids = structure.children(pixel)
-    frags = kids[c.kind[kids] == Kind.FRAGMENT]
-    if len(frags) < 2:
-        return []
-    bot = int(frags[0])
-    # One entry per frame, and no frame without a fragment: a table claiming more entries
-    # than there are fragments is not read past that (its length is not trusted).
-    count = min(max(0, int(c.length[bot])) // 4, len(frags))
-    if count == 0:
-        return []
-    raw = structure.value_bytes(bot, count * 4)
-    if not raw:
-        return []
-    order = "<" if little_endian(structure.index, bot) else ">"
-    raw = raw[: len(raw) - len(raw) % 4]  # a table the file no longer holds whole
-    offsets = np.frombuffer(raw, dtype=f"{order}u4").astype(np.int64)
-    starts = c.offset[frags[1:]] - int(c.offset[frags[1]])
-    firsts = np.searchsorted(starts, offsets, side="left")
-    out: list[tuple[int, int, int]] = []
-    for k, first in enumerate(firsts.tolist()):
-        nxt = int(firsts[k + 1]) if k + 1 < len(firsts) else len(starts)
-        out.append((k, int(first), max(0, nxt - int(first))))
-    return out

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -29,9 +28,8 @@ import numpy as np
 from dcmstruct import specdata
 from dcmstruct.arrays import member
 from dcmstruct.model import Kind, Stream, vr_code
-from dcmstruct.tui.decode import SINGLE_VALUED
 from dcmstruct.tui.structure import Structure
-from dcmstruct.values import decode_numbers, little_endian
+from dcmstruct.values import decode_numbers, decode_tags, little_endian, split_values
 
 # Bytes of the file searched at a time. ``find`` holds the GIL while it runs: a chunk must be
 # small enough that searching it does not stall the screen (1 MiB: well under a millisecond),
@@ -323,11 +321,7 @@ class ValueScan:
         if vr == "AT":
             if self.tag is None:
                 return False
-            fmt = "<HH" if little_endian(index, node) else ">HH"
-            return any(
-                (g << 16 | e) == self.tag
-                for g, e in (struct.unpack_from(fmt, raw, i) for i in range(0, len(raw) - 3, 4))
-            )
+            return bool((decode_tags(raw, little_endian(index, node)) == self.tag).any())
         if vr in _NUMERIC_VRS:
             if self.number is None:
                 return False
@@ -340,7 +334,7 @@ class ValueScan:
         text = raw.decode("latin-1")
         if not self.wild and vr not in ("DS", "IS") and self.folded not in text.casefold():
             return False  # the common case: the text is not even in the bytes
-        parts = [text] if vr in SINGLE_VALUED else text.split("\\")
+        parts = split_values(vr, text)
         for part in parts:
             value = part.strip(" \0")
             if vr in ("DS", "IS") and self.number is not None:

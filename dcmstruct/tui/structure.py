@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import UNDEFINED, Kind, Stream
+from dcmstruct.ranges import RangeSet
 from dcmstruct.schema.layout import HeaderForm
 from dcmstruct.source import SourceChanged
 from dcmstruct.tui.filechange import FileChange, detect, size_now
@@ -64,14 +65,13 @@ class Mark:
 
 @dataclass
 class StreamMap:
-    """The nodes of one stream in offset order, and the merged ranges of its marked bytes."""
+    """The nodes of one stream in offset order, and its marked bytes."""
 
     stream: Stream
     size: int  # as indexed
     order: I64  # node indices, by offset
     starts: I64  # their offsets
-    mark_starts: list[int] = field(default_factory=list)
-    mark_ends: list[int] = field(default_factory=list)
+    marks: RangeSet = field(default_factory=RangeSet)
     # Bytes that can still be read: ``size`` until the file shrinks on disk.
     readable: int = -1
 
@@ -95,17 +95,14 @@ class Structure:
     def __init__(self, index: ElementIndex) -> None:
         self.index = index
         c = index.columns
-        n = len(c)
         self.offset = c.offset
         self.end = c.end
         self.depth = c.depth
         self.parent = c.parent
         self.kind = c.kind
-        # Children of every node at once: node indices grouped by parent, file order kept.
-        parent = c.parent.astype(np.int64)
-        self._kids = np.argsort(parent, kind="stable")
-        counts = np.bincount(parent + 1, minlength=n + 1)
-        self._kid_start = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        # The index's child table, built here in the loading worker rather than on the first
+        # keystroke that asks for children.
+        index.children(-1, array=True)
         self.streams: dict[Stream, StreamMap] = {}
         for stream, src in index.sources.items():
             members = np.flatnonzero(c.stream == stream)
@@ -119,17 +116,18 @@ class Structure:
         # The privacy mask (PS3.15 Basic Profile, see deid.py): computed on first use.
         self.masking = False
         self._hidden: npt.NDArray[np.bool_] | None = None
-        self._hidden_ranges: dict[Stream, tuple[list[int], list[int]]] = {}
+        self._hidden_ranges: dict[Stream, RangeSet] = {}
         self.change: FileChange | None = None  # how the file changed on disk, once it did
 
     # -- tree ------------------------------------------------------------------------------
 
     def children(self, node: int) -> I64:
-        """Indices of the nodes directly inside ``node`` (-1: the top level), in file order."""
-        return self._kids[self._kid_start[node + 1] : self._kid_start[node + 2]]
+        """Indices of the nodes directly inside ``node`` (-1: the top level), in file order
+        (a read-only view of the index's child table)."""
+        return self.index.children(node, array=True)
 
     def child_count(self, node: int) -> int:
-        return int(self._kid_start[node + 2] - self._kid_start[node + 1])
+        return len(self.index.children(node, array=True))
 
     def ancestors(self, node: int) -> list[int]:
         """``node``'s enclosing nodes, outermost first (not ``node`` itself)."""
@@ -281,18 +279,9 @@ class Structure:
         """Replace the marked byte ranges; a zero-length mark flags the byte at its offset."""
         self.marks = list(marks)
         for sm in self.streams.values():
-            ranges = sorted(
+            sm.marks = RangeSet.of(
                 (m.offset, m.offset + max(1, m.length)) for m in self.marks if m.stream == sm.stream
             )
-            starts: list[int] = []
-            ends: list[int] = []
-            for a, b in ranges:
-                if starts and a <= ends[-1]:
-                    ends[-1] = max(ends[-1], b)
-                else:
-                    starts.append(a)
-                    ends.append(b)
-            sm.mark_starts, sm.mark_ends = starts, ends
 
     def mark_nodes(self, nodes: Iterable[int]) -> None:
         self.marked_nodes = {n for n in nodes if 0 <= n < len(self.parent)}
@@ -304,16 +293,9 @@ class Structure:
     def marked(self, stream: Stream, start: int, stop: int) -> list[bool]:
         """Per byte of [start, stop): is it inside a mark?"""
         sm = self.streams.get(stream)
-        out = [False] * (stop - start)
         if sm is None:
-            return out
-        k = bisect.bisect_right(sm.mark_ends, start)
-        while k < len(sm.mark_starts) and sm.mark_starts[k] < stop:
-            a = max(start, sm.mark_starts[k])
-            b = min(stop, sm.mark_ends[k])
-            out[a - start : b - start] = [True] * (b - a)
-            k += 1
-        return out
+            return [False] * max(0, stop - start)
+        return sm.marks.mask(start, stop)
 
     # -- the privacy mask ---------------------------------------------------------------------
 
@@ -324,9 +306,7 @@ class Structure:
 
             hidden = masked_nodes(self.index)
             ranges = masked_ranges(self.index, hidden)
-            self._hidden_ranges = {
-                Stream(s): ([a for a, _ in r], [b for _, b in r]) for s, r in ranges.items()
-            }
+            self._hidden_ranges = {Stream(s): r for s, r in ranges.items()}
             self._hidden = hidden
         self.masking = on
 
@@ -341,24 +321,16 @@ class Structure:
 
     def hidden_bytes(self, stream: Stream, start: int, stop: int) -> list[bool]:
         """Per byte of [start, stop): is it masked now?"""
-        out = [False] * max(0, stop - start)
         if not self.masking or stream not in self._hidden_ranges:
-            return out
-        starts, ends = self._hidden_ranges[stream]
-        k = bisect.bisect_right(ends, start)
-        while k < len(starts) and starts[k] < stop:
-            a, b = max(start, starts[k]), min(stop, ends[k])
-            out[a - start : b - start] = [True] * (b - a)
-            k += 1
-        return out
+            return [False] * max(0, stop - start)
+        return self._hidden_ranges[stream].mask(start, stop)
 
     def hides(self, stream: Stream, start: int, stop: int) -> bool:
         """Does [start, stop) hold a masked byte now?"""
         if not self.masking or stream not in self._hidden_ranges:
             return False
-        starts, ends = self._hidden_ranges[stream]
-        k = bisect.bisect_right(ends, start)
-        return k < len(starts) and starts[k] < max(stop, start + 1)
+        # An empty range asks about the byte it stands on (a zero-length finding's).
+        return self._hidden_ranges[stream].overlaps(start, max(stop, start + 1))
 
 
 def find_tag(structure: Structure, tag: int, after: tuple[int, int]) -> tuple[int, int, int]:

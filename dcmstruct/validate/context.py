@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from dcmstruct.paths import item_numbers, node_path
 from dcmstruct.schema.layout import HeaderForm, format_tag
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import REGISTRY
-from dcmstruct.values import little_endian
+from dcmstruct.values import first_int, little_endian
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -157,21 +157,8 @@ class Context:
     def little_endian(self, node: int) -> bool:
         return little_endian(self.index, node)
 
-    def uint(self, node: int) -> int | None:
-        """The first value of a US/UL element (or an IS string), if it has one."""
-        raw = self.value_bytes(node, 64)
-        vr = self.node(node).vr
-        if raw is None:
-            return None
-        order: Literal["little", "big"] = "little" if self.little_endian(node) else "big"
-        if vr == "US" and len(raw) >= 2:
-            return int.from_bytes(raw[:2], order)
-        if vr == "UL" and len(raw) >= 4:
-            return int.from_bytes(raw[:4], order)
-        if vr in ("IS", "DS", "UN", None):
-            text = raw.decode("latin-1").split("\\")[0].strip(" \0")
-            try:
-                return int(text)
-            except ValueError:
-                return None
-        return None
+    def uint(self, node: int, size: int | None = None) -> int | None:
+        """The first value of a US/UL element (or an IS string), if it has one; with ``size``,
+        the first ``size`` bytes as an unsigned integer whatever the VR
+        (:func:`dcmstruct.values.first_int`)."""
+        return first_int(self.index, node, size)

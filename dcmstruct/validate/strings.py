@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -52,9 +52,23 @@ class StringTable:
     at: npt.NDArray[np.int64]  # per row: where its content starts in ``joined`` (-1: absent)
     groups: list[tuple[str, int, int, int]]  # (VR, charset index, start, stop) in ``joined``
     group_rows: list[npt.NDArray[np.int64]]  # the rows of each group, in ``joined`` order
+    order: npt.NDArray[np.int64]  # every row, in ``joined`` order
+    at_sorted: npt.NDArray[np.int64]  # ``at[order]``: ascending
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    @cached_property
+    def byte_group(self) -> npt.NDArray[np.int64]:
+        """For each byte of ``joined``, the number of its group: screens over all groups at
+        once look up a group's VR or character set per byte with it."""
+        sizes = np.array([stop - start for _vr, _cs, start, stop in self.groups], dtype=np.int64)
+        return np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+
+    def rows_of(self, positions: npt.NDArray[np.int64]) -> list[int]:
+        """The rows whose content (or separator) holds each byte position of ``joined``."""
+        k = np.searchsorted(self.at_sorted, positions, side="right") - 1
+        return self.order[np.clip(k, 0, len(self.order) - 1)].tolist()  # type: ignore[no-any-return]
 
     def rows_at(self, group: int, positions: list[int]) -> list[int]:
         """The rows whose content (or separator) holds each byte position of ``joined``."""
@@ -114,7 +128,7 @@ def build(
     group_rows: list[npt.NDArray[np.int64]] = []
     if n:
         keys = vr_codes[order] << 32 | charset_of[order]
-        bounds = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1], True])
+        bounds = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1], [True])))
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             row = int(order[a])
             start = int(at_sorted[a])
@@ -136,6 +150,8 @@ def build(
         at=at,
         groups=groups,
         group_rows=group_rows,
+        order=order,
+        at_sorted=at_sorted,
     )
 
 

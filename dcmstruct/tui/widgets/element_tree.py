@@ -21,6 +21,7 @@ from dcmstruct.model import Kind, Stream
 from dcmstruct.safetext import safe_bytes, terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.tui.messages import ElementChosen
+from dcmstruct.tui.pixels import item_name
 from dcmstruct.tui.structure import I64, Structure
 from dcmstruct.values import short_value
 
@@ -384,7 +385,7 @@ class ElementTree(Tree[Entry]):
             if n.kind == Kind.ITEM:
                 name = f"Item {position}"
             else:
-                name = "Basic Offset Table" if position == 0 else f"Fragment {position}"
+                name = item_name(structure, node, position)
             text.append(name, style=self._style("tag"))
             size_text = "undefined length" if length == "undefined" else f"{length} bytes"
             text.append(f"  {size_text}", style=self._style("length"))

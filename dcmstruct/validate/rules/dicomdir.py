@@ -15,11 +15,11 @@ the 'DICM' prefix: an absolute file offset, pointing at the first byte of the re
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterator
 
 from dcmstruct import specdata
 from dcmstruct.model import Kind, Stream
+from dcmstruct.ranges import nearest
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.uids import EXPLICIT_VR_LITTLE_ENDIAN
@@ -46,14 +46,6 @@ NOT_EXPLICIT_LE = "DICOMDIR_NOT_EXPLICIT_LE"
 
 def _name(tag: int) -> str:
     return f"({format_tag(tag)}) {specdata.keyword(tag) or ''}".rstrip()
-
-
-def _ul(ctx: Context, node: int) -> int | None:
-    """The first 32-bit unsigned value of ``node``, in the data set's byte order."""
-    raw = ctx.value_bytes(node, 4)
-    if raw is None or len(raw) < 4:
-        return None
-    return int.from_bytes(raw, "little" if ctx.little_endian(node) else "big")
 
 
 def _directory_by(ctx: Context) -> str | None:
@@ -169,19 +161,17 @@ class _Directory:
         """Why ``value`` is no record start, with the nearest one for a reader to compare."""
         if self.sequence is None:
             return "the file has no Directory Record Sequence (0004,1220)"
-        if not self.starts:
+        near = nearest(self.starts, value)
+        if near is None:
             return "the Directory Record Sequence (0004,1220) holds no record"
-        j = bisect.bisect_left(self.starts, value)
-        near = [self.starts[x] for x in (j - 1, j) if 0 <= x < len(self.starts)]
-        nearest = min(near, key=lambda s: abs(s - value))
         return (
             "no item of the Directory Record Sequence (0004,1220) starts there "
-            f"(the nearest starts at {nearest}, {nearest:#x})"
+            f"(the nearest starts at {near}, {near:#x})"
         )
 
     def pointer(self, node: int) -> tuple[int | None, Finding | None]:
         """The record ``node``'s offset points at (None: 0 or unreadable), or a finding."""
-        value = _ul(self.ctx, node)
+        value = self.ctx.uint(node, 4)
         if value is None or value == 0:
             return None, None
         record = self.record_at.get(value)
@@ -295,7 +285,7 @@ def check_dicomdir_offsets(ctx: Context) -> Iterator[Finding]:
         return
     if root_end != last:
         node = top[ROOT_LAST]
-        value = _ul(ctx, node)
+        value = ctx.uint(node, 4)
         ends = (
             "is empty" if root_end is None else f"ends at the record at {int(c.offset[root_end])}"
         )

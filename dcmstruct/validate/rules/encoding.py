@@ -134,7 +134,7 @@ def _tag_order_findings(ctx: Context) -> dict[str, list[Finding]]:
         return out
     tags = ctx.columns.tag[nodes]
     # Data set number (0, 1, ...) per row: rows are grouped by data set, in file order.
-    first_of_set = np.r_[True, keys[1:] != keys[:-1]]
+    first_of_set = np.concatenate(([True], keys[1:] != keys[:-1]))
     set_no = np.cumsum(first_of_set) - 1
     # Duplicates: sorted by (data set, tag, row), every row after the first of its pair.
     by_tag = np.lexsort((np.arange(n), tags, set_no))
@@ -145,7 +145,7 @@ def _tag_order_findings(ctx: Context) -> dict[str, list[Finding]]:
     # set cannot inherit (its rows carry a larger set number in the high bits).
     shifted = (set_no << 33) + tags
     running = np.maximum.accumulate(shifted)
-    before = np.r_[-1, running[:-1]]
+    before = np.concatenate(([-1], running[:-1]))
     has_before = ~first_of_set
     previous = np.where(has_before, before - (set_no << 33), -1)
     descending = has_before & ~duplicate & (tags < previous)

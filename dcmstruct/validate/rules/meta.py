@@ -114,16 +114,9 @@ def _u32(ctx: Context, node: int) -> int | None:
     """A 4-byte unsigned value, in the byte order it was read in (None if it is not 4 bytes)."""
     if int(ctx.columns.length[node]) != 4:
         return None
-    c = ctx.columns
-    raw = ctx.value_bytes(node, 4)
-    if raw is None or len(raw) != 4:
-        return None
-    # The element's own tag bytes say its byte order: a meta group written big endian (which
-    # the index reads as such, META_NOT_EXPLICIT_LE) has its group length big endian too.
-    group = int(c.tag[node]) >> 16
-    head = ctx.index.read(Stream(int(c.stream[node])), int(c.offset[node]), 2)
-    big = head == group.to_bytes(2, "big") and head != group.to_bytes(2, "little")
-    return int.from_bytes(raw, "big" if big else "little")
+    # A meta group written big endian (which the index reads as such, META_NOT_EXPLICIT_LE)
+    # has its group length big endian too: dcmstruct.values.little_endian knows.
+    return ctx.uint(node, 4)
 
 
 def uid_value(ctx: Context, node: int) -> str:

@@ -3,224 +3,67 @@
 These rules read headers only: the Pixel Data element's header, the fragment items' headers
 (index nodes), the Basic and Extended Offset Tables, at most 64 bytes of an RLE fragment, and
 the Image Pixel attributes beside the Pixel Data. They never read or decode pixel values.
+
+What those bytes mean (is the first item the Basic Offset Table, which fragments there are,
+what the attributes say, how long native pixel data is) is decided by :mod:`dcmstruct.pixeldata`,
+which the viewer reads too; these rules judge it.
 """
 
 from __future__ import annotations
 
 import bisect
-import struct
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Literal
-
-import numpy as np
+from dataclasses import dataclass
 
 from dcmstruct import specdata, wording
-from dcmstruct.arrays import member
-from dcmstruct.model import Kind, vr_code
-from dcmstruct.safetext import terminal_safe
-from dcmstruct.schema.layout import RLE_HEADER_FORMAT, RLE_MAX_SEGMENTS, format_tag
-from dcmstruct.uids import ENCAPSULATED_UNCOMPRESSED, RLE_LOSSLESS
+from dcmstruct.pixeldata import (
+    BITS_ALLOCATED,
+    BITS_STORED,
+    COLUMNS,
+    HIGH_BIT,
+    NUMBER_OF_FRAMES,
+    ONE_FRAGMENT_PER_FRAME,
+    RLE_HEADER_SIZE,
+    ROWS,
+    SAMPLES_PER_PIXEL,
+    Encapsulation,
+    ExtendedOffsetTable,
+    PixelData,
+    pixel_elements,
+    video,
+)
+from dcmstruct.schema.layout import PIXEL_DATA, RLE_MAX_SEGMENTS, format_tag
+from dcmstruct.uids import RLE_LOSSLESS
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.registry import index_rule, rule
 
-PIXEL_DATA = 0x7FE00010
-FLOAT_PIXEL_DATA = 0x7FE00008
-DOUBLE_FLOAT_PIXEL_DATA = 0x7FE00009
-EXTENDED_OFFSET_TABLE = 0x7FE00001
-EXTENDED_OFFSET_TABLE_LENGTHS = 0x7FE00002
-SAMPLES_PER_PIXEL = 0x00280002
-PHOTOMETRIC_INTERPRETATION = 0x00280004
-NUMBER_OF_FRAMES = 0x00280008
-ROWS = 0x00280010
-COLUMNS = 0x00280011
-BITS_ALLOCATED = 0x00280100
-BITS_STORED = 0x00280101
-HIGH_BIT = 0x00280102
-
-# PS3.5 G.1 (RLE) and A.4.11 (Encapsulated Uncompressed): each frame in exactly one fragment.
-ONE_FRAGMENT_PER_FRAME = frozenset({RLE_LOSSLESS, ENCAPSULATED_UNCOMPRESSED})
-# PS3.5 G.5, read with the format derived from the schema: segment count, 15 offsets.
-_RLE_HEADER = struct.Struct(RLE_HEADER_FORMAT)
-RLE_HEADER_SIZE = _RLE_HEADER.size
-
 # Findings of one rule for one Pixel Data element beyond this many are summarised in one more.
 MAX_FINDINGS_PER_ELEMENT = 100
 
-_PIXEL_TAGS = (PIXEL_DATA, FLOAT_PIXEL_DATA, DOUBLE_FLOAT_PIXEL_DATA)
-_ATTR_TAGS = (
-    SAMPLES_PER_PIXEL,
-    PHOTOMETRIC_INTERPRETATION,
-    NUMBER_OF_FRAMES,
-    ROWS,
-    COLUMNS,
-    BITS_ALLOCATED,
-    BITS_STORED,
-    HIGH_BIT,
-    EXTENDED_OFFSET_TABLE,
-    EXTENDED_OFFSET_TABLE_LENGTHS,
-)
 
-# The first bytes of a compressed frame: a first item that starts so is a fragment, not a
-# Basic Offset Table (whose first entry is always 0, PS3.5 A.4).
-_CODEC_SIGNATURES: tuple[tuple[bytes, str], ...] = (
-    (b"\xff\xd8\xff", "a JPEG / JPEG-LS SOI marker"),
-    (b"\xff\x4f\xff\x51", "a JPEG 2000 codestream SOC marker"),
-    (b"\x00\x00\x00\x0cjP  ", "a JP2 signature box"),
-    (b"\xff\x0a", "a JPEG XL codestream signature"),
-    (b"\x00\x00\x00\x0cJXL ", "a JPEG XL container signature"),
-    (b"\x00\x00\x00\x01", "an MPEG / H.264 / HEVC start code"),
-    (b"\x00\x00\x01", "an MPEG start code"),
-)
-
-
-# -- what the pixel rules share: each Pixel Data element, its data set and its items ---------
-
-
-@dataclass
-class PixelElement:
-    """One Pixel Data (or Float / Double Float Pixel Data) element and what surrounds it."""
-
-    node: int
-    tag: int
-    owner: int  # -1: the top-level data set; else the item node holding it
-    attrs: dict[int, int]  # image attribute tag -> its node, in the same data set
-    encapsulated: bool  # undefined length (PS3.5 A.4)
-    items: list[int] = field(default_factory=list)  # FRAGMENT children, in order
-    bot: int | None = None  # the Basic Offset Table item
-    bot_missing: str | None = None  # why the first item is taken for a fragment
-    fragments: list[int] = field(default_factory=list)  # the items after the BOT
-    # Closed by its Sequence Delimitation Item: the item list is complete. When not (a
-    # truncated file, a stray element), counts of items say nothing about the encoder.
-    closed: bool = False
-
-    @property
-    def top(self) -> bool:
-        return self.owner == -1
+# -- what the pixel rules share: each Pixel Data element as dcmstruct.pixeldata lays it out ---
 
 
 @dataclass
 class Analysis:
-    elements: list[PixelElement]
+    elements: list[PixelData]
     ts: specdata.TransferSyntax | None
 
 
-_SQ = vr_code("SQ")
 _CACHE: weakref.WeakKeyDictionary[Context, Analysis] = weakref.WeakKeyDictionary()
 
 
 def analyse(ctx: Context) -> Analysis:
-    """Every pixel data element of the file, with its attributes and items (cached per ctx)."""
+    """Every pixel data element of the file (cached per ctx). Read through the index, so a
+    file that changes under the rules raises ``SourceChanged`` (the file's report says it)."""
     cached = _CACHE.get(ctx)
     if cached is not None:
         return cached
-    c = ctx.columns
-    is_element = c.kind == int(Kind.ELEMENT)
-    attrs_by_owner: dict[int, dict[int, int]] = {}
-    for i in np.flatnonzero(is_element & member(c.tag, _ATTR_TAGS)).tolist():
-        attrs_by_owner.setdefault(int(c.parent[i]), {}).setdefault(int(c.tag[i]), i)
-    ts = ctx.index.transfer_syntax
-    elements: list[PixelElement] = []
-    for i in np.flatnonzero(is_element & member(c.tag, _PIXEL_TAGS)).tolist():
-        owner = int(c.parent[i])
-        tag = int(c.tag[i])
-        # Undefined length: fragments (PS3.5 A.4), unless written as a sequence (VR SQ), which
-        # the index reads as items and PIXEL_DATA_VR_INVALID reports.
-        encapsulated = int(c.length[i]) == -1 and tag == PIXEL_DATA and int(c.vr[i]) != _SQ
-        pe = PixelElement(i, tag, owner, attrs_by_owner.get(owner, {}), encapsulated)
-        if encapsulated:
-            _split_items(ctx, pe, ts)
-        elements.append(pe)
-    result = Analysis(elements, ts)
+    result = Analysis(pixel_elements(ctx.index), ctx.index.transfer_syntax)
     _CACHE[ctx] = result
     return result
-
-
-def _split_items(ctx: Context, pe: PixelElement, ts: specdata.TransferSyntax | None) -> None:
-    """The Basic Offset Table item and the fragments of encapsulated pixel data (PS3.5 A.4)."""
-    c = ctx.columns
-    kids = ctx.children(pe.node)
-    pe.items = [k for k in kids if int(c.kind[k]) == Kind.FRAGMENT]
-    pe.closed = bool(kids) and int(c.kind[kids[-1]]) == Kind.SEQUENCE_DELIMITER
-    if not kids or int(c.kind[kids[0]]) != Kind.FRAGMENT:
-        pe.fragments = list(pe.items)
-        return
-    first = kids[0]
-    why = _looks_like_fragment(ctx, first, ts)
-    if why is not None:
-        pe.bot_missing = why
-        pe.fragments = list(pe.items)
-    else:
-        pe.bot = first
-        pe.fragments = pe.items[1:]
-
-
-def _looks_like_fragment(ctx: Context, item: int, ts: specdata.TransferSyntax | None) -> str | None:
-    """Why the first item reads as compressed frame data rather than an offset table, if so."""
-    head = ctx.value_bytes(item, RLE_HEADER_SIZE)
-    if not head:
-        return None
-    for signature, name in _CODEC_SIGNATURES:
-        if head.startswith(signature):
-            return f"it starts with {name}"
-    if ts is not None and ts.uid == RLE_LOSSLESS and len(head) >= RLE_HEADER_SIZE:
-        count, first = _RLE_HEADER.unpack(head)[:2]
-        length = int(ctx.columns.length[item])
-        if 1 <= count <= RLE_MAX_SEGMENTS and first == RLE_HEADER_SIZE and length >= 64:
-            return f"it starts with an RLE header ({count} segments, first at offset 64)"
-    return None
-
-
-# -- small helpers ---------------------------------------------------------------------------
-
-
-def _attr(ctx: Context, pe: PixelElement, tag: int) -> int | None:
-    node = pe.attrs.get(tag)
-    return None if node is None else ctx.uint(node)
-
-
-def frames(ctx: Context, pe: PixelElement) -> int | None:
-    """Number of Frames (0028,0008): absent means 1 (PS3.3 C.7.6.6); None if unusable."""
-    node = pe.attrs.get(NUMBER_OF_FRAMES)
-    if node is None:
-        return 1
-    value = ctx.uint(node)
-    return value if value is not None and value > 0 else None
-
-
-def _read_uints(ctx: Context, node: int, size: int, count: int) -> list[int]:
-    """At most ``count`` unsigned integers of ``size`` bytes from ``node``'s value."""
-    raw = ctx.value_bytes(node, size * count)
-    if not raw:
-        return []
-    usable = len(raw) - len(raw) % size
-    order = "<" if ctx.little_endian(node) else ">"
-    dtype = np.dtype(f"{order}u{size}")
-    return [int(v) for v in np.frombuffer(raw[:usable], dtype=dtype).tolist()]
-
-
-def _fragment_starts(ctx: Context, pe: PixelElement) -> list[int]:
-    """Each fragment item's offset from the first fragment item after the BOT (PS3.5 A.4)."""
-    c = ctx.columns
-    if not pe.fragments:
-        return []
-    base = int(c.offset[pe.fragments[0]])
-    return [int(c.offset[f]) - base for f in pe.fragments]
-
-
-def _end(ctx: Context, pe: PixelElement) -> int:
-    """Where the last fragment item ends, counted like :func:`_fragment_starts`."""
-    c = ctx.columns
-    if not pe.fragments:
-        return 0
-    return int(c.end[pe.fragments[-1]]) - int(c.offset[pe.fragments[0]])
-
-
-def _video(ts: specdata.TransferSyntax | None) -> bool:
-    """MPEG-2, H.264 and HEVC: one stream whose fragments are not frames (PS3.5 8.2.5-8.2.8)."""
-    return ts is not None and ts.keyword.startswith(("MPEG", "HEVC"))
 
 
 def _ts_name(ts: specdata.TransferSyntax | None) -> str:
@@ -330,13 +173,14 @@ def check_native_pixel_undefined_length(ctx: Context) -> Iterator[Finding]:
     if ts is None or ts.encapsulated:
         return
     for pe in a.elements:
-        if pe.tag != PIXEL_DATA or not pe.encapsulated:
+        enc = pe.encapsulation
+        if pe.tag != PIXEL_DATA or enc is None:
             continue
         offset, size = ctx.length_field(pe.node)
         yield ctx.finding(
             "NATIVE_PIXEL_UNDEFINED_LENGTH",
             "Pixel Data has undefined length (FFFFFFFFH) and "
-            f"{wording.count(len(pe.items), 'item')}, but the transfer syntax {_ts_name(ts)} "
+            f"{wording.count(len(enc.items), 'item')}, but the transfer syntax {_ts_name(ts)} "
             "is native: expected a defined length",
             node=pe.node,
             offset=offset,
@@ -366,28 +210,27 @@ def check_native_pixel_undefined_length(ctx: Context) -> Iterator[Finding]:
 def check_bot_missing(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
     for pe in analyse(ctx).elements:
-        if not pe.encapsulated:
+        enc = pe.encapsulation
+        if enc is None:
             continue
-        if pe.bot_missing is not None:
-            first = pe.items[0]
+        if enc.bot_missing is not None:
+            first = enc.items[0]
             yield ctx.finding(
                 "BOT_MISSING",
                 f"the first item of the encapsulated Pixel Data ({int(c.length[first])} bytes) "
-                f"is a fragment, not a Basic Offset Table: {pe.bot_missing}; expected an "
+                f"is a fragment, not a Basic Offset Table: {enc.bot_missing}; expected an "
                 "offset table item (empty or 32-bit offsets) first",
                 node=first,
                 offset=int(c.offset[first]),
                 length=8,
             )
-            continue
-        kids = ctx.children(pe.node)
-        if kids and int(c.kind[kids[0]]) == Kind.SEQUENCE_DELIMITER:
+        elif enc.delimiter_first is not None:
             yield ctx.finding(
                 "BOT_MISSING",
                 "the encapsulated Pixel Data holds no item at all: expected a Basic Offset "
                 "Table item (FFFE,E000), then the fragments, before (FFFE,E0DD)",
-                node=kids[0],
-                offset=int(c.offset[kids[0]]),
+                node=enc.delimiter_first,
+                offset=int(c.offset[enc.delimiter_first]),
                 length=8,
             )
 
@@ -415,8 +258,9 @@ def check_bot_invalid(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
     a = analyse(ctx)
     for pe in a.elements:
-        bot = pe.bot
-        if bot is None:
+        enc = pe.encapsulation
+        bot = None if enc is None else enc.bot
+        if enc is None or bot is None:
             continue
         length = int(c.length[bot])
         if length <= 0:
@@ -433,9 +277,9 @@ def check_bot_invalid(ctx: Context) -> Iterator[Finding]:
                 length=4,
             )
             continue
-        entries = length // 4
-        nframes = frames(ctx, pe)
-        if nframes is not None and entries != nframes and not _video(a.ts):
+        entries = enc.bot_entries
+        nframes = pe.attributes.frames
+        if nframes is not None and entries != nframes and not video(a.ts):
             yield ctx.finding(
                 "BOT_INVALID",
                 f"the Basic Offset Table has {wording.count(entries, 'entry')} (length {length}), "
@@ -444,20 +288,18 @@ def check_bot_invalid(ctx: Context) -> Iterator[Finding]:
                 offset=int(c.offset[bot]) + 4,
                 length=4,
             )
-        starts = _fragment_starts(ctx, pe)
-        if not starts:
+        if not enc.starts:
             continue
-        offsets = _read_uints(ctx, bot, 4, min(entries, len(starts) + 1))
         yield from _check_offsets(
             ctx,
             "BOT_INVALID",
             "Basic Offset Table",
             bot,
             4,
-            offsets,
-            starts,
-            _end(ctx, pe),
-            pe.closed,
+            enc.bot_offsets,
+            enc.starts,
+            enc.end,
+            enc.closed,
         )
 
 
@@ -538,10 +380,10 @@ def check_extended_offset_table(ctx: Context) -> Iterator[Finding]:
     for pe in analyse(ctx).elements:
         if pe.tag != PIXEL_DATA:
             continue
-        eot = pe.attrs.get(EXTENDED_OFFSET_TABLE)
-        lengths_node = pe.attrs.get(EXTENDED_OFFSET_TABLE_LENGTHS)
-        if eot is None and lengths_node is None:
+        table = pe.extended
+        if table is None:
             continue
+        eot, lengths_node = table.offsets_node, table.lengths_node
         if eot is None or lengths_node is None:
             present = lengths_node if eot is None else eot
             other = "(7FE0,0002)" if eot is not None else "(7FE0,0001)"
@@ -556,7 +398,8 @@ def check_extended_offset_table(ctx: Context) -> Iterator[Finding]:
                 length=int(c.value_offset[present]) - int(c.offset[present]),
             )
             continue
-        if not pe.encapsulated:
+        enc = pe.encapsulation
+        if enc is None:
             yield ctx.finding(
                 name,
                 "an Extended Offset Table (7FE0,0001) with native (defined-length) Pixel Data: "
@@ -566,7 +409,7 @@ def check_extended_offset_table(ctx: Context) -> Iterator[Finding]:
                 length=int(c.value_offset[eot]) - int(c.offset[eot]),
             )
             continue
-        yield from _check_eot(ctx, pe, eot, lengths_node)
+        yield from _check_eot(ctx, pe, enc, table)
 
 
 def _value_span(ctx: Context, node: int) -> tuple[int, int]:
@@ -575,12 +418,16 @@ def _value_span(ctx: Context, node: int) -> tuple[int, int]:
     return value_offset, max(0, int(c.end[node]) - value_offset)
 
 
-def _check_eot(ctx: Context, pe: PixelElement, eot: int, lengths_node: int) -> Iterator[Finding]:
+def _check_eot(
+    ctx: Context, pe: PixelData, enc: Encapsulation, table: ExtendedOffsetTable
+) -> Iterator[Finding]:
     c = ctx.columns
     name = "EXTENDED_OFFSET_TABLE_INVALID"
-    n_offsets = max(0, int(c.length[eot])) // 8
-    n_lengths = max(0, int(c.length[lengths_node])) // 8
-    nframes = frames(ctx, pe)
+    eot, lengths_node = table.offsets_node, table.lengths_node
+    assert eot is not None and lengths_node is not None
+    n_offsets = table.declared_offsets
+    n_lengths = table.declared_lengths
+    nframes = pe.attributes.frames
     if n_offsets != n_lengths:
         offset, size = _value_span(ctx, lengths_node)
         yield ctx.finding(
@@ -601,7 +448,7 @@ def _check_eot(ctx: Context, pe: PixelElement, eot: int, lengths_node: int) -> I
             offset=offset,
             length=size,
         )
-    bot = pe.bot
+    bot = enc.bot
     if bot is not None and int(c.length[bot]) > 0:
         yield ctx.finding(
             name,
@@ -611,27 +458,27 @@ def _check_eot(ctx: Context, pe: PixelElement, eot: int, lengths_node: int) -> I
             offset=int(c.offset[bot]),
             length=8,
         )
-    if pe.closed and nframes is not None and len(pe.fragments) != nframes and n_offsets == nframes:
+    count = len(enc.fragments)
+    if enc.closed and nframes is not None and count != nframes and n_offsets == nframes:
         yield ctx.finding(
             name,
-            f"an Extended Offset Table with {wording.count(len(pe.fragments), 'fragment')} for "
+            f"an Extended Offset Table with {wording.count(count, 'fragment')} for "
             f"{wording.count(nframes, 'frame')}: with an Extended Offset Table each frame must be "
             "exactly one fragment",
             node=pe.node,
             offset=int(c.offset[pe.node]),
             length=int(c.value_offset[pe.node]) - int(c.offset[pe.node]),
         )
-    starts = _fragment_starts(ctx, pe)
+    starts = enc.starts
     if not starts:
         return
-    cap = len(starts) + 1
-    offsets = _read_uints(ctx, eot, 8, min(n_offsets, cap))
+    offsets = table.offsets
     yield from _check_offsets(
-        ctx, name, "Extended Offset Table", eot, 8, offsets, starts, _end(ctx, pe), pe.closed
+        ctx, name, "Extended Offset Table", eot, 8, offsets, starts, enc.end, enc.closed
     )
     # Lengths: the frame's bytes in its fragment, padding excluded or not (PS3.3 C.7.6.3.1.8).
-    lengths = _read_uints(ctx, lengths_node, 8, min(n_lengths, cap))
-    by_start = {s: f for s, f in zip(starts, pe.fragments, strict=True)}
+    lengths = table.lengths
+    by_start = {s: f for s, f in zip(starts, enc.fragments, strict=True)}
     value_offset = int(c.value_offset[lengths_node])
     for k, (off, frame_length) in enumerate(zip(offsets, lengths, strict=False)):
         frag = by_start.get(off)
@@ -671,10 +518,11 @@ def _check_eot(ctx: Context, pe: PixelElement, eot: int, lengths_node: int) -> I
 def check_fragment_odd_length(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
     for pe in analyse(ctx).elements:
-        if not pe.encapsulated:
+        enc = pe.encapsulation
+        if enc is None:
             continue
         capped = _Capped(ctx, "FRAGMENT_ODD_LENGTH", "odd-length fragments")
-        for frag in pe.fragments:
+        for frag in enc.fragments:
             length = int(c.length[frag])
             if length >= 0 and length % 2:
                 yield from capped.add(
@@ -740,18 +588,19 @@ def check_fragment_count(ctx: Context) -> Iterator[Finding]:
     a = analyse(ctx)
     ts = a.ts
     for pe in a.elements:
-        if not pe.encapsulated:
+        enc = pe.encapsulation
+        if enc is None:
             continue
-        nframes = frames(ctx, pe)
+        nframes = pe.attributes.frames
         if nframes is None:
             continue
-        if not pe.closed:
+        if not enc.closed:
             continue  # cut short (FILE_TRUNCATED, ENCAPSULATED_NOT_ITEM): the count is partial
-        count = len(pe.fragments)
+        count = len(enc.fragments)
         one_each = ts is not None and ts.uid in ONE_FRAGMENT_PER_FRAME
         header = int(c.value_offset[pe.node]) - int(c.offset[pe.node])
         if one_each and count > nframes:
-            extra = pe.fragments[nframes]
+            extra = enc.fragments[nframes]
             yield ctx.finding(
                 "FRAGMENT_COUNT_VS_FRAMES",
                 f"{wording.count(count, 'fragment')} for {wording.count(nframes, 'frame')}: "
@@ -761,7 +610,7 @@ def check_fragment_count(ctx: Context) -> Iterator[Finding]:
                 offset=int(c.offset[extra]),
                 length=8,
             )
-        elif count < nframes and (count == 0 or not _video(ts)):
+        elif count < nframes and (count == 0 or not video(ts)):
             need = "exactly one" if one_each else "at least one"
             yield ctx.finding(
                 "FRAGMENT_COUNT_VS_FRAMES",
@@ -798,26 +647,27 @@ def check_rle_header(ctx: Context) -> Iterator[Finding]:
     if a.ts is None or a.ts.uid != RLE_LOSSLESS:
         return
     for pe in a.elements:
-        if not pe.encapsulated:
+        enc = pe.encapsulation
+        if enc is None:
             continue
-        nframes = frames(ctx, pe)
-        checked = pe.fragments if nframes is None else pe.fragments[:nframes]
-        expected = _rle_segments(ctx, pe)
+        nframes = pe.attributes.frames
+        checked = enc.fragments if nframes is None else enc.fragments[:nframes]
+        expected = _rle_segments(pe)
         capped = _Capped(ctx, "RLE_HEADER_INVALID", "RLE header faults")
         for frag in checked:
-            found = _rle_fault(ctx, frag, expected)
+            found = _rle_fault(ctx, pe, frag, expected)
             if found is not None:
                 message, offset, length = found
                 yield from capped.add(message, node=frag, offset=offset, length=length)
         yield from capped.summary()
 
 
-def _rle_segments(ctx: Context, pe: PixelElement) -> tuple[int, str] | None:
+def _rle_segments(pe: PixelData) -> tuple[int, str] | None:
     """The segment count PS3.5 G.2 calls for, and how it is computed, if the data set says."""
-    bits = _attr(ctx, pe, BITS_ALLOCATED)
+    bits = pe.attributes.bits_allocated
     if bits is None or bits <= 0:
         return None
-    samples = _attr(ctx, pe, SAMPLES_PER_PIXEL)
+    samples = pe.attributes.samples
     samples = 1 if samples is None or samples <= 0 else samples
     per_sample = -(-bits // 8)
     return samples * per_sample, (
@@ -827,7 +677,7 @@ def _rle_segments(ctx: Context, pe: PixelElement) -> tuple[int, str] | None:
 
 
 def _rle_fault(
-    ctx: Context, frag: int, expected: tuple[int, str] | None
+    ctx: Context, pe: PixelData, frag: int, expected: tuple[int, str] | None
 ) -> tuple[str, int, int] | None:
     """The first fault of one fragment's RLE header: (message, offset, length)."""
     c = ctx.columns
@@ -841,10 +691,9 @@ def _rle_fault(
             int(c.offset[frag]),
             8 + length,
         )
-    head = ctx.value_bytes(frag, RLE_HEADER_SIZE)
-    if head is None or len(head) < RLE_HEADER_SIZE:
+    header = pe.rle_header(frag)
+    if header is None:
         return None  # cut by the end of the file: FILE_TRUNCATED says so
-    header = _RLE_HEADER.unpack(head)
     count = header[0]
     if not 1 <= count <= RLE_MAX_SEGMENTS:
         return (
@@ -920,7 +769,7 @@ def check_pixel_data_length(ctx: Context) -> Iterator[Finding]:
         value_offset = int(c.value_offset[pe.node])
         if length < 0 or int(c.end[pe.node]) != value_offset + length:
             continue  # undefined, or cut short: VALUE_OVERRUNS_PARENT / FILE_TRUNCATED
-        found = _expected_length(ctx, pe)
+        found = _expected_length(pe)
         if found is None:
             continue
         expected, how = found
@@ -936,44 +785,18 @@ def check_pixel_data_length(ctx: Context) -> Iterator[Finding]:
         )
 
 
-def _expected_length(ctx: Context, pe: PixelElement) -> tuple[int, str] | None:
+def _expected_length(pe: PixelData) -> tuple[int, str] | None:
     """The native value length the image attributes call for, and how it is computed."""
-    rows = _attr(ctx, pe, ROWS)
-    columns = _attr(ctx, pe, COLUMNS)
-    if not rows or not columns:
+    layout = pe.native
+    if layout is None:
         return None
-    if pe.tag == FLOAT_PIXEL_DATA:
-        bits = 32
-    elif pe.tag == DOUBLE_FLOAT_PIXEL_DATA:
-        bits = 64
-    else:
-        found = _attr(ctx, pe, BITS_ALLOCATED)
-        if not found:
-            return None
-        bits = found
-    samples = _attr(ctx, pe, SAMPLES_PER_PIXEL)
-    if samples is None:
-        samples = 1  # absent or unreadable: one sample, as in most images
-    elif samples <= 0:
-        return None  # PIXEL_ATTRIBUTES_INVALID: no length follows from it
-    nframes = frames(ctx, pe)
-    if nframes is None:
-        return None
-    photometric = None
-    node = pe.attrs.get(PHOTOMETRIC_INTERPRETATION)
-    if node is not None:
-        photometric = (ctx.value_bytes(node, 64) or b"").decode("latin-1").strip(" \0")
+    expected = layout.expected_length
     # PS3.3 C.7.6.3.1.2: native YBR_FULL_422 is subsampled: two samples' worth per pixel.
-    ybr422 = photometric == "YBR_FULL_422" and samples == 3
-    per_pixel_samples = 2 if ybr422 else samples
-    total_bits = rows * columns * per_pixel_samples * bits * nframes
-    expected = -(-total_bits // 8)
-    expected += expected % 2
+    samples = "2 (YBR_FULL_422)" if layout.ybr422 else wording.count(layout.samples, "sample")
     how = (
-        f"{rows} rows x {columns} columns x "
-        + ("2 (YBR_FULL_422)" if ybr422 else f"{wording.count(samples, 'sample')}")
-        + f" x {wording.count(bits, 'bit')} / 8 x {wording.count(nframes, 'frame')}"
-        + (", padded to even" if expected * 8 != total_bits else "")
+        f"{layout.rows} rows x {layout.columns} columns x {samples}"
+        f" x {wording.count(layout.bits, 'bit')} / 8 x {wording.count(layout.frames, 'frame')}"
+        + (", padded to even" if expected * 8 != layout.frame_bits * layout.frames else "")
     )
     return expected, how
 
@@ -1016,7 +839,7 @@ def check_pixel_data_vr(ctx: Context) -> Iterator[Finding]:
             continue
         native = not pe.encapsulated and not (pe.top and ts is not None and ts.encapsulated)
         if native and vr == "OB":
-            bits = _attr(ctx, pe, BITS_ALLOCATED)
+            bits = pe.attributes.bits_allocated
             if bits is not None and bits > 8:
                 yield ctx.finding(
                     "PIXEL_DATA_VR_INVALID",
@@ -1057,53 +880,6 @@ _AT_LEAST_ONE = {
     BITS_ALLOCATED: "a sample has at least 1 bit",
     BITS_STORED: "a sample stores at least 1 bit",
 }
-_EMPTY = "is empty: a value is required to lay out the pixel data"
-_BINARY_VRS = frozenset({"US", "SS", "UN", "OB", "OW"})
-_TEXT_VRS = frozenset({"IS", "DS", "UN"})
-
-
-@dataclass(frozen=True)
-class _Read:
-    """One image attribute's first value, or why it has none that can be used."""
-
-    value: int | None = None
-    fault: str | None = None  # "is empty: ...": a finding; None with no value: not judged
-
-
-def _read_attribute(ctx: Context, node: int) -> _Read:
-    """The first value of an image attribute: US binary, or IS text for Number of Frames (a
-    UN value is read the way its dictionary VR would be). Values cut by the end of the file,
-    of undefined length or of another VR are not judged here (other rules say what is wrong)."""
-    c = ctx.columns
-    length = int(c.length[node])
-    raw = ctx.value_bytes(node, 64)
-    if length < 0 or raw is None or len(raw) < min(length, 64):
-        return _Read()
-    if length == 0:
-        return _Read(fault=_EMPTY)
-    vr = ctx.node(node).vr
-    text = int(c.tag[node]) == NUMBER_OF_FRAMES
-    if not text and vr in _BINARY_VRS:
-        if len(raw) < 2:
-            return _Read()  # VL_NOT_MULTIPLE_OF_VALUE_SIZE
-        order: Literal["little", "big"] = "little" if ctx.little_endian(node) else "big"
-        return _Read(int.from_bytes(raw[:2], order, signed=vr == "SS"))
-    if text and (vr in _TEXT_VRS or vr is None):
-        first = raw.decode("latin-1").split("\\")[0].strip(" \0")
-        if not first:
-            return _Read(fault=_EMPTY)
-        try:
-            return _Read(int(first))
-        except ValueError:
-            pass
-        try:
-            number = float(first)
-        except ValueError:
-            number = float("nan")
-        if number.is_integer():
-            return _Read(int(number))
-        return _Read(fault=f"is '{terminal_safe(first[:32])}': expected a whole number")
-    return _Read()
 
 
 @rule(
@@ -1140,11 +916,11 @@ def check_pixel_attributes(ctx: Context) -> Iterator[Finding]:
         yield from _attribute_faults(ctx, pe)
 
 
-def _attribute_faults(ctx: Context, pe: PixelElement) -> Iterator[Finding]:
+def _attribute_faults(ctx: Context, pe: PixelData) -> Iterator[Finding]:
     name = "PIXEL_ATTRIBUTES_INVALID"
-    read = {
-        tag: _read_attribute(ctx, node) for tag, node in pe.attrs.items() if tag in _ATTRIBUTE_NAMES
-    }
+    attributes = pe.attributes
+    read = {tag: a for tag, a in attributes.numbers.items() if tag in _ATTRIBUTE_NAMES}
+    nodes = attributes.nodes
     good: dict[int, int] = {}
     for tag in sorted(read):
         r = read[tag]
@@ -1163,7 +939,7 @@ def _attribute_faults(ctx: Context, pe: PixelElement) -> Iterator[Finding]:
         else:
             good[tag] = r.value
             continue
-        yield ctx.finding(name, message, node=pe.attrs[tag])
+        yield ctx.finding(name, message, node=nodes[tag])
     allocated = good.get(BITS_ALLOCATED)
     stored = good.get(BITS_STORED)
     high = good.get(HIGH_BIT)
@@ -1172,7 +948,7 @@ def _attribute_faults(ctx: Context, pe: PixelElement) -> Iterator[Finding]:
             name,
             f"Bits Stored (0028,0101) is {stored}, more than Bits Allocated (0028,0100) "
             f"{allocated}: the stored bits lie within the bits allocated to a sample",
-            node=pe.attrs[BITS_STORED],
+            node=nodes[BITS_STORED],
         )
     if high is None:
         return
@@ -1186,12 +962,12 @@ def _attribute_faults(ctx: Context, pe: PixelElement) -> Iterator[Finding]:
             name,
             f"High Bit (0028,0102) is {high}, not below Bits Allocated (0028,0100) {allocated}: "
             f"a sample's bits are numbered 0 to {allocated - 1}{expected}",
-            node=pe.attrs[HIGH_BIT],
+            node=nodes[HIGH_BIT],
         )
     elif stored is not None and high + 1 < stored:
         yield ctx.finding(
             name,
             f"High Bit (0028,0102) is {high}, too low for Bits Stored (0028,0101) {stored}: "
             f"{stored} bits end at bit {stored - 1} at the least",
-            node=pe.attrs[HIGH_BIT],
+            node=nodes[HIGH_BIT],
         )

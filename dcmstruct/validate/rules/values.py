@@ -355,45 +355,52 @@ def check_value_too_long(ctx: Context) -> Iterator[Finding]:
 def _screen_too_long(table: strings.StringTable) -> set[int]:
     """Values with a component (a PN component group) longer than the VR's limit in bytes; a
     character is at least a byte, so no other value can be too long. Component lengths come
-    from the positions of the delimiters, in numpy."""
-    joined = np.frombuffer(table.joined, dtype=np.uint8)
-    rows: set[int] = set()
-    for g, (vr, _cs, start, stop) in enumerate(table.groups):
+    from the positions of the delimiters: numpy over every group at once."""
+    if not table.groups:
+        return set()
+    limits = np.full(len(table.groups), -1, dtype=np.int64)
+    multi = np.zeros(len(table.groups), dtype=np.bool_)
+    pn = np.zeros(len(table.groups), dtype=np.bool_)
+    for g, (vr, _cs, _start, _stop) in enumerate(table.groups):
         info = specdata.vr_info(vr)
-        if info is None or info.max_length is None:
-            continue
-        raw = joined[start:stop]
-        boundary = raw == strings.SEPARATOR
-        if vr in grammar.MULTI_VALUED:
-            boundary |= raw == 0x5C
-        if vr == "PN":
-            boundary |= raw == 0x3D  # '=': 64 characters per component group (PS3.5 6.2.1)
-        ends = np.flatnonzero(boundary)
-        lengths = np.diff(np.r_[-1, ends]) - 1
-        long = np.flatnonzero(lengths > info.max_length)
-        if len(long):
-            rows.update(table.rows_at(g, (ends[long] + start).tolist()))
-    return rows
+        if info is not None and info.max_length is not None:
+            limits[g] = info.max_length
+        multi[g] = vr in grammar.MULTI_VALUED
+        pn[g] = vr == "PN"  # '=' too: 64 characters per component group (PS3.5 6.2.1)
+    raw = np.frombuffer(table.joined, dtype=np.uint8)
+    group = table.byte_group
+    boundary = raw == strings.SEPARATOR
+    boundary |= (raw == 0x5C) & multi[group]
+    boundary |= (raw == 0x3D) & pn[group]
+    ends = np.flatnonzero(boundary)
+    lengths = np.diff(ends, prepend=-1) - 1
+    limit = limits[group[ends]]
+    long = ends[(limit >= 0) & (lengths > limit)]
+    return set(table.rows_of(long)) if len(long) else set()
 
 
 def _screen_bad_characters(table: strings.StringTable) -> set[int]:
     """Values holding a byte their VR (and character set) forbids, found with a 256-entry table
-    made from the grammar's own pattern; under UTF-8, GB18030 or GBK also every value with a
-    byte >= 80H of a group that does not decode whole."""
-    joined = np.frombuffer(table.joined, dtype=np.uint8)
+    per group made from the grammar's own pattern, over every group at once; under UTF-8,
+    GB18030 or GBK also every value with a byte >= 80H of a group that does not decode whole."""
+    if not table.groups:
+        return set()
+    forbidden = np.zeros((len(table.groups), 256), dtype=np.bool_)
     rows: set[int] = set()
     for g, (vr, cs_id, start, stop) in enumerate(table.groups):
         cs = table.charsets[cs_id]
         pattern = grammar.forbidden_pattern(vr, cs)
         if pattern is not None:
-            hits = np.flatnonzero(_forbidden_table(pattern)[joined[start:stop]])
-            if len(hits):
-                rows.update(table.rows_at(g, (hits + start).tolist()))
+            forbidden[g] = _forbidden_table(pattern)
         if vr in grammar.EXTENDED and cs.kind == CharsetKind.MULTI and cs.codec is not None:
             try:
                 table.joined[start:stop].decode(cs.codec)
             except UnicodeDecodeError:
                 rows.update(_rows_with_high_bytes(table, g))
+    raw = np.frombuffer(table.joined, dtype=np.uint8)
+    hits = np.flatnonzero(forbidden[table.byte_group, raw])
+    if len(hits):
+        rows.update(table.rows_of(hits))
     return rows
 
 
@@ -511,9 +518,9 @@ def _plain_decimal_suspects(table: strings.StringTable, group: int) -> set[int]:
     dot = raw == 0x2E
     minus = raw == 0x2D
     boundary = (raw == 0x5C) | (raw == strings.SEPARATOR)
-    after_boundary = np.r_[True, boundary[:-1]]
-    digit_before = np.r_[False, digit[:-1]]
-    digit_after = np.r_[digit[1:], False]
+    after_boundary = np.concatenate(([True], boundary[:-1]))
+    digit_before = np.concatenate(([False], digit[:-1]))
+    digit_after = np.concatenate((digit[1:], [False]))
     bad = ~(digit | dot | minus | boundary)
     bad |= minus & ~(after_boundary & digit_after)
     bad |= dot & ~(digit_before & digit_after)
@@ -683,10 +690,10 @@ def _screen_vm(table: strings.StringTable) -> set[int]:
         return set()
     joined = np.frombuffer(table.joined, dtype=np.uint8)
     # Running counts over the joined bytes: a value's count is the difference at its ends.
-    backslashes = np.r_[0, np.cumsum(joined == 0x5C)]
-    meaningful = np.r_[
-        0, np.cumsum((joined != 0x20) & (joined != 0x00) & (joined != strings.SEPARATOR))
-    ]
+    backslashes = np.concatenate(([0], np.cumsum(joined == 0x5C)))
+    meaningful = np.concatenate(
+        ([0], np.cumsum((joined != 0x20) & (joined != 0x00) & (joined != strings.SEPARATOR)))
+    )
     start, stop = table.at, table.at + table.content
     count = backslashes[stop] - backslashes[start] + 1
     # Only padding: no value (VM 0), not judged.
