@@ -13,11 +13,8 @@ from dcmstruct.index.window import Window
 from dcmstruct.model import NO_TAG, Kind, Stream, vr_code
 from dcmstruct.safetext import safe_bytes
 from dcmstruct.schema.layout import (
-    EXPLICIT_BE,
-    EXPLICIT_LE,
     HEADER,
     IMPLICIT_HEADER,
-    IMPLICIT_LE,
     IMPLICIT_LENGTH_AT,
     LONG_HEADER,
     LONG_LENGTH_AT,
@@ -28,6 +25,7 @@ from dcmstruct.schema.layout import (
     UNDEFINED_LENGTH,
     VR_AT,
     Encoding,
+    guess_encoding,
 )
 from dcmstruct.source import Source
 from dcmstruct.wording import count
@@ -192,17 +190,8 @@ class WalkerBase:
         """The encoding whose reading of the first element at ``pos`` is plausible."""
         if pos + HEADER > limit:
             return None
-        win = self.win
-        b0, b1 = win.byte(pos), win.byte(pos + 1)
-        le = b0 | b1 << 8
-        be = b0 << 8 | b1
-        explicit = self.explicit_vr_at(pos)
-        # The smaller reading of the group number is the likelier one (0008 vs 0800).
-        little = le <= be
-        if explicit:
-            enc = EXPLICIT_LE if little else EXPLICIT_BE
-            return enc if self.header_fits(pos, enc, limit) else None
-        return IMPLICIT_LE if little and self.header_fits(pos, IMPLICIT_LE, limit) else None
+        enc = guess_encoding(self.win.get(pos, HEADER))
+        return enc if enc is not None and self.header_fits(pos, enc, limit) else None
 
     def explicit_vr_at(self, pos: int) -> bool:
         return self.win.get(pos + VR_AT, 2) in VALID_VRS

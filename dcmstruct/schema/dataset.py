@@ -42,6 +42,7 @@ from dcmstruct.schema.element import (
     is_tag,
     item_header_schema,
 )
+from dcmstruct.schema.layout import items_follow
 from dcmstruct.schema.pixel import encapsulated_pixel_data
 from dcmstruct.schema.repeat import RepeatUntilTag
 
@@ -56,7 +57,7 @@ def _implicit_vr(ctx: Any) -> bytes | None:
     return vr.encode("ascii") if vr else None
 
 
-def _value_form(ctx: Any) -> str:
+def _value_form(ctx: Any, encoding: Encoding) -> str:
     """Which value layout follows the header (PS3.5 7.1.1, 7.5, A.4, 6.2.2)."""
     vr = ctx.vr
     if ctx.length == UNDEFINED_LENGTH:
@@ -67,7 +68,25 @@ def _value_form(ctx: Any) -> str:
         return "sequence"  # PS3.5 7.5.2 (also undefined-length unknown elements in implicit VR)
     if vr == b"SQ":
         return "defined_sequence"  # PS3.5 7.5.1
+    # A value of unknown VR that reads as items is a sequence (PS3.5 6.2.2, A.1): an unknown tag
+    # in Implicit VR, or UN for a tag the dictionary calls SQ (or does not know), which a writer
+    # that did not know the tag sent in Implicit VR Little Endian.
+    if vr is None or (vr == b"UN" and specdata.implicit_vr(_tag(ctx)) in (None, "SQ")):
+        inner = encoding if vr is None else IMPLICIT_LE
+        if _peek_items(ctx, inner):
+            return "defined_sequence" if inner is encoding else "un_defined_sequence"
     return "bytes"
+
+
+def _peek_items(ctx: Any, inner: Encoding) -> bool:
+    if getattr(ctx, "_building", False):
+        # Building: the value object says which form it was parsed (or made) in.
+        return not isinstance(ctx.value, bytes | bytearray)
+    stream = ctx._io
+    pos = stream.tell()
+    head = stream.read(8)
+    stream.seek(pos)
+    return items_follow(head, inner, ctx.length)
 
 
 @dataclass(frozen=True)
@@ -109,8 +128,18 @@ def grammar(encoding: Encoding) -> Grammar:
     pixel = encapsulated_pixel_data(encoding)
     if encoding is IMPLICIT_LE:
         un_sequence: Construct = undefined_sequence
+        un_defined_sequence: Construct = defined_sequence
     else:
         un_sequence = LazyBound(lambda: grammar(IMPLICIT_LE).undefined_length_sequence)
+        un_defined_sequence = Struct(
+            "items"
+            / FixedSized(
+                this._.length,
+                RepeatUntilTag(
+                    LazyBound(lambda: grammar(IMPLICIT_LE).item), lambda tag: False, False
+                ),
+            )
+        )
 
     vr_field = [] if encoding.explicit_vr else ["vr" / Computed(_implicit_vr)]
     g["element"] = Struct(
@@ -118,12 +147,13 @@ def grammar(encoding: Encoding) -> Grammar:
         *vr_field,
         "value"
         / Switch(
-            _value_form,
+            lambda ctx: _value_form(ctx, encoding),
             {
                 "bytes": Bytes(this.length),  # PS3.5 7.1.1 Value Field, even length
                 "defined_sequence": defined_sequence,
                 "sequence": undefined_sequence,
                 "un_sequence": un_sequence,
+                "un_defined_sequence": un_defined_sequence,
                 "encapsulated": pixel,
             },
         ),

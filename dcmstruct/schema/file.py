@@ -17,6 +17,7 @@ from dcmstruct.schema.layout import (
     PREFIX,
     TRANSFER_SYNTAX_UID,
     dataset_encoding,
+    guess_encoding,
 )
 from dcmstruct.schema.repeat import RepeatUntilTag
 
@@ -53,14 +54,13 @@ def meta_transfer_syntax(meta: Any) -> specdata.TransferSyntax | None:
 def _dataset_form(ctx: Any) -> str:
     ts = meta_transfer_syntax(ctx.meta)
     if ts is None:
-        # No (0002,0010), or an unknown UID: explicit VR if the first element has a VR code
-        # where an explicit header has one (PS3.5 7.1.2), else implicit. Peeked, not consumed.
+        # No (0002,0010), or an unknown UID: guessed from the first element's header, as the
+        # index guesses it. Peeked, not consumed.
         stream = ctx._io
         pos = stream.tell()
-        head = stream.read(6)
+        head = stream.read(8)
         stream.seek(pos)
-        vr = head[4:6].decode("latin-1")
-        return "explicit_le" if vr in specdata.VR_CODES else "implicit_le"
+        return _FORMS[guess_encoding(head) or IMPLICIT_LE]
     if ts.deflated:
         return "deflated"
     return _FORMS[dataset_encoding(ts) or EXPLICIT_LE]

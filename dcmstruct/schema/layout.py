@@ -130,6 +130,36 @@ def dataset_encoding(ts: specdata.TransferSyntax | None) -> Encoding | None:
     return EXPLICIT_LE if ts.little_endian else EXPLICIT_BE  # PS3.5 A.2, A.3
 
 
+_VR_BYTES = frozenset(v.encode("ascii") for v in specdata.VR_CODES)
+
+
+def guess_encoding(head: bytes) -> Encoding | None:
+    """The encoding the first element header of a data set (``head``, 6 or more bytes) reads
+    in, when (0002,0010) does not say: explicit VR if bytes 4-5 are a VR code (PS3.5 7.1.2),
+    little endian if that reading of the group number is the smaller (0008 rather than 0800);
+    None for implicit VR big endian, which does not exist. The index (which then also checks
+    that the header fits) and ``Part10File`` both guess with this one function."""
+    if len(head) < VR_AT + 2:
+        return None
+    little = (head[0] | head[1] << 8) <= (head[0] << 8 | head[1])
+    if head[VR_AT : VR_AT + 2] in _VR_BYTES:
+        return EXPLICIT_LE if little else EXPLICIT_BE
+    return IMPLICIT_LE if little else None
+
+
+def items_follow(head: bytes, encoding: Encoding, room: int) -> bool:
+    """Do the first bytes of a value (``head``, 8 or more) read as an item header whose length
+    fits in ``room`` bytes? Then a value of unknown VR (Implicit VR, or UN) is a sequence of
+    items (PS3.5 6.2.2, A.1): the index and the schemas decide it with this one test."""
+    if len(head) < IMPLICIT_HEADER or room < IMPLICIT_HEADER:
+        return False
+    group, element, length = encoding.implicit.unpack_from(head)
+    return bool(
+        (group << 16 | element) == ITEM
+        and (length == UNDEFINED_LENGTH or IMPLICIT_HEADER + length <= room)
+    )
+
+
 def tag_int(group: int, element: int) -> int:
     return (group << 16) | element
 
