@@ -40,6 +40,7 @@ from dcmstruct.schema.layout import (
     UNDEFINED_LENGTH,
     Encoding,
     format_tag,
+    items_follow,
 )
 from dcmstruct.wording import count
 
@@ -439,14 +440,11 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
         return value_offset
 
     def starts_with_item(self, pos: int, end: int, enc: Encoding) -> bool:
-        """Implicit VR, unknown tag, defined length: does the value read as a sequence of items?"""
+        """A value of unknown VR, defined length: does it read as a sequence of items? The
+        schemas' decision too (``layout.items_follow``)."""
         if pos + IMPLICIT_HEADER > end:
             return False
-        group, elem, length = self.win.unpack(enc.implicit, pos)
-        return bool(
-            (group << 16 | elem) == ITEM
-            and (length == UNDEFINED_LENGTH or pos + IMPLICIT_HEADER + length <= end)
-        )
+        return items_follow(self.win.get(pos, IMPLICIT_HEADER), enc, end - pos)
 
     def open_undefined(
         self,
