@@ -27,6 +27,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "dcmstruct.data",
             "dcmstruct.exitcode",
             "dcmstruct.limits",
+            "dcmstruct.ranges",
             "dcmstruct.safetext",
             "dcmstruct.sample",
             "dcmstruct.specdata",

@@ -11,6 +11,7 @@ import numpy as np
 from dcmstruct import specdata
 from dcmstruct.arrays import distinct
 from dcmstruct.model import UNDEFINED, Columns, Fault, Node, Stream
+from dcmstruct.ranges import join
 from dcmstruct.schema.layout import Encoding
 from dcmstruct.source import Source
 
@@ -106,11 +107,7 @@ class ElementIndex:
             order = np.argsort(starts[rows], kind="stable")
             rows = rows[order]
             s, e = starts[rows], starts[rows] + sizes[rows]
-            reach = np.maximum.accumulate(e)
-            new = np.concatenate(([True], s[1:] > reach[:-1] + _MERGE_GAP))
-            piece_of = np.cumsum(new) - 1
-            piece_start = s[new]
-            piece_end = np.maximum.reduceat(e, np.flatnonzero(new))
+            piece_start, piece_end, piece_of = join(s, e, _MERGE_GAP)
             piece_base = np.zeros(len(piece_start), dtype=np.int64)
             for k, (a, b) in enumerate(zip(piece_start.tolist(), piece_end.tolist(), strict=True)):
                 data = self.read(Stream(stream), a, b - a)
