@@ -193,9 +193,6 @@ class WalkerBase:
         enc = guess_encoding(self.win.get(pos, HEADER))
         return enc if enc is not None and self.header_fits(pos, enc, limit) else None
 
-    def explicit_vr_at(self, pos: int) -> bool:
-        return self.win.get(pos + VR_AT, 2) in VALID_VRS
-
     def container_name(self, f: Frame) -> str:
         if f.kind == FrameKind.ITEM:
             return "its item"
