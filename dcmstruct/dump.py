@@ -16,7 +16,7 @@ import numpy as np
 
 from dcmstruct import specdata
 from dcmstruct.index import ElementIndex
-from dcmstruct.model import NO_TAG, UNDEFINED, Kind, Stream, vr_text
+from dcmstruct.model import NO_TAG, UNDEFINED, Columns, Kind, Stream, vr_text
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.values import short_value
@@ -73,22 +73,29 @@ def _fault_record(index: ElementIndex, n: int) -> dict[str, object]:
     return rec
 
 
+def _row_chunks(c: Columns) -> Iterator[Iterator[tuple[int, tuple[int, ...]]]]:
+    """The writers' rows: per chunk of :data:`_CHUNK` nodes, ``(node, (kind, offset, end, tag,
+    vr, length, value_offset, depth, stream))`` as Python ints, made a chunk at a time."""
+    for base in range(0, len(c), _CHUNK):
+        stop = min(len(c), base + _CHUNK)
+        yield enumerate(
+            zip(
+                c.kind[base:stop].tolist(), c.offset[base:stop].tolist(),
+                c.end[base:stop].tolist(), c.tag[base:stop].tolist(), c.vr[base:stop].tolist(),
+                c.length[base:stop].tolist(), c.value_offset[base:stop].tolist(),
+                c.depth[base:stop].tolist(), c.stream[base:stop].tolist(), strict=True,
+            ),
+            base,
+        )  # fmt: skip
+
+
 def jsonl_records(index: ElementIndex) -> Iterator[dict[str, object]]:
     """One dict per node and per fault, in file order, with exactly the contract's fields."""
     c = index.columns
     places = fault_places(index)
     labels = [k.label for k in Kind]
-    for base in range(0, len(c), _CHUNK):
-        stop = min(len(c), base + _CHUNK)
-        rows = zip(
-            c.kind[base:stop].tolist(), c.offset[base:stop].tolist(), c.end[base:stop].tolist(),
-            c.tag[base:stop].tolist(), c.vr[base:stop].tolist(), c.length[base:stop].tolist(),
-            c.value_offset[base:stop].tolist(), c.depth[base:stop].tolist(),
-            c.stream[base:stop].tolist(), strict=True,
-        )  # fmt: skip
-        for i, (kind, offset, end, tag, vr, length, value_offset, depth, stream) in enumerate(
-            rows, base
-        ):
+    for rows in _row_chunks(c):
+        for i, (kind, offset, end, tag, vr, length, value_offset, depth, stream) in rows:
             for n in places.get(i, ()):
                 yield _fault_record(index, n)
             has_tag = tag != NO_TAG
@@ -125,17 +132,8 @@ def write_jsonl(index: ElementIndex, out: TextIO) -> None:
     inflated = int(Stream.INFLATED)
     parts: dict[tuple[int, int, int, int], tuple[str, str, str]] = {}
     lines: list[str] = []
-    for base in range(0, len(c), _CHUNK):
-        stop = min(len(c), base + _CHUNK)
-        rows = zip(
-            c.kind[base:stop].tolist(), c.offset[base:stop].tolist(), c.end[base:stop].tolist(),
-            c.tag[base:stop].tolist(), c.vr[base:stop].tolist(), c.length[base:stop].tolist(),
-            c.value_offset[base:stop].tolist(), c.depth[base:stop].tolist(),
-            c.stream[base:stop].tolist(), strict=True,
-        )  # fmt: skip
-        for i, (kind, offset, end, tag, vr, length, value_offset, depth, stream) in enumerate(
-            rows, base
-        ):
+    for rows in _row_chunks(c):
+        for i, (kind, offset, end, tag, vr, length, value_offset, depth, stream) in rows:
             if places:
                 for n in places.get(i, ()):
                     lines.append(_ENCODE(_fault_record(index, n)) + "\n")
