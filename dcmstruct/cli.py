@@ -313,17 +313,13 @@ def _open_index(args: argparse.Namespace) -> ElementIndex:
         finally:
             os.unlink(spooled)  # the open file lives on; nothing is left behind
         src.identity = None  # a private copy: nothing can change it, and it has no path now
-        try:
-            return index_source(
-                src,
-                path=STDIN_NAME,
-                max_depth=limits.max_depth,
-                max_nodes=limits.max_nodes,
-                inflate_ratio=limits.inflate_ratio,
-            )
-        except BaseException:
-            src.close()
-            raise
+        return index_source(
+            src,
+            path=STDIN_NAME,
+            max_depth=limits.max_depth,
+            max_nodes=limits.max_nodes,
+            inflate_ratio=limits.inflate_ratio,
+        )
     if args.stdin_limit is not None:
         stdin_limit(args.stdin_limit)  # checked even when unused: a typo should not wait
     path = Path(args.file) if args.file else sample_path()

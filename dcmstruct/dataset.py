@@ -381,15 +381,11 @@ def open(  # the front door is dcmstruct.open, as tarfile.open is tarfile's
     else:
         src = Source.open(source)
         name = os.fspath(source)
-    try:
-        index = index_source(
-            src,
-            path=name,
-            max_depth=lim.max_depth,
-            max_nodes=lim.max_nodes,
-            inflate_ratio=lim.inflate_ratio,
-        )
-    except BaseException:
-        src.close()
-        raise
+    index = index_source(
+        src,
+        path=name,
+        max_depth=lim.max_depth,
+        max_nodes=lim.max_nodes,
+        inflate_ratio=lim.inflate_ratio,
+    )
     return Dataset(index)

@@ -24,7 +24,7 @@ from dcmstruct.builder import (
     Writer,
     part10,
 )
-from dcmstruct.index import index_bytes, index_file
+from dcmstruct.index import index_bytes, index_file, index_source
 from dcmstruct.index.table import Table
 from dcmstruct.limits import DEFAULT_MAX_NODES, MIN_INFLATE_LIMIT
 from dcmstruct.model import Kind, Stream
@@ -105,6 +105,18 @@ def test_rules_after_a_truncation_report_the_file_not_a_crash(tmp_path: Path) ->
         validate_index(index)  # the value rules read values past the new end
     report = validate_path(path)  # indexed again: now a short file, not an error
     assert report.error is None and "FILE_TRUNCATED" in rules(report.findings)
+
+
+def test_indexing_that_raises_closes_the_source(tmp_path: Path) -> None:
+    # index_source owns its source: callers (index_file, dcmstruct.open, the CLI's stdin copy)
+    # leave closing it on failure to it.
+    path = tmp_path / "shrinks.dcm"
+    path.write_bytes(many_elements(2000))
+    src = Source.open(path)
+    os.truncate(path, 1000)
+    with pytest.raises(SourceChanged):
+        index_source(src)
+    assert src.fd == -1
 
 
 @pytest.mark.parametrize(

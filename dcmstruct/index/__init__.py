@@ -62,11 +62,36 @@ def index_source(
     max_nodes: int = DEFAULT_MAX_NODES,
     inflate_ratio: float = DEFAULT_INFLATE_RATIO,
 ) -> ElementIndex:
-    """Index the bytes of ``src``. Never raises on any content; raises ``SourceChanged`` (an
+    """Index the bytes of ``src``; the index owns ``src`` from here on (closed with it, and
+    closed here if indexing raises). Never raises on any content; raises ``SourceChanged`` (an
     ``OSError``) if the file changes under it so that a read comes back short."""
     if max_inflated is None:
         max_inflated = inflate_limit(src.size, inflate_ratio)
-    w = Walker(src, max_depth, max_inflated, max_nodes)
+    w: Walker | None = None
+    try:
+        w = Walker(src, max_depth, max_inflated, max_nodes)
+        _run(w)
+        return ElementIndex(
+            path=path,
+            size=src.size,
+            columns=w.t.freeze(),
+            faults=w.log.finish(),
+            sources=w.sources,
+            transfer_syntax=w.ts,
+            transfer_syntax_uid=w.ts_uid,
+            dataset_encoding=w.dataset_encoding,
+            dataset_offset=w.dataset_offset,
+            deflated=w.deflated,
+        )
+    except BaseException:
+        src.close()
+        for s in w.sources.values() if w is not None else ():
+            s.close()  # the inflated data set's, if the walk made one
+        raise
+
+
+def _run(w: Walker) -> None:
+    """The walk, stopped by a limit or by running out of memory as by the end of the file."""
     try:
         w.run()
     except NodeLimit as stop:
@@ -78,23 +103,6 @@ def index_source(
         last = len(t) - 1
         at = t.end(last) if last >= 0 else 0
         w.stop_at_limit(NodeLimit(len(t), at, int(w.stream), memory=True))
-    except BaseException:
-        for s in w.sources.values():
-            if s is not src:
-                s.close()
-        raise
-    return ElementIndex(
-        path=path,
-        size=src.size,
-        columns=w.t.freeze(),
-        faults=w.log.finish(),
-        sources=w.sources,
-        transfer_syntax=w.ts,
-        transfer_syntax_uid=w.ts_uid,
-        dataset_encoding=w.dataset_encoding,
-        dataset_offset=w.dataset_offset,
-        deflated=w.deflated,
-    )
 
 
 def index_file(
@@ -108,19 +116,14 @@ def index_file(
     """Index the file at ``path``, read with ``pread`` (never mapped: see
     :mod:`dcmstruct.source`). Raises ``OSError`` for a path that cannot be read, including
     ``NotRegularFile`` for FIFOs, devices and sockets (opening them could block)."""
-    src = Source.open(path)
-    try:
-        return index_source(
-            src,
-            path=os.fspath(path),
-            max_depth=max_depth,
-            max_inflated=max_inflated,
-            max_nodes=max_nodes,
-            inflate_ratio=inflate_ratio,
-        )
-    except BaseException:
-        src.close()
-        raise
+    return index_source(
+        Source.open(path),
+        path=os.fspath(path),
+        max_depth=max_depth,
+        max_inflated=max_inflated,
+        max_nodes=max_nodes,
+        inflate_ratio=inflate_ratio,
+    )
 
 
 def index_bytes(
