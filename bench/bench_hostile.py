@@ -78,6 +78,10 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_index as bi
+
 from dcmstruct import specdata
 from dcmstruct.builder import E, Item, Writer, file_meta
 from dcmstruct.safetext import terminal_safe
@@ -756,19 +760,6 @@ class Run:
     note: str = ""
 
 
-def gnu_time() -> str | None:
-    """GNU time's path, if it is there and understands ``-f %M -o``."""
-    for candidate in ("/usr/bin/time", shutil.which("gtime")):
-        if candidate and os.access(candidate, os.X_OK):
-            probe = subprocess.run(
-                [candidate, "-f", "%M", "true"], capture_output=True, text=True, check=False
-            )
-            lines = probe.stderr.strip().splitlines()
-            if probe.returncode == 0 and lines and lines[-1].isdigit():
-                return candidate
-    return None
-
-
 def _limit(mem_limit: int | None) -> Callable[[], None] | None:
     if not mem_limit:
         return None
@@ -1007,13 +998,6 @@ def format_table(runs: list[Run], nodes_by_case: dict[str, int]) -> str:
     return "\n".join("| " + " | ".join(_cell(c) for c in row) + " |" for row in rows)
 
 
-def _load() -> str:
-    try:
-        return ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
-
-
 def _git(code: Path) -> str:
     if not (code / ".git").exists() or shutil.which("git") is None:
         return "not a git checkout"
@@ -1081,7 +1065,7 @@ def machine_info(settings: Settings, scratch: Path) -> list[tuple[str, str]]:
             + (_size(settings.mem_limit) if settings.mem_limit else "unlimited"),
         ),
         ("validate", f"-j {settings.jobs}"),
-        ("load average (1, 5, 15 min)", _load()),
+        ("load average (1, 5, 15 min)", bi._load()),
     ]
 
 
@@ -1167,7 +1151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings = Settings(
         code=args.code.resolve() if args.code is not None else None,
-        time_path=gnu_time(),
+        time_path=bi.gnu_time(),
         timeout=args.timeout,
         mem_limit=int(args.mem_limit * GIB) if args.mem_limit > 0 else None,
         jobs=args.jobs,
@@ -1273,7 +1257,7 @@ def _measure(
             "the file or of the inflated data, reclaimable), where the peak passed 64 MiB: "
             + "; ".join(split)
         )
-    print(f"- load average at the end (1, 5, 15 min): {_load()}")
+    print(f"- load average at the end (1, 5, 15 min): {bi._load()}")
     if args.json is not None:
         payload = {
             "sizes": sizes.__dict__,

@@ -723,7 +723,8 @@ def gnu_time() -> str | None:
             probe = subprocess.run(
                 [candidate, "-f", "%M", "true"], capture_output=True, text=True, check=False
             )
-            if probe.returncode == 0 and probe.stderr.strip().splitlines()[-1:][0].isdigit():
+            lines = probe.stderr.strip().splitlines()
+            if probe.returncode == 0 and lines and lines[-1].isdigit():
                 return candidate
     return None
 
