@@ -208,6 +208,9 @@ class WalkerBase:
     def walk(self, pos: int, stack: list[Frame]) -> int:
         raise NotImplementedError
 
+    def walk_dataset(self, pos: int, enc: Encoding) -> None:
+        raise NotImplementedError
+
     def element(self, f: Frame, pos: int, stack: list[Frame]) -> int:
         raise NotImplementedError
 

@@ -92,7 +92,7 @@ class ContainerWalk(WalkerBase):
         if enc is None:
             enc = EXPLICIT_LE
         self.dataset_encoding = enc
-        self.walk(pos, [Frame(FrameKind.DATASET, -1, size, False, enc, 0)])
+        self.walk_dataset(pos, enc)
 
     def marker(self, kind: Kind, start: int, end: int) -> None:
         self.t.add(kind, start, end, NO_TAG, 0, False, -2, -1, 0, -1, 0)

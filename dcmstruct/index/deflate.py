@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dcmstruct.index.base import Frame, FrameKind, WalkerBase
+from dcmstruct.index.base import WalkerBase
 from dcmstruct.index.faults import FaultCode
 from dcmstruct.index.window import Window
 from dcmstruct.limits import DEFAULT_INFLATE_RATIO, MIN_INFLATE_LIMIT
@@ -50,7 +50,7 @@ class DeflateWalk(WalkerBase):
                 if result.source is not None:
                     result.source.close()
                 self.dataset_encoding = EXPLICIT_LE
-                self.walk(pos, [Frame(FrameKind.DATASET, -1, self.size, False, EXPLICIT_LE, 0)])
+                self.walk_dataset(pos, EXPLICIT_LE)
                 return
             self.fault(
                 FaultCode.DEFLATE_STREAM_INVALID,
@@ -93,7 +93,7 @@ class DeflateWalk(WalkerBase):
         self.win, self.size = Window(inflated), inflated.size
         self.stream = Stream.INFLATED
         enc = self.detect(0, self.size) or EXPLICIT_LE
-        self.walk(0, [Frame(FrameKind.DATASET, -1, self.size, False, enc, 0)])
+        self.walk_dataset(0, enc)
         self.win, self.size = outer
         self.stream = Stream.FILE
         if consumed is None:

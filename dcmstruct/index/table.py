@@ -19,7 +19,7 @@ from dcmstruct.model import Columns
 
 # 64-bit fields, then 32-bit fields, in row order.
 BIG_FIELDS = _BIG = 5  # 64-bit fields per row
-_SMALL = 4
+SMALL_FIELDS = _SMALL = 4  # 32-bit fields per row
 B_OFFSET, B_END, B_TAG, B_LENGTH, B_VALUE_OFFSET = range(_BIG)
 S_PARENT, S_DEPTH, S_VR, S_FLAGS = range(_SMALL)
 _KIND_MASK = 0x0F

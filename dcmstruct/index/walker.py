@@ -16,6 +16,7 @@ from dcmstruct.index.base import (
     implicit_vr,
     vr_str,
 )
+from dcmstruct.index.bulk import BulkWalk
 from dcmstruct.index.container import ContainerWalk
 from dcmstruct.index.deflate import DeflateWalk
 from dcmstruct.index.faults import FaultCode
@@ -23,6 +24,7 @@ from dcmstruct.index.recovery import GARBAGE_GROUPS, RecoveryWalk
 from dcmstruct.index.table import B_END, BIG_FIELDS, EXPLICIT_BIT, STREAM_SHIFT
 from dcmstruct.model import UNDEFINED, Kind
 from dcmstruct.schema.layout import (
+    EXPLICIT_LE,
     HEADER,
     IMPLICIT_HEADER,
     IMPLICIT_LE,
@@ -63,10 +65,17 @@ _ITEM_DELIMITER_FLAGS = int(Kind.ITEM_DELIMITER)
 _FAST_IMPLICIT: dict[int, int] = {}
 
 
-class Walker(ContainerWalk, DeflateWalk, RecoveryWalk):
+class Walker(ContainerWalk, DeflateWalk, RecoveryWalk, BulkWalk):
     # The walk inlines the common cases; with INLINE off every node goes through the general
     # methods, and tests/test_index_inline.py checks that both give the same index.
     INLINE = True
+
+    def walk_dataset(self, pos: int, enc: Encoding) -> None:
+        """A data set's top level from ``pos`` to the end of the stream: its clean Explicit VR
+        Little Endian elements in bulk (:mod:`.bulk`), then the walk from where that stops."""
+        if enc is EXPLICIT_LE and self.INLINE and self.BULK:
+            pos = self.bulk(pos, self.size)
+        self.walk(pos, [Frame(FrameKind.DATASET, -1, self.size, False, enc, 0)])
 
     def walk(self, pos: int, stack: list[Frame]) -> int:
         """Walk from ``pos`` until ``stack`` is empty; return where the walk stopped."""

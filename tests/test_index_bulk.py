@@ -1,0 +1,173 @@
+"""The bulk walk (dcmstruct.index.bulk) gives the index the walk gives, node for node and fault
+for fault: on every fixture, rule fixture and corpus file, on mutated files, at every node cap
+and depth limit, with blocks and chunks small enough that every structure crosses a block
+boundary. And it does the work: on clean files the walk is left nothing of the data set."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dcmstruct.builder import E, Item, Seq, part10
+from dcmstruct.index import ElementIndex, index_source
+from dcmstruct.index import bulk as bulk_module
+from dcmstruct.index.walker import Walker
+from dcmstruct.source import Source
+from tests.corpus import corpus_files
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = sorted((ROOT / "fixtures").glob("*.dcm")) + sorted(
+    (ROOT / "fixtures" / "rules").glob("*.dcm")
+)
+SOP = [E("SOPClassUID", "UI", "1.2.840.10008.5.1.4.1.1.7"), E("SOPInstanceUID", "UI", "1.2.3.4")]
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Blocks of a few headers and chunks of a few nodes, the bulk walk on any file size."""
+    monkeypatch.setattr(bulk_module, "MIN_BLOCK", 32)
+    monkeypatch.setattr(bulk_module, "MAX_BLOCK", 96)
+    monkeypatch.setattr(bulk_module, "CHUNK", 3)
+    monkeypatch.setattr(bulk_module, "MIN_BULK", 0)
+    yield
+
+
+def _index(source: Source, *, bulk: bool, **limits: int) -> ElementIndex:
+    saved = Walker.BULK
+    Walker.BULK = bulk
+    try:
+        return index_source(source, **limits)  # type: ignore[arg-type]
+    finally:
+        Walker.BULK = saved
+
+
+def _same(data: bytes, path: Path | None = None, **limits: int) -> None:
+    with_bulk = _index(
+        Source.open(path) if path is not None else Source.from_bytes(data), bulk=True, **limits
+    )
+    walked = _index(Source.from_bytes(data), bulk=False, **limits)
+    with with_bulk, walked:
+        assert len(with_bulk) == len(walked)
+        for name in walked.columns.__dataclass_fields__:
+            a, b = getattr(with_bulk.columns, name), getattr(walked.columns, name)
+            if not np.array_equal(a, b):
+                row = int(np.flatnonzero(a != b)[0])
+                raise AssertionError(
+                    f"{name} differs first at node {row}: {with_bulk.node(row)} vs "
+                    f"{walked.node(row)}"
+                )
+        assert with_bulk.faults == walked.faults
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_fixtures(path: Path, tiny: None) -> None:
+    _same(path.read_bytes(), path)
+
+
+def test_fixtures_with_the_real_block_sizes() -> None:
+    for path in FILES:
+        _same(path.read_bytes(), path)
+
+
+def test_corpus(tiny: None) -> None:
+    files = [p for p in corpus_files() if p.stat().st_size <= 4 << 20]
+    if not files:
+        pytest.skip("no corpus installed")
+    for path in files:
+        _same(path.read_bytes(), path)
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_mutations(seed: int, tiny: None) -> None:
+    rng = random.Random(seed)
+    data = bytearray(rng.choice([p for p in FILES if p.stat().st_size > 256]).read_bytes())
+    for _ in range(rng.randrange(1, 6)):
+        at = rng.randrange(132, len(data))
+        if rng.random() < 0.5:
+            data[at] = rng.randrange(256)
+        else:  # a length field's low byte a little off, the commonest real damage
+            data[at] = (data[at] + rng.choice((-2, -1, 1, 2, 8))) & 0xFF
+    _same(bytes(data))
+
+
+def nested(count: int) -> bytes:
+    """Sequences of defined and undefined length, inside items of both kinds, three deep,
+    with short and long values around them and native pixel data at the end."""
+    items = []
+    for n in range(count):
+        inner = Seq(
+            [Item([E("CodeValue", "SH", f"C{n}"), E("CodeMeaning", "LO", "x" * (n % 7))])],
+            undefined=n % 2 == 0,
+        )
+        items.append(
+            Item(
+                [
+                    E("ReferencedSOPInstanceUID", "UI", f"1.2.3.{n}"),
+                    E("ConceptNameCodeSequence", "SQ", inner),
+                    E("TextValue", "UT", "t" * (n % 5 * 2)),
+                ],
+                undefined=n % 3 == 0,
+            )
+        )
+    return part10(
+        [
+            *SOP,
+            E("PatientName", "PN", "BULK^TEST"),
+            E("ContentSequence", "SQ", Seq(items, undefined=count % 2 == 1)),
+            E("ReferencedImageSequence", "SQ", Seq([])),
+            E("Rows", "US", 16),
+            E("Columns", "US", 16),
+            E("PixelData", "OW", bytes(512)),
+        ]
+    )
+
+
+def test_the_bulk_walk_leaves_the_walk_nothing_on_a_clean_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = nested(400)
+    assert len(data) > bulk_module.MIN_BULK
+    starts: list[int] = []
+    real_walk = Walker.walk
+
+    def walk(self: Walker, pos: int, stack: list[object]) -> int:
+        starts.append(pos)
+        return real_walk(self, pos, stack)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Walker, "walk", walk)
+    index = _index(Source.from_bytes(data), bulk=True)
+    # The meta group's walk, then the data set's: handed over at its end, with nothing left.
+    assert starts[-1] == len(data)
+    assert len(index) > 400 * 7 and not index.faults
+    _same(data)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 40])
+def test_nested_sequences(count: int, tiny: None) -> None:
+    _same(nested(count))
+
+
+def test_every_node_cap(tiny: None) -> None:
+    data = nested(6)
+    nodes = len(_index(Source.from_bytes(data), bulk=False))
+    for cap in range(1, nodes + 2):
+        _same(data, max_nodes=cap)
+
+
+def test_every_depth_limit(tiny: None) -> None:
+    data = nested(6)
+    for depth in range(0, 5):
+        _same(data, max_depth=depth)
+
+
+def test_a_fault_deep_in_a_clean_file_is_the_walks(tiny: None) -> None:
+    """Damage inside the third block of a sequence: the rows before it stay, the walk
+    reports the fault exactly as without the bulk walk."""
+    data = bytearray(nested(40))
+    at = data.index(b"C21")  # a CodeValue deep in the content sequence
+    data[at - 2] = 0x7F  # its 16-bit length: now runs past its item
+    _same(bytes(data))
