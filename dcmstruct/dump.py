@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from itertools import repeat
 from typing import TextIO
 
 import numpy as np
@@ -122,37 +123,57 @@ _ENCODE = json.JSONEncoder(ensure_ascii=True, separators=(", ", ": ")).encode
 
 def write_jsonl(index: ElementIndex, out: TextIO) -> None:
     """:func:`jsonl_records`, encoded. The same text as ``json`` would write for each record
-    (``tests/test_dump.py`` checks), made with string formatting: what a line holds besides its
-    numbers depends only on its (tag, VR, kind, stream), so those parts are encoded once per
-    combination and a line is three cached parts and five numbers."""
+    (``tests/test_dump.py`` checks), made a chunk of nodes at a time from the columns: what a
+    line holds besides its five numbers depends only on its (tag, VR, kind, stream), so those
+    parts are encoded once per combination, and a line is joined from cached parts and the
+    numbers' decimal strings with no Python code run per node."""
     c = index.columns
     places = fault_places(index)
     labels = [_ENCODE(k.label) for k in Kind]
     element = int(Kind.ELEMENT)
     inflated = int(Stream.INFLATED)
-    parts: dict[tuple[int, int, int, int], tuple[str, str, str]] = {}
-    lines: list[str] = []
-    for rows in _row_chunks(c):
-        for i, (kind, offset, end, tag, vr, length, value_offset, depth, stream) in rows:
-            if places:
-                for n in places.get(i, ()):
-                    lines.append(_ENCODE(_fault_record(index, n)) + "\n")
-            key = (tag, vr, kind, stream)
-            p = parts.get(key)
-            if p is None:
-                p = parts[key] = _line_parts(
-                    labels[kind], tag, vr, kind == element, stream == inflated
-                )
-            lines.append(
-                f'{p[0]}{offset}, "end": {end}{p[1]}{"null" if length < 0 else length}, '
-                f'"value_offset": {"null" if value_offset < 0 else value_offset}, '
-                f'"depth": {depth}{p[2]}'
+    for base in range(0, len(c), _CHUNK):
+        stop = min(len(c), base + _CHUNK)
+        part = slice(base, stop)
+        tag = c.tag[part]
+        key = (tag << 21) | (c.vr[part].astype(np.int64) << 5)
+        key |= (c.kind[part].astype(np.int64) << 1) | c.stream[part]
+        keys, which = np.unique(key, return_inverse=True)
+        parts = [
+            _line_parts(labels[kind], k >> 21, (k >> 5) & 0xFFFF, kind == element, s == inflated)
+            for k in keys.tolist()
+            for kind, s in [((k >> 1) & 0xF, k & 1)]
+        ]
+        heads, middles, tails = (
+            np.array([p[n] for p in parts], dtype=object)[which].tolist() for n in range(3)
+        )
+        lines = list(
+            map(
+                "".join,
+                zip(
+                    heads, map(str, c.offset[part].tolist()),
+                    repeat(', "end": '), map(str, c.end[part].tolist()),
+                    middles, _numbers(c.length[part]),
+                    repeat(', "value_offset": '), _numbers(c.value_offset[part]),
+                    repeat(', "depth": '), map(str, c.depth[part].tolist()),
+                    tails,
+                ),
             )
+        )  # fmt: skip
+        if places:
+            for i in sorted((i for i in places if base <= i < stop), reverse=True):
+                faults = [_ENCODE(_fault_record(index, n)) + "\n" for n in places[i]]
+                lines[i - base : i - base] = faults
         out.write("".join(lines))
-        lines.clear()
-    for n in places.get(len(c), ()):
-        lines.append(_ENCODE(_fault_record(index, n)) + "\n")
-    out.write("".join(lines))
+    out.write("".join(_ENCODE(_fault_record(index, n)) + "\n" for n in places.get(len(c), ())))
+
+
+def _numbers(column: np.ndarray) -> list[str]:
+    """Decimal strings of a column, ``null`` where it is negative (none applies, undefined)."""
+    text = list(map(str, column.tolist()))
+    for i in np.flatnonzero(column < 0).tolist():
+        text[i] = "null"
+    return text
 
 
 def _line_parts(
