@@ -44,7 +44,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -336,13 +335,7 @@ def run_once(
                 env=ctx.env,
                 start_new_session=True,
             )
-            timed_out = False
-            try:
-                proc.wait(timeout=RUN_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                timed_out = True
+            timed_out = bi.wait_exactly(proc, RUN_TIMEOUT)
             seconds = time.perf_counter() - start
         error = Path(err_file).read_text(errors="replace").strip()[-2000:]
         if timed_out:

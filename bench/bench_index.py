@@ -36,6 +36,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -45,8 +46,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -729,6 +731,35 @@ def gnu_time() -> str | None:
     return None
 
 
+@contextlib.contextmanager
+def deadline(proc: subprocess.Popen[bytes], timeout: float) -> Iterator[threading.Event]:
+    """Within the block, ``proc``'s process group (``start_new_session``) is killed at
+    ``timeout``; the event says whether it was. Lets a run be waited for with a blocking
+    ``waitpid``, so that when it ended is known to the microsecond: ``Popen.wait(timeout=...)``
+    and ``communicate(timeout=...)`` poll instead, sleeping up to 50 ms between looks, which
+    would round every figure up to the next look."""
+    fired = threading.Event()
+
+    def kill() -> None:
+        fired.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
+
+
+def wait_exactly(proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for ``proc`` (see :func:`deadline`); True if it was killed at ``timeout``."""
+    with deadline(proc, timeout) as fired:
+        proc.wait()
+    return fired.is_set()
+
+
 def measure_once(tool: Tool, path: Path, time_path: str | None) -> Run:
     argv = tool.argv(path)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
@@ -752,12 +783,11 @@ def measure_once(tool: Tool, path: Path, time_path: str | None) -> Run:
                 proc.returncode = os.waitstatus_to_exitcode(status)
                 peak = usage.ru_maxrss
             else:
-                try:
-                    out, _ = proc.communicate(timeout=RUN_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)  # this run's own process group
-                    out, _ = proc.communicate()
-                    timed_out = True
+                with deadline(proc, RUN_TIMEOUT) as fired:
+                    # The output first (a full pipe would block the tool), then the exit.
+                    out = proc.stdout.read() if proc.stdout is not None else b""
+                    proc.wait()
+                timed_out = fired.is_set()
             out = out or b""
             wall = time.perf_counter() - start
         error = Path(err_file).read_text(errors="replace").strip()
