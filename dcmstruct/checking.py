@@ -13,7 +13,6 @@ INVALID_VR error 0x5a6 2 0010,0010 0010,0010
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Collection, Iterable
 
@@ -80,6 +79,8 @@ def _rule_names(names: str | Iterable[str]) -> Collection[str]:
     load_all()
     for name in listed:
         if name not in REGISTRY:
+            import difflib  # here: only a miss needs it, and it costs start-up
+
             close = difflib.get_close_matches(name, sorted(REGISTRY), n=3)
             hint = f" (close: {', '.join(close)})" if close else ""
             raise ValueError(f"{name!r} is not a rule name{hint}")

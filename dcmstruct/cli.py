@@ -23,9 +23,37 @@ if TYPE_CHECKING:
     from dcmstruct.index import ElementIndex, Limits
 
 
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it: ``$COLUMNS``, else the
+    terminal of standard output, else 80."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout at the width argparse would choose, found without importing
+    shutil (and with it bz2, lzma and fnmatch): argparse makes a formatter for every flag it
+    adds, so every command's start-up paid for that import."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_columns() - 2)
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, with what it echoes of the command line made safe for the terminal (it
     quotes an unrecognized argument as given: a file name may hold ESC or a newline)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)  # subcommands' parsers too
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         super().error(terminal_safe(message))
@@ -128,7 +156,7 @@ def _view_flags(w: argparse.ArgumentParser) -> None:
 
 
 def _validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    from dcmstruct.report import FORMATS
+    from dcmstruct.formats import FORMATS
 
     v = sub.add_parser(
         "validate",

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from itertools import repeat
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import numpy as np
 
@@ -22,6 +21,11 @@ from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.values import short_value
 from dcmstruct.wording import count
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    I8 = npt.NDArray[np.int64]
 
 # Columns are turned into Python values this many nodes at a time, so the writers' memory is
 # bounded by a chunk, not by the file's node count.
@@ -125,41 +129,41 @@ def write_jsonl(index: ElementIndex, out: TextIO) -> None:
     """:func:`jsonl_records`, encoded. The same text as ``json`` would write for each record
     (``tests/test_dump.py`` checks), made a chunk of nodes at a time from the columns: what a
     line holds besides its five numbers depends only on its (tag, VR, kind, stream), so those
-    parts are encoded once per combination, and a line is joined from cached parts and the
-    numbers' decimal strings with no Python code run per node."""
+    parts are encoded once per combination and picked for every line with numpy, and a line is
+    one f-string of them and its numbers."""
     c = index.columns
     places = fault_places(index)
     labels = [_ENCODE(k.label) for k in Kind]
     element = int(Kind.ELEMENT)
     inflated = int(Stream.INFLATED)
+    known: dict[int, tuple[str, str, str]] = {}  # the parts of each combination met so far
     for base in range(0, len(c), _CHUNK):
         stop = min(len(c), base + _CHUNK)
         part = slice(base, stop)
-        tag = c.tag[part]
-        key = (tag << 21) | (c.vr[part].astype(np.int64) << 5)
+        key = (c.tag[part] << 21) | (c.vr[part].astype(np.int64) << 5)
         key |= (c.kind[part].astype(np.int64) << 1) | c.stream[part]
         keys, which = np.unique(key, return_inverse=True)
-        parts = [
-            _line_parts(labels[kind], k >> 21, (k >> 5) & 0xFFFF, kind == element, s == inflated)
-            for k in keys.tolist()
-            for kind, s in [((k >> 1) & 0xF, k & 1)]
-        ]
+        parts = []
+        for k in keys.tolist():
+            p = known.get(k)
+            if p is None:
+                kind = (k >> 1) & 0xF
+                p = known[k] = _line_parts(
+                    labels[kind], k >> 21, (k >> 5) & 0xFFFF, kind == element, k & 1 == inflated
+                )
+            parts.append(p)
+        which = which.ravel()
         heads, middles, tails = (
             np.array([p[n] for p in parts], dtype=object)[which].tolist() for n in range(3)
         )
-        lines = list(
-            map(
-                "".join,
-                zip(
-                    heads, map(str, c.offset[part].tolist()),
-                    repeat(', "end": '), map(str, c.end[part].tolist()),
-                    middles, _numbers(c.length[part]),
-                    repeat(', "value_offset": '), _numbers(c.value_offset[part]),
-                    repeat(', "depth": '), map(str, c.depth[part].tolist()),
-                    tails,
-                ),
+        lines = [
+            f'{h}{o}, "end": {e}{m}{n}, "value_offset": {v}, "depth": {d}{t}'
+            for h, o, e, m, n, v, d, t in zip(
+                heads, c.offset[part].tolist(), c.end[part].tolist(), middles,
+                _or_null(c.length[part]), _or_null(c.value_offset[part]),
+                c.depth[part].tolist(), tails, strict=True,
             )
-        )  # fmt: skip
+        ]  # fmt: skip
         if places:
             for i in sorted((i for i in places if base <= i < stop), reverse=True):
                 faults = [_ENCODE(_fault_record(index, n)) + "\n" for n in places[i]]
@@ -168,12 +172,13 @@ def write_jsonl(index: ElementIndex, out: TextIO) -> None:
     out.write("".join(_ENCODE(_fault_record(index, n)) + "\n" for n in places.get(len(c), ())))
 
 
-def _numbers(column: np.ndarray) -> list[str]:
-    """Decimal strings of a column, ``null`` where it is negative (none applies, undefined)."""
-    text = list(map(str, column.tolist()))
+def _or_null(column: I8) -> list[int | str]:
+    """A column as Python values, ``null`` where it is negative (none applies, undefined):
+    the JSON encoder's text for None."""
+    values: list[int | str] = column.tolist()
     for i in np.flatnonzero(column < 0).tolist():
-        text[i] = "null"
-    return text
+        values[i] = "null"
+    return values
 
 
 def _line_parts(

@@ -8,7 +8,6 @@ path given back to ``ds[...]`` finds the node it was about.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -170,6 +169,8 @@ def _element(index: ElementIndex, container: int, key: str | int, said: str, whe
         name = specdata.keyword(tag)
         label = format_tag(tag) + (f" {name}" if name else "")
         raise KeyError(f"{said}no element {label} {where}")
+    import difflib  # here: only a miss needs it, and it costs start-up
+
     close = difflib.get_close_matches(str(key), _keywords(c, container), n=3)
     hint = f"; close: {', '.join(close)}" if close else ""
     raise KeyError(f"{said}{key!r} is neither a keyword nor a tag GGGG,EEEE {where}{hint}")

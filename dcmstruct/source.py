@@ -17,7 +17,6 @@ import contextlib
 import mmap
 import os
 import stat
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -271,6 +270,8 @@ def inflate(
 
     At most ``max_inflated`` bytes are written (a bomb stops there; the temporary file never
     grows past the cap)."""
+    import tempfile  # here: with shutil and random, a few ms of every command's start-up
+
     inflater = zlib.decompressobj(wbits)
     tmp = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the Source
     written = 0

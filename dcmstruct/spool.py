@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import select
-import tempfile
 from typing import BinaryIO
 
 from dcmstruct.safetext import terminal_safe
@@ -80,6 +78,10 @@ def spool(stream: BinaryIO, limit: int) -> str:
     """Copy ``stream`` to a new temporary file and return its path (the caller removes it).
     Raises :class:`SpoolError` if the stream is a terminal, holds more than ``limit`` bytes,
     or cannot be read or copied; no file is left behind then."""
+    # Imported here: tempfile (with shutil and random) costs every run of every command a few
+    # milliseconds of start-up, and only reading standard input needs it.
+    import tempfile
+
     if _isatty(stream):
         raise SpoolError(0, "standard input is a terminal: pipe or redirect a file into it")
     where = tempfile.gettempdir()
@@ -114,6 +116,8 @@ def _read(stream: BinaryIO, n: int) -> bytes:
         while (chunk := stream.read(n)) is None:
             # A non-blocking pipe with nothing in it yet: wait for data rather than take the
             # empty read for the end.
+            import select
+
             select.select([stream], [], [])
     except OSError as exc:
         raise SpoolError(0, f"cannot read standard input: {_why(exc)}") from None

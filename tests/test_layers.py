@@ -26,6 +26,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "dcmstruct.arrays",
             "dcmstruct.data",
             "dcmstruct.exitcode",
+            "dcmstruct.formats",
             "dcmstruct.limits",
             "dcmstruct.ranges",
             "dcmstruct.safetext",

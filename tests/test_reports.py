@@ -114,10 +114,11 @@ def test_formats_agree() -> None:
     import argparse
 
     from dcmstruct import cli
+    from dcmstruct import report as report_package
 
     (commands,) = (a for a in cli._parser()._actions if isinstance(a, argparse._SubParsersAction))
     (flag,) = (a for a in commands.choices["validate"]._actions if a.dest == "format")
-    assert config.FORMATS == FORMATS == tuple(flag.choices or ())
+    assert config.FORMATS == FORMATS == tuple(flag.choices or ()) == tuple(report_package._WRITERS)
 
 
 # -- json ---------------------------------------------------------------------------------

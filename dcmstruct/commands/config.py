@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dcmstruct.commands.batch import usable_cores
+from dcmstruct.formats import FORMATS
 from dcmstruct.index import Limits
 from dcmstruct.limits import LIMIT_RANGES
-from dcmstruct.report import FORMATS
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.source import check_regular
 from dcmstruct.validate.engine import Selection

@@ -26,6 +26,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, TextIO
 
 from dcmstruct.exitcode import ExitCode
+from dcmstruct.formats import FORMATS
 from dcmstruct.model import Stream
 from dcmstruct.safetext import clean
 from dcmstruct.validate.finding import Finding, Severity
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
     from dcmstruct.validate.engine import FileReport
     from dcmstruct.validate.registry import Rule
 
-# format -> (module, class): only the writer asked for is imported.
+# format -> (module, class): only the writer asked for is imported. Its keys are FORMATS
+# (tests/test_reports.py checks).
 _WRITERS = {
     "text": ("text", "TextWriter"),
     "json": ("json", "JsonWriter"),
@@ -42,7 +44,6 @@ _WRITERS = {
     "sarif": ("sarif", "SarifWriter"),
     "junit": ("junit", "JunitWriter"),
 }
-FORMATS = tuple(_WRITERS)
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,18 @@ C time per byte, not Python time. Nothing here knows about the index: the value 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cache, lru_cache
-from typing import Final
+from typing import AnyStr, Final
+
+
+def _lazy(source: AnyStr) -> Callable[[], re.Pattern[AnyStr]]:
+    """A regular expression compiled at its first use, not at import: a command's start-up
+    pays only for the ones the file in hand needs."""
+    return cache(lambda: re.compile(source))
+
 
 # ---------------------------------------------------------------------------------------------
 # Specific Character Set (0008,0005): PS3.3 C.12.1.1.2 Tables C.12-2 .. C.12-5
@@ -142,12 +150,12 @@ def parse_charset(raw: bytes | None) -> Charset:
 
 _MASK = 0xA1  # a byte no delimiter check or control check reacts to
 # GB18030 4-byte and GBK/GB18030 2-byte characters: their trailing bytes may be 5CH ('\').
-_GB_CHAR = re.compile(rb"[\x81-\xfe](?:[\x30-\x39][\x81-\xfe][\x30-\x39]|[\x40-\x7e\x80-\xfe])")
-_HIGH = re.compile(rb"[\x80-\xff]")
+_GB_CHAR = _lazy(rb"[\x81-\xfe](?:[\x30-\x39][\x81-\xfe][\x30-\x39]|[\x40-\x7e\x80-\xfe])")
+_HIGH = _lazy(rb"[\x80-\xff]")
 # ISO 2022: after ESC $ B / ESC $ @ / ESC $ ( D (JIS X 0208/0212 in G0) the bytes up to the next
 # ESC are 7-bit byte pairs; PS3.5 6.1.2.5.3 requires a switch back before any delimiter.
-_G0_MULTIBYTE_RUN = re.compile(rb"(\x1b\$\(?[@BD])([^\x1b]*)")
-_ESCAPE_SEQUENCE = re.compile(rb"\x1b[\x20-\x2f]*[\x30-\x7e]?")
+_G0_MULTIBYTE_RUN = _lazy(rb"(\x1b\$\(?[@BD])([^\x1b]*)")
+_ESCAPE_SEQUENCE = _lazy(rb"\x1b[\x20-\x2f]*[\x30-\x7e]?")
 
 
 def _mask_run(m: re.Match[bytes]) -> bytes:
@@ -163,10 +171,10 @@ def mask_multibyte(raw: bytes, cs: Charset) -> bytes:
     """``raw`` with the bytes of multi-byte characters masked (same length): GBK/GB18030
     characters by A1H, ISO 2022 JIS X 0208/0212 byte pairs by 'A'; so that delimiters (\\ ^ =)
     and control characters can be searched for byte-wise."""
-    if cs.kind == CharsetKind.MULTI and cs.codec in ("gbk", "gb18030") and _HIGH.search(raw):
-        return _GB_CHAR.sub(_mask_run, raw)
+    if cs.kind == CharsetKind.MULTI and cs.codec in ("gbk", "gb18030") and _HIGH().search(raw):
+        return _GB_CHAR().sub(_mask_run, raw)
     if cs.kind == CharsetKind.ISO2022 and cs.g0_multibyte and b"\x1b$" in raw:
-        return _G0_MULTIBYTE_RUN.sub(_mask_g0, raw)
+        return _G0_MULTIBYTE_RUN().sub(_mask_g0, raw)
     return raw
 
 
@@ -180,7 +188,7 @@ def char_count(raw: bytes, cs: Charset) -> int:
     g0_pairs = False
     g1_pairs = False
     pos = 0
-    for m in _ESCAPE_SEQUENCE.finditer(raw):
+    for m in _ESCAPE_SEQUENCE().finditer(raw):
         count += _segment_chars(raw[pos : m.start()], g0_pairs, g1_pairs and cs.g1_multibyte)
         seq = m.group(0)
         if seq[1:3] == b"$)":
@@ -196,7 +204,7 @@ def char_count(raw: bytes, cs: Charset) -> int:
 
 
 def _segment_chars(seg: bytes, g0_pairs: bool, g1_pairs: bool) -> int:
-    high = len(_HIGH.findall(seg)) if seg else 0
+    high = len(_HIGH().findall(seg)) if seg else 0
     low = len(seg) - high
     return (
         (low + 1) // 2 * int(g0_pairs)
@@ -407,18 +415,18 @@ def value_count(vr: str, masked: bytes) -> int:
 INT32_MIN: Final = -(2**31)
 INT32_MAX: Final = 2**31 - 1
 
-_DA = re.compile(rb"(\d{4})(\d{2})(\d{2})")
-_DA_ACR_NEMA = re.compile(rb"\d{4}\.\d{2}\.\d{2}")
-_TM = re.compile(rb"(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?")
-_TM_ACR_NEMA = re.compile(rb"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?")
-_DT = re.compile(
+_DA = _lazy(rb"(\d{4})(\d{2})(\d{2})")
+_DA_ACR_NEMA = _lazy(rb"\d{4}\.\d{2}\.\d{2}")
+_TM = _lazy(rb"(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?")
+_TM_ACR_NEMA = _lazy(rb"\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?")
+_DT = _lazy(
     rb"(\d{4})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:(\d{2})(?:\.(\d{1,6}))?)?)?)?)?)?"
     rb"(?:([+-])(\d{2})(\d{2}))?"
 )
-_AS = re.compile(rb"\d{3}[DWMY]")
-_IS = re.compile(rb" *([+-]?\d+) *")
-_DS = re.compile(rb" *[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)? *")
-_UID_COMPONENT = re.compile(rb"0|[1-9]\d*")
+_AS = _lazy(rb"\d{3}[DWMY]")
+_IS = _lazy(rb" *([+-]?\d+) *")
+_DS = _lazy(rb" *[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)? *")
+_UID_COMPONENT = _lazy(rb"0|[1-9]\d*")
 
 
 def _days_in_month(year: int, month: int) -> int:
@@ -465,11 +473,11 @@ def format_problem(vr: str, value: bytes) -> str | None:
 
 def _da(value: bytes) -> str | None:
     text = value.rstrip(b" ")
-    m = _DA.fullmatch(text)
+    m = _DA().fullmatch(text)
     if m is None:
         if b"-" in text:
             return f"'{_t(text)}' is a date range, a query form not allowed in a stored value"
-        if _DA_ACR_NEMA.fullmatch(text):
+        if _DA_ACR_NEMA().fullmatch(text):
             return f"'{_t(text)}' is the ACR-NEMA form yyyy.mm.dd; DICOM dates are YYYYMMDD"
         return f"'{_t(text)}' is not a date YYYYMMDD"
     problem = _date_problem(int(m.group(1)), int(m.group(2)), int(m.group(3)))
@@ -478,11 +486,11 @@ def _da(value: bytes) -> str | None:
 
 def _tm(value: bytes) -> str | None:
     text = value.rstrip(b" ")
-    m = _TM.fullmatch(text)
+    m = _TM().fullmatch(text)
     if m is None:
         if b"-" in text:
             return f"'{_t(text)}' is a time range, a query form not allowed in a stored value"
-        if _TM_ACR_NEMA.fullmatch(text):
+        if _TM_ACR_NEMA().fullmatch(text):
             return f"'{_t(text)}' is the ACR-NEMA form HH:MM:SS; DICOM times are HHMMSS.FFFFFF"
         return f"'{_t(text)}' is not a time HH[MM[SS[.F{{1-6}}]]]"
     problem = _time_problem(m.group(1), m.group(2), m.group(3))
@@ -491,7 +499,7 @@ def _tm(value: bytes) -> str | None:
 
 def _dt(value: bytes) -> str | None:
     text = value.rstrip(b" ")
-    m = _DT.fullmatch(text)
+    m = _DT().fullmatch(text)
     if m is None:
         if text.count(b"-") > 1 or (b"-" in text and not re.search(rb"[+-]\d{4}$", text)):
             return f"'{_t(text)}' is a date-time range, a query form not allowed in a stored value"
@@ -515,13 +523,13 @@ def _dt(value: bytes) -> str | None:
 
 
 def _as(value: bytes) -> str | None:
-    if _AS.fullmatch(value):
+    if _AS().fullmatch(value):
         return None
     return f"'{_t(value)}' is not an age nnnD, nnnW, nnnM or nnnY"
 
 
 def _is(value: bytes) -> str | None:
-    m = _IS.fullmatch(value)
+    m = _IS().fullmatch(value)
     if m is None:
         return f"'{_t(value)}' is not an integer string ([+-] digits, spaces only around it)"
     number = int(m.group(1))
@@ -531,7 +539,7 @@ def _is(value: bytes) -> str | None:
 
 
 def _ds(value: bytes) -> str | None:
-    if _DS.fullmatch(value):
+    if _DS().fullmatch(value):
         return None
     return f"'{_t(value)}' is not a decimal string (fixed or floating point, no embedded spaces)"
 
@@ -543,7 +551,7 @@ def _ui(value: bytes) -> str | None:
             return (
                 f"'{_t(value)}' has an empty component (UIDs are non-empty numbers joined by '.')"
             )
-        if not _UID_COMPONENT.fullmatch(part):
+        if not _UID_COMPONENT().fullmatch(part):
             return f"'{_t(value)}': component '{_t(part)}' has a leading zero"
     return None
 
@@ -596,13 +604,13 @@ class Multiplicity:
         return n % self.step == 0 if self.step > 1 else True
 
 
-_VM = re.compile(r"(\d+)(?:-(\d*)(n)?)?")
+_VM = _lazy(r"(\d+)(?:-(\d*)(n)?)?")
 
 
 @cache
 def parse_vm(text: str) -> Multiplicity | None:
     """The dictionary's VM text as bounds; None if it is not of a form PS3.6 uses."""
-    m = _VM.fullmatch(text.strip())
+    m = _VM().fullmatch(text.strip())
     if m is None:
         return None
     low = int(m.group(1))

@@ -495,10 +495,11 @@ _GOOD_COMPONENT: dict[str, bytes] = {
 
 
 def _screen_bad_format(table: strings.StringTable) -> set[int]:
+    present = {vr for vr, _cs, _start, _stop in table.groups}  # compile only what is needed
     patterns: dict[str, re.Pattern[bytes] | None] = {
         vr: strings.repeat(_GOOD_COMPONENT[vr], vr in grammar.MULTI_VALUED)
         for vr in _FORMATTED
-        if vr != "DS"
+        if vr != "DS" and vr in present
     }
     rows = strings.unmatched(table, patterns)
     for g, (vr, _cs, _start, _stop) in enumerate(table.groups):
