@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dcmstruct.builder import E, Item, Seq, part10
+from dcmstruct.builder import E, Item, Raw, Seq, Writer, part10
 from dcmstruct.index import ElementIndex, index_source
 from dcmstruct.index import bulk as bulk_module
 from dcmstruct.index.walker import Walker
+from dcmstruct.schema.layout import EXPLICIT_LE
 from dcmstruct.source import Source
 from tests.corpus import corpus_files
 
@@ -94,9 +95,8 @@ def test_mutations(seed: int, tiny: None) -> None:
     _same(bytes(data))
 
 
-def nested(count: int) -> bytes:
-    """Sequences of defined and undefined length, inside items of both kinds, three deep,
-    with short and long values around them and native pixel data at the end."""
+def _content(count: int) -> Seq:
+    """``count`` items, each with a sequence inside (defined and undefined lengths mixed)."""
     items = []
     for n in range(count):
         inner = Seq(
@@ -113,11 +113,17 @@ def nested(count: int) -> bytes:
                 undefined=n % 3 == 0,
             )
         )
+    return Seq(items, undefined=count % 2 == 1)
+
+
+def nested(count: int) -> bytes:
+    """Sequences of defined and undefined length, inside items of both kinds, three deep,
+    with short and long values around them and native pixel data at the end."""
     return part10(
         [
             *SOP,
             E("PatientName", "PN", "BULK^TEST"),
-            E("ContentSequence", "SQ", Seq(items, undefined=count % 2 == 1)),
+            E("ContentSequence", "SQ", _content(count)),
             E("ReferencedImageSequence", "SQ", Seq([])),
             E("Rows", "US", 16),
             E("Columns", "US", 16),
@@ -134,9 +140,9 @@ def test_the_bulk_walk_leaves_the_walk_nothing_on_a_clean_file(
     starts: list[int] = []
     real_walk = Walker.walk
 
-    def walk(self: Walker, pos: int, stack: list[object]) -> int:
+    def walk(self: Walker, pos: int, stack: list[object], **pause: int) -> int:
         starts.append(pos)
-        return real_walk(self, pos, stack)  # type: ignore[arg-type]
+        return real_walk(self, pos, stack, **pause)  # type: ignore[arg-type]
 
     monkeypatch.setattr(Walker, "walk", walk)
     index = _index(Source.from_bytes(data), bulk=True)
@@ -171,3 +177,36 @@ def test_a_fault_deep_in_a_clean_file_is_the_walks(tiny: None) -> None:
     at = data.index(b"C21")  # a CodeValue deep in the content sequence
     data[at - 2] = 0x7F  # its 16-bit length: now runs past its item
     _same(bytes(data))
+
+
+def test_the_bulk_walk_goes_on_after_what_it_hands_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An odd-length element (a fault: every later header starts at an odd offset) and a UN
+    element near the start of a large data set: the walk takes each, and the bulk walk reads
+    the rest (the index is the same as without it)."""
+    writer = Writer(EXPLICIT_LE)
+    odd = writer.header(0x00081030, "LO", 9) + b"ODDLENGTH"  # Study Description
+    plain = nested(400)
+    data = part10(
+        [
+            *SOP,
+            Raw(odd),
+            E(0x00091010, "UN", b"opaque"),
+            E("ContentSequence", "SQ", _content(400)),
+        ]
+    )
+    assert len(data) > len(plain) // 2
+    read_in_bulk = 0
+    real_bulk = Walker.bulk
+
+    def bulk(self: Walker, pos: int, limit: int) -> int:
+        nonlocal read_in_bulk
+        stop = real_bulk(self, pos, limit)
+        read_in_bulk += stop - pos
+        return stop
+
+    monkeypatch.setattr(Walker, "bulk", bulk)
+    index = _index(Source.from_bytes(data), bulk=True)
+    after = data.index(b"opaque") + len(b"opaque")
+    assert read_in_bulk > 0.95 * (len(data) - after)
+    assert [f.code for f in index.faults] == []  # odd lengths are the validator's to report
+    _same(data)

@@ -205,7 +205,7 @@ class WalkerBase:
 
     # -- parts defined by the walk (declared here so recovery and detection can call them) ---
 
-    def walk(self, pos: int, stack: list[Frame]) -> int:
+    def walk(self, pos: int, stack: list[Frame], pause: int = 1 << 62) -> int:
         raise NotImplementedError
 
     def walk_dataset(self, pos: int, enc: Encoding) -> None:

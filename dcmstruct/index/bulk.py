@@ -2,18 +2,20 @@
 columns instead of one interpreter round per element.
 
 In a clean file the element-by-element walk spends its time in the interpreter, not on the
-bytes. So for each block of the data set this part computes with numpy, for every even offset,
-where the next header would start if a header started there: the short form skips its value
-(PS3.5 Table 7.1-2), the long form too (Table 7.1-1) except SQ, whose items follow its header,
-and items and delimiters are 8 bytes (PS3.5 7.5) followed by their contents. Following that
-chain from the data set's first element costs one array lookup per node. The nodes met are
-then checked, block by block and as columns, for everything the walk's inlined cases require:
-a valid VR, zero reserved bytes, even lengths, every header and value inside its container,
-items only in sequences, each delimiter closing the undefined-length container that is open,
-nesting within ``max_depth``, rows within ``max_nodes``. Rows are written as the walk would
-write them. At the first thing it cannot vouch for, the bulk walk drops whatever it wrote of
-the top-level element that holds it and hands over to the walk at that element's header, so a
-fault is always found, placed and worded by the walk.
+bytes. So for each block of the data set this part computes with numpy, for every even offset
+from where it starts, where the next header would start if a header started there: the short
+form skips its value (PS3.5 Table 7.1-2), the long form too (Table 7.1-1) except SQ, whose
+items follow its header, and items and delimiters are 8 bytes (PS3.5 7.5) followed by their
+contents. Following that chain from the data set's first element costs one array lookup per
+node. The nodes met are then checked, a chunk at a time and as columns, for everything the
+walk's inlined cases require: a valid VR, zero reserved bytes, even lengths, every header and
+value inside its container, items only in sequences, each delimiter closing the
+undefined-length container that is open, nesting within ``max_depth``. Rows are written as
+the walk would write them; at ``max_nodes`` the bulk walk stops as the walk does
+(``NodeLimit`` at the first node that does not fit). At the first thing it cannot vouch for,
+it drops whatever it wrote of the top-level element that holds it and hands over to the walk
+at that element's header, so a fault is always found, placed and worded by the walk (which
+tries the bulk walk again after it: ``Walker.walk_dataset``).
 
 ``tests/test_index_bulk.py`` checks that the index is the same, node for node and fault for
 fault, with and without this part.
@@ -26,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dcmstruct.index.base import SQ, UN, VR_CODES, WalkerBase
-from dcmstruct.index.table import BIG_FIELDS, EXPLICIT_BIT, SMALL_FIELDS, STREAM_SHIFT
+from dcmstruct.index.table import (
+    BIG_FIELDS,
+    EXPLICIT_BIT,
+    SMALL_FIELDS,
+    STREAM_SHIFT,
+    NodeLimit,
+)
 from dcmstruct.model import UNDEFINED, Kind
 from dcmstruct.schema.layout import (
     IMPLICIT_HEADER,
@@ -50,8 +58,9 @@ if TYPE_CHECKING:
 
     I8 = npt.NDArray[np.int64]
 
-# The header's fields as 16-bit words from its start (every element starts at an even offset
-# in a data set of even lengths, PS3.5 7.1.1; an odd one hands over to the walk).
+# The header's fields as 16-bit words from its start. Values have even lengths (PS3.5 7.1.1),
+# so every header is an even distance from where the bulk walk starts; an odd length hands
+# over to the walk, and the bulk walk starting again after it reads at odd offsets.
 _W_GROUP = 0
 _W_ELEMENT = TAG_SIZE // 4
 _W_VR = VR_AT // 2
@@ -136,7 +145,7 @@ class BulkWalk(WalkerBase):
     def bulk(self, pos: int, limit: int) -> int:
         """Index the clean top-level elements of an Explicit VR Little Endian data set from
         ``pos``; return where the walk must go on (``limit`` if everything was indexed)."""
-        if pos & 1 or limit - pos < MIN_BULK or self.hidden:
+        if limit - pos < MIN_BULK or self.hidden:
             return pos
         first = len(self.t)
         stack: list[Open] = []
@@ -240,7 +249,10 @@ class BulkWalk(WalkerBase):
         c_limit = [o[_LIMIT] for o in stack]
         c_parent = list(range(-1, carried - 1))  # each container's parent, as its place here
         opened: list[int] = []  # the sequences and items this block opens, as its rows
+        room = t.max_nodes - row0
         events = np.flatnonzero(is_seq | grouped)
+        if room < n:  # nothing past the node cap may close a container (its end stays open)
+            events = events[events < room]
         ev_parent: list[int] = []
         ev_depth: list[int] = []
         max_depth = self.max_depth
@@ -276,6 +288,8 @@ class BulkWalk(WalkerBase):
                 seq = kd == element_kind
                 c_parent.append(top[_CI] if top is not None else -1)
                 own = parent_limit if und else e
+                if und:  # until its delimiter: the limit it borrows, as the walk writes it
+                    end[i] = own
                 c_limit.append(own)
                 opened.append(i)
                 stack.append(
@@ -346,10 +360,9 @@ class BulkWalk(WalkerBase):
             if len(failed):
                 f = int(failed[0])
                 bad, bad_top = int(plain[f]), not bool(held[f])
-        room = t.max_nodes - row0
-        if room < bad:  # the node cap: the walk stops there, with its fault
+        capped = room < bad  # the node cap: the walk stops at that node (NodeLimit)
+        if capped:
             bad = room
-            bad_top = bool(parent[bad] == -1)
         tops = np.flatnonzero(parent[:bad] == -1)
         newest = (row0 + int(tops[-1]), int(pos[tops[-1]])) if len(tops) else None
         # The rows before the first failure are written even then: the cut goes back to a
@@ -364,6 +377,9 @@ class BulkWalk(WalkerBase):
             small = np.stack([parent[ok], depth[ok], vr, flags], axis=1).astype(np.int32)
             t.big.frombytes(big.data.cast("B"))
             t.small.frombytes(small.data.cast("B"))
+        if capped:
+            # As the walk would: every row before the first that does not fit, then the stop.
+            raise NodeLimit(row0 + bad, int(pos[bad]), int(self.stream))
         if bad < n:
             return True, (row0 + bad, int(pos[bad])) if bad_top else None, newest
         return False, None, newest

@@ -63,6 +63,11 @@ _ITEM_DELIMITER_ELEMENT = ITEM_DELIMITER & 0xFFFF
 _ITEM_DELIMITER_FLAGS = int(Kind.ITEM_DELIMITER)
 # Implicit VR: the packed VR of a tag, or -1 where it is SQ or UN (not the inlined case).
 _FAST_IMPLICIT: dict[int, int] = {}
+# Headway that counts as the bulk walk getting somewhere (Walker.walk_dataset), and how many
+# times the distance the walk goes on before the next try may double (to 4 KiB << 10: 4 MiB).
+RESUME_GAP = 1 << 12
+MAX_RESUME_DOUBLINGS = 10
+NO_PAUSE = 1 << 62
 
 
 class Walker(ContainerWalk, DeflateWalk, RecoveryWalk, BulkWalk):
@@ -71,14 +76,31 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk, BulkWalk):
     INLINE = True
 
     def walk_dataset(self, pos: int, enc: Encoding) -> None:
-        """A data set's top level from ``pos`` to the end of the stream: its clean Explicit VR
-        Little Endian elements in bulk (:mod:`.bulk`), then the walk from where that stops."""
-        if enc is EXPLICIT_LE and self.INLINE and self.BULK:
+        """A data set's top level from ``pos`` to the end of the stream. In Explicit VR Little
+        Endian its clean elements are read in bulk (:mod:`.bulk`), and the walk takes the
+        top-level element the bulk walk cannot vouch for. The bulk walk is tried again right
+        after that element; each time in a row it gets less than ``RESUME_GAP`` bytes further,
+        the walk goes on twice as far before the next try. So a file with a fault near its
+        start is still read in bulk, and one with faults everywhere costs the walk's time and
+        a few tries more."""
+        stack = [Frame(FrameKind.DATASET, -1, self.size, False, enc, 0)]
+        if not (enc is EXPLICIT_LE and self.INLINE and self.BULK):
+            self.walk(pos, stack)
+            return
+        misses = 0
+        while True:
+            start = pos
             pos = self.bulk(pos, self.size)
-        self.walk(pos, [Frame(FrameKind.DATASET, -1, self.size, False, enc, 0)])
+            misses = 0 if pos - start >= RESUME_GAP else misses + 1
+            gap = 1 if misses <= 1 else RESUME_GAP << min(misses - 2, MAX_RESUME_DOUBLINGS)
+            pos = self.walk(pos, stack, pause=pos + gap)  # at least one element, then back
+            if not stack:
+                return
 
-    def walk(self, pos: int, stack: list[Frame]) -> int:
-        """Walk from ``pos`` until ``stack`` is empty; return where the walk stopped."""
+    def walk(self, pos: int, stack: list[Frame], pause: int = NO_PAUSE) -> int:
+        """Walk from ``pos`` until ``stack`` is empty, or until the walk is back at the top
+        level (only the data set's frame on ``stack``) at or past ``pause``; return where the
+        walk stopped."""
         t = self.t
         win = self.win
         big, small = t.big, t.small
@@ -93,6 +115,8 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk, BulkWalk):
         buf, base, top = win.buf, win.base, win.top
         while stack:
             f = stack[-1]
+            if pos >= pause and len(stack) == 1 and f.kind == FrameKind.DATASET and pos < f.end:
+                return pos  # back at the top level: walk_dataset tries the bulk walk again
             t.hidden = self.hidden = hidden = f.hidden
             limit = f.end
             if pos >= limit:
