@@ -210,3 +210,15 @@ def test_the_bulk_walk_goes_on_after_what_it_hands_over(monkeypatch: pytest.Monk
     assert read_in_bulk > 0.95 * (len(data) - after)
     assert [f.code for f in index.faults] == []  # odd lengths are the validator's to report
     _same(data)
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in FILES if p.parent.name == "rules"], ids=lambda p: p.name
+)
+def test_every_node_cap_on_faulty_files(path: Path, tiny: None) -> None:
+    """At the cap the walk reports the fault of the node that does not fit before it stops
+    (an overrun, say), and leaves open what that node would have closed: the bulk walk too."""
+    data = path.read_bytes()
+    nodes = len(_index(Source.from_bytes(data), bulk=False))
+    for cap in range(1, nodes + 2):
+        _same(data, max_nodes=cap)

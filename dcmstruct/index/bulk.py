@@ -251,8 +251,10 @@ class BulkWalk(WalkerBase):
         opened: list[int] = []  # the sequences and items this block opens, as its rows
         room = t.max_nodes - row0
         events = np.flatnonzero(is_seq | grouped)
-        if room < n:  # nothing past the node cap may close a container (its end stays open)
-            events = events[events < room]
+        if room < n:
+            # The node at the cap is checked (the walk reports its fault before it stops), and
+            # nothing from it on may close a container: the walk stops before that.
+            events = events[events <= room]
         ev_parent: list[int] = []
         ev_depth: list[int] = []
         max_depth = self.max_depth
@@ -304,6 +306,8 @@ class BulkWalk(WalkerBase):
                 ):
                     bad, bad_top = i, top is None
                     break
+                if i >= room:
+                    break  # the first node past the cap: the walk stops before it closes
                 d = top[_INNER]
                 stack.pop()
                 closed = p + IMPLICIT_HEADER
