@@ -222,3 +222,39 @@ def test_every_node_cap_on_faulty_files(path: Path, tiny: None) -> None:
     nodes = len(_index(Source.from_bytes(data), bulk=False))
     for cap in range(1, nodes + 2):
         _same(data, max_nodes=cap)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # Large values, one header per block: the bulk walk would pay a block per node.
+        [E(0x00091000 + i, "OB", bytes(33_000)) for i in range(400)],
+        # A UN element (handed to the walk) after every 4 KiB value: a try per pair.
+        [
+            e
+            for i in range(400)
+            for e in (E(0x00091000 + 2 * i, "OB", bytes(4096)), E(0x00091001 + 2 * i, "UN", b"ab"))
+        ],
+    ],
+    ids=["large-values", "value-then-UN"],
+)
+def test_the_bulk_walk_backs_off_where_it_does_not_pay(
+    body: list[E], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data sets where a block holds a node or two: the bulk walk hands over and is tried
+    again ever further apart, so it reads a few blocks (each costs about what the walk spends
+    on a hundred nodes), not one per node; and the index is the same."""
+    data = part10([*SOP, E(0x00090010, "LO", "BULK"), *body])
+    blocks = 0
+    real_steps = bulk_module.steps
+
+    def steps(w: np.ndarray, count: int) -> np.ndarray:
+        nonlocal blocks
+        blocks += 1
+        return real_steps(w, count)
+
+    monkeypatch.setattr(bulk_module, "steps", steps)
+    index = _index(Source.from_bytes(data), bulk=True)
+    assert len(index) > len(body)
+    assert blocks <= 40, blocks
+    _same(data)

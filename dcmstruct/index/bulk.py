@@ -99,7 +99,14 @@ MAX_BLOCK = 1 << 16
 CHUNK = 4096
 # Below this many bytes of data set the walk is quicker than the column set-up.
 MIN_BULK = 1 << 14
+# A block costs the bulk walk about what the walk spends on a hundred nodes (numpy calls over
+# the block, whatever it holds): one that holds fewer nodes than this hands over to the walk
+# (at the top level; Walker.walk_dataset tries the bulk walk again later).
+MIN_YIELD = 128
 _NEVER = 1 << 62  # the end of a container that is still open
+# Sequences nested deeper than this go to the walk: finding an element's container costs the
+# bulk walk a numpy pass per level it climbs, the walk nothing (real files nest a few levels).
+BULK_DEPTH = 16
 
 
 def steps(w: npt.NDArray[np.uint16], count: int) -> I8:
@@ -164,8 +171,10 @@ class BulkWalk(WalkerBase):
             w = np.frombuffer(data, dtype="<u2")
             view = steps(w, count).data
             r = 0
+            met = 0
             while True:  # a chunk of nodes at a time, so the working set has a bound
                 found, r, stopped = _chase(view, r, 2 * count, CHUNK)
+                met += len(found)
                 failed, at, newest = self._rows(w, base, found, stack, limit)
                 if newest is not None:
                     last_top = newest
@@ -178,6 +187,10 @@ class BulkWalk(WalkerBase):
                 if _close_until(stack, pos):
                     return pos
                 return self._cut(first, last_top)
+            if met < MIN_YIELD and _close_until(stack, pos):
+                # Large values, few headers: a block costs the bulk walk more than the walk
+                # spends on its nodes. Back at the top level, the walk goes on from here.
+                return pos
             size = min(size * 2, MAX_BLOCK) if pos < base + n + size else MIN_BLOCK
         return pos
 
@@ -257,7 +270,7 @@ class BulkWalk(WalkerBase):
             events = events[events <= room]
         ev_parent: list[int] = []
         ev_depth: list[int] = []
-        max_depth = self.max_depth
+        depth_limit = min(self.max_depth, BULK_DEPTH)  # d + 1 may not pass it
         item_kind, seq_delimiter_kind = int(Kind.ITEM), int(Kind.SEQUENCE_DELIMITER)
         for i, p, kd, e, v, und in zip(
             events.tolist(),
@@ -284,7 +297,7 @@ class BulkWalk(WalkerBase):
                     bad, bad_top = i, top is None
                     break
                 d = top[_INNER] if top is not None else 0
-                if d + 1 > max_depth or (v if und else e) > parent_limit:
+                if d >= depth_limit or (v if und else e) > parent_limit:
                     bad, bad_top = i, top is None
                     break
                 seq = kd == element_kind
@@ -379,8 +392,13 @@ class BulkWalk(WalkerBase):
             tag = group[ok] << 16 | elem[ok]
             big = np.stack([pos[ok], end[ok], tag, length[ok], value[ok]], axis=1)
             small = np.stack([parent[ok], depth[ok], vr, flags], axis=1).astype(np.int32)
-            t.big.frombytes(big.data.cast("B"))
-            t.small.frombytes(small.data.cast("B"))
+            try:
+                t.big.frombytes(big.data.cast("B"))
+                t.small.frombytes(small.data.cast("B"))
+            except MemoryError:  # as Table.add: both row arrays as they were, then the stop
+                del t.big[row0 * BIG_FIELDS :]
+                del t.small[row0 * SMALL_FIELDS :]
+                raise NodeLimit(row0, int(pos[0]), int(self.stream), memory=True) from None
         if capped:
             # As the walk would: every row before the first that does not fit, then the stop.
             raise NodeLimit(row0 + bad, int(pos[bad]), int(self.stream))

@@ -63,10 +63,12 @@ _ITEM_DELIMITER_ELEMENT = ITEM_DELIMITER & 0xFFFF
 _ITEM_DELIMITER_FLAGS = int(Kind.ITEM_DELIMITER)
 # Implicit VR: the packed VR of a tag, or -1 where it is SQ or UN (not the inlined case).
 _FAST_IMPLICIT: dict[int, int] = {}
-# Headway that counts as the bulk walk getting somewhere (Walker.walk_dataset), and how many
-# times the distance the walk goes on before the next try may double (to 4 KiB << 10: 4 MiB).
+# Rows that count as the bulk walk getting somewhere (Walker.walk_dataset: a try costs about
+# what the walk spends on a hundred nodes); how far the walk goes on before the next try after
+# a second miss, and how many times in a row that may double (to 4 KiB << 12: 16 MiB).
+RESUME_ROWS = 256
 RESUME_GAP = 1 << 12
-MAX_RESUME_DOUBLINGS = 10
+MAX_RESUME_DOUBLINGS = 12
 NO_PAUSE = 1 << 62
 
 
@@ -78,20 +80,21 @@ class Walker(ContainerWalk, DeflateWalk, RecoveryWalk, BulkWalk):
     def walk_dataset(self, pos: int, enc: Encoding) -> None:
         """A data set's top level from ``pos`` to the end of the stream. In Explicit VR Little
         Endian its clean elements are read in bulk (:mod:`.bulk`), and the walk takes the
-        top-level element the bulk walk cannot vouch for. The bulk walk is tried again right
-        after that element; each time in a row it gets less than ``RESUME_GAP`` bytes further,
-        the walk goes on twice as far before the next try. So a file with a fault near its
-        start is still read in bulk, and one with faults everywhere costs the walk's time and
-        a few tries more."""
+        top-level element the bulk walk cannot vouch for (or the rest of a block of large
+        values, where the bulk walk does not pay). The bulk walk is tried again right after;
+        each time in a row it adds fewer than ``RESUME_ROWS`` rows, the walk goes on twice as
+        far (from ``RESUME_GAP`` bytes) before the next try. So a file with a fault near its
+        start is still read in bulk, and one with faults or large values everywhere costs the
+        walk's time and a few tries more."""
         stack = [Frame(FrameKind.DATASET, -1, self.size, False, enc, 0)]
         if not (enc is EXPLICIT_LE and self.INLINE and self.BULK):
             self.walk(pos, stack)
             return
         misses = 0
         while True:
-            start = pos
+            rows = len(self.t)
             pos = self.bulk(pos, self.size)
-            misses = 0 if pos - start >= RESUME_GAP else misses + 1
+            misses = 0 if len(self.t) - rows >= RESUME_ROWS else misses + 1
             gap = 1 if misses <= 1 else RESUME_GAP << min(misses - 2, MAX_RESUME_DOUBLINGS)
             pos = self.walk(pos, stack, pause=pos + gap)  # at least one element, then back
             if not stack:
