@@ -19,6 +19,7 @@ from dcmstruct.index.walker import Walker
 from dcmstruct.schema.layout import EXPLICIT_LE
 from dcmstruct.source import Source
 from tests.corpus import corpus_files
+from tests.same_index import assert_same_index
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted((ROOT / "fixtures").glob("*.dcm")) + sorted(
@@ -52,16 +53,7 @@ def _same(data: bytes, path: Path | None = None, **limits: int) -> None:
     )
     walked = _index(Source.from_bytes(data), bulk=False, **limits)
     with with_bulk, walked:
-        assert len(with_bulk) == len(walked)
-        for name in walked.columns.__dataclass_fields__:
-            a, b = getattr(with_bulk.columns, name), getattr(walked.columns, name)
-            if not np.array_equal(a, b):
-                row = int(np.flatnonzero(a != b)[0])
-                raise AssertionError(
-                    f"{name} differs first at node {row}: {with_bulk.node(row)} vs "
-                    f"{walked.node(row)}"
-                )
-        assert with_bulk.faults == walked.faults
+        assert_same_index(with_bulk, walked)
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

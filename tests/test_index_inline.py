@@ -6,13 +6,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from dcmstruct.index import ElementIndex, index_source
 from dcmstruct.index.walker import Walker
 from dcmstruct.source import Source
 from tests.corpus import corpus_files
+from tests.same_index import assert_same_index
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted((ROOT / "fixtures").glob("*.dcm")) + sorted(
@@ -30,16 +30,7 @@ def _index(data: bytes, *, inline: bool) -> ElementIndex:
 
 
 def _same(data: bytes) -> None:
-    fast, slow = _index(data, inline=True), _index(data, inline=False)
-    assert len(fast) == len(slow)
-    for name in fast.columns.__dataclass_fields__:
-        a, b = getattr(fast.columns, name), getattr(slow.columns, name)
-        if not np.array_equal(a, b):
-            row = int(np.flatnonzero(a != b)[0])
-            raise AssertionError(
-                f"{name} differs first at node {row}: {fast.node(row)} vs {slow.node(row)}"
-            )
-    assert fast.faults == slow.faults
+    assert_same_index(_index(data, inline=True), _index(data, inline=False))
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
