@@ -16,7 +16,7 @@ import numpy as np
 
 from dcmstruct import specdata
 from dcmstruct.index import ElementIndex
-from dcmstruct.model import NO_TAG, UNDEFINED, Columns, Kind, Stream, vr_text
+from dcmstruct.model import I8, NO_TAG, UNDEFINED, Columns, Kind, Stream, vr_text
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.values import short_value
@@ -25,7 +25,6 @@ from dcmstruct.wording import count
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    I8 = npt.NDArray[np.int64]
 
 # Columns are turned into Python values this many nodes at a time, so the writers' memory is
 # bounded by a chunk, not by the file's node count.
@@ -136,22 +135,17 @@ def write_jsonl(index: ElementIndex, out: TextIO) -> None:
     labels = [_ENCODE(k.label) for k in Kind]
     element = int(Kind.ELEMENT)
     inflated = int(Stream.INFLATED)
-    known: dict[int, tuple[str, str, str]] = {}  # the parts of each combination met so far
     for base in range(0, len(c), _CHUNK):
         stop = min(len(c), base + _CHUNK)
         part = slice(base, stop)
         key = (c.tag[part] << 21) | (c.vr[part].astype(np.int64) << 5)
         key |= (c.kind[part].astype(np.int64) << 1) | c.stream[part]
         keys, which = np.unique(key, return_inverse=True)
-        parts = []
-        for k in keys.tolist():
-            p = known.get(k)
-            if p is None:
-                kind = (k >> 1) & 0xF
-                p = known[k] = _line_parts(
-                    labels[kind], k >> 21, (k >> 5) & 0xFFFF, kind == element, k & 1 == inflated
-                )
-            parts.append(p)
+        parts = [
+            _line_parts(labels[kind], k >> 21, (k >> 5) & 0xFFFF, kind == element, s == inflated)
+            for k in keys.tolist()
+            for kind, s in [((k >> 1) & 0xF, k & 1)]
+        ]
         which = which.ravel()
         heads, middles, tails = (
             np.array([p[n] for p in parts], dtype=object)[which].tolist() for n in range(3)

@@ -35,7 +35,7 @@ from dcmstruct.index.table import (
     STREAM_SHIFT,
     NodeLimit,
 )
-from dcmstruct.model import UNDEFINED, Kind
+from dcmstruct.model import I8, UNDEFINED, Kind
 from dcmstruct.schema.layout import (
     IMPLICIT_HEADER,
     IMPLICIT_LENGTH_AT,
@@ -56,7 +56,6 @@ from dcmstruct.schema.layout import (
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-    I8 = npt.NDArray[np.int64]
 
 # The header's fields as 16-bit words from its start. Values have even lengths (PS3.5 7.1.1),
 # so every header is an even distance from where the bulk walk starts; an odd length hands
