@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import numpy as np
 
@@ -21,10 +21,6 @@ from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.values import short_value
 from dcmstruct.wording import count
-
-if TYPE_CHECKING:
-    import numpy.typing as npt
-
 
 # Columns are turned into Python values this many nodes at a time, so the writers' memory is
 # bounded by a chunk, not by the file's node count.
