@@ -37,6 +37,10 @@ OW = vr_code("OW")
 SQ = vr_code("SQ")
 
 
+# Beyond any offset: a walk with no pause (Walker.walk), a container with no end yet (bulk).
+NO_PAUSE = 1 << 62
+
+
 class FrameKind:
     DATASET = 0  # the top-level data set
     META = 1  # the file meta group: ends at the first tag of another group
@@ -205,7 +209,7 @@ class WalkerBase:
 
     # -- parts defined by the walk (declared here so recovery and detection can call them) ---
 
-    def walk(self, pos: int, stack: list[Frame], pause: int = 1 << 62) -> int:
+    def walk(self, pos: int, stack: list[Frame], pause: int = NO_PAUSE) -> int:
         raise NotImplementedError
 
     def walk_dataset(self, pos: int, enc: Encoding) -> None:

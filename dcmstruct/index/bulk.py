@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dcmstruct.index.base import SQ, UN, VR_CODES, WalkerBase
+from dcmstruct.index.base import NO_PAUSE, SQ, UN, VR_CODES, WalkerBase
 from dcmstruct.index.table import (
     BIG_FIELDS,
     EXPLICIT_BIT,
@@ -102,7 +102,7 @@ MIN_BULK = 1 << 14
 # the block, whatever it holds): one that holds fewer nodes than this hands over to the walk
 # (at the top level; Walker.walk_dataset tries the bulk walk again later).
 MIN_YIELD = 128
-_NEVER = 1 << 62  # the end of a container that is still open
+_NEVER = NO_PAUSE  # the end of a container that is still open: beyond any offset
 # Sequences nested deeper than this go to the walk: finding an element's container costs the
 # bulk walk a numpy pass per level it climbs, the walk nothing (real files nest a few levels).
 BULK_DEPTH = 16

@@ -7,6 +7,7 @@ anything else goes through :meth:`element` and the recovery and container parts.
 from __future__ import annotations
 
 from dcmstruct.index.base import (
+    NO_PAUSE,
     SQ,
     UN,
     VALID_VRS,
@@ -69,7 +70,6 @@ _FAST_IMPLICIT: dict[int, int] = {}
 RESUME_ROWS = 256
 RESUME_GAP = 1 << 12
 MAX_RESUME_DOUBLINGS = 12
-NO_PAUSE = 1 << 62
 
 
 class Walker(ContainerWalk, DeflateWalk, RecoveryWalk, BulkWalk):
