@@ -32,11 +32,14 @@ from typing import TYPE_CHECKING
 
 from dcmstruct.source import check_regular
 from dcmstruct.spool import STDIN_NAME
-from dcmstruct.validate.engine import FileReport, Selection, validate_path
+from dcmstruct.validate.batch import BATCH_NODES
+from dcmstruct.validate.engine import FileReport, Selection, check_opened, open_index
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing.context import BaseContext
+
+    from dcmstruct.index import ElementIndex
 
 # multiprocessing and concurrent.futures (with socket, pickle, logging, hashlib) are imported
 # only when a pool starts: most runs, and every run of one file, need none of them.
@@ -140,40 +143,84 @@ def _reason(exc: OSError, path: str) -> str:
 def validate_target(target: Target, selection: Selection | None = None) -> FileReport:
     """Validate one target. Never raises: an unreadable file is an ``error``, an exception
     anywhere is an ``internal`` entry (a bug)."""
-    report = _validate(target, selection)
-    if target.label is not None:
-        report.path = target.label
-    return report
+    return validate_targets([target], selection)[0]
 
 
-def _validate(target: Target, selection: Selection | None) -> FileReport:
+def validate_targets(targets: list[Target], selection: Selection | None = None) -> list[FileReport]:
+    """:func:`validate_target` for each of a chunk of targets (one task of a worker): the files
+    are indexed one by one, then checked together, so the rules' screens run once for the
+    chunk (:func:`dcmstruct.validate.engine.check_opened`). Never raises."""
+    reports: list[FileReport | None] = []
+    opened: list[tuple[int, str, ElementIndex]] = []
+    try:
+        for target in targets:
+            got = _open(target, selection)
+            if isinstance(got, FileReport):
+                reports.append(got)
+            elif len(got) > BATCH_NODES:  # checked at once: big indexes are never held together
+                with got:
+                    reports.append(_check([(0, target.path, got)], selection)[0])
+            else:
+                opened.append((len(reports), target.path, got))
+                reports.append(None)
+        for (k, _, _), report in zip(opened, _check(opened, selection), strict=True):
+            reports[k] = report
+    finally:
+        for _, _, index in opened:
+            index.close()
+    out: list[FileReport] = []
+    for target, report in zip(targets, reports, strict=True):
+        assert report is not None
+        if target.label is not None:
+            report.path = target.label
+        out.append(report)
+    return out
+
+
+def _open(target: Target, selection: Selection | None) -> ElementIndex | FileReport:
     path = target.path
     if target.error is not None:
         return FileReport(path, [], error=target.error)
     try:
         # Opening a FIFO would block for ever: never open what is not a regular file.
         check_regular(path)
-        return validate_path(path, selection)
+        return open_index(path, selection)
     except OSError as exc:  # gone or changed since the walk
         return FileReport(path, [], error=_reason(exc, path))
     except MemoryError:
-        # Not a bug: this file needs more memory than the machine gives (the index stops at
-        # its node cap, so this is a small machine or a tight limit on the address space).
-        return FileReport(
-            path, [], error="not enough memory to check this file (try a lower --max-nodes)"
-        )
+        return FileReport(path, [], error=_NO_MEMORY)
     except Exception:  # reported as an internal error; the batch goes on
-        import traceback
+        return FileReport(path, [], internal=[f"validating failed:\n{_traceback()}"])
 
-        return FileReport(path, [], internal=[f"validating failed:\n{traceback.format_exc()}"])
+
+def _check(
+    opened: list[tuple[int, str, ElementIndex]], selection: Selection | None
+) -> list[FileReport]:
+    pairs = [(path, index) for _, path, index in opened]
+    try:
+        return check_opened(pairs, selection)
+    except MemoryError:
+        if len(pairs) > 1:  # the batch may be what did not fit: each file alone
+            return [_check([item], selection)[0] for item in opened]
+        return [FileReport(pairs[0][0], [], error=_NO_MEMORY)]
+    except Exception:
+        if len(pairs) > 1:  # find the file whose check fails; the others keep their reports
+            return [_check([item], selection)[0] for item in opened]
+        return [FileReport(pairs[0][0], [], internal=[f"validating failed:\n{_traceback()}"])]
+
+
+# Not a bug: this file needs more memory than the machine gives (the index stops at its node
+# cap, so this is a small machine or a tight limit on the address space).
+_NO_MEMORY = "not enough memory to check this file (try a lower --max-nodes)"
+
+
+def _traceback() -> str:
+    import traceback
+
+    return traceback.format_exc()
 
 
 # -- the batch ----------------------------------------------------------------------------
-
-
-def validate_targets(targets: list[Target], selection: Selection | None = None) -> list[FileReport]:
-    """:func:`validate_target` for each of a chunk of targets (one task of a worker)."""
-    return [validate_target(t, selection) for t in targets]
 
 
 # Validation is CPU-bound; a few workers per core still help where files come from a slow
@@ -220,8 +267,8 @@ def run_batch(
     ``window`` tasks pending (default ``4 * workers``)."""
     it = iter(targets)
     if jobs <= 1:
-        for target in it:
-            yield validate_target(target, selection)
+        while part := list(islice(it, max(1, chunk))):
+            yield from validate_targets(part, selection)
         return
     # Look ahead as far as a full first round of tasks: a batch that ends there has a known
     # size, which sets the pool (a huge tree is still never listed whole).
@@ -230,8 +277,8 @@ def run_batch(
     workers, size = plan_pool(jobs, first, len(first) < ahead, chunk)
     rest = chain(first, it)
     if workers <= 1:  # a pool would only add its start-up time
-        for target in rest:
-            yield validate_target(target, selection)
+        while part := list(islice(rest, max(1, chunk))):
+            yield from validate_targets(part, selection)
         return
     pool = _Pool(workers, selection)
     limit = max(2, window if window is not None else 4 * workers)

@@ -14,9 +14,15 @@ from typing import TYPE_CHECKING
 from dcmstruct.validate.finding import Finding, Severity
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from dcmstruct.validate.batch import Batch
     from dcmstruct.validate.context import Context
 
 Check = Callable[["Context"], Iterable[Finding]]
+#: Per file of a batch: may the rule have a finding there? (see :mod:`dcmstruct.validate.batch`)
+Screen = Callable[["Batch"], "npt.NDArray[np.bool_]"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ def _indent(text: str) -> str:
 
 
 REGISTRY: dict[str, Rule] = {}
+#: The screens of rules that have one, by rule name.
+SCREENS: dict[str, Screen] = {}
 
 # Per file and rule, findings beyond this many are not listed (one more finding says so).
 FINDINGS_PER_RULE = 1000
@@ -76,6 +84,20 @@ def rule(
         parsed = Severity.parse(severity)
         _register(Rule(name, parsed, standard, summary, why, example, check, check.__module__))
         return check
+
+    return decorate
+
+
+def screen(name: str) -> Callable[[Screen], Screen]:
+    """Declare the decorated function the batch screen of rule ``name``: given a
+    :class:`~dcmstruct.validate.batch.Batch`, it flags each file where the rule's check may
+    find anything (never fewer: a file it clears is never checked)."""
+
+    def decorate(fn: Screen) -> Screen:
+        if name in SCREENS:
+            raise ValueError(f"rule {name} has two screens")
+        SCREENS[name] = fn
+        return fn
 
     return decorate
 
