@@ -135,3 +135,23 @@ def test_clean_files_run_no_rule(tmp_path: Path) -> None:
     finally:
         for ix in indexes:
             ix.close()
+
+
+def test_a_batch_goes_with_its_screening() -> None:
+    """What the screens share lives on the batch: nothing keeps a batch (and the indexes it
+    holds) alive once the engine is done with it."""
+    import gc
+    import weakref
+
+    indexes = [index_file(p) for p in FILES[:8]]
+    try:
+        batch = Batch(indexes)
+        for screen in SCREENS.values():
+            screen(batch)
+        gone = weakref.ref(batch)
+        del batch
+        gc.collect()
+        assert gone() is None
+    finally:
+        for ix in indexes:
+            ix.close()

@@ -22,7 +22,7 @@ from dcmstruct.commands.config import ConfigError, Flags, find_config, resolve
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.engine import FileReport
 from dcmstruct.validate.finding import Finding, Severity
-from dcmstruct.validate.registry import REGISTRY, load_all
+from dcmstruct.validate.registry import REGISTRY, SCREENS, load_all
 from fixtures.rule_fixtures.base import ct_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,6 +185,8 @@ def test_internal_error_exits_3(
         raise RuntimeError("a deliberate bug")
 
     monkeypatch.setitem(REGISTRY, name, dataclasses.replace(REGISTRY[name], check=boom))
+    # Without its screen the broken check runs on every file, clean ones too.
+    monkeypatch.delitem(SCREENS, name, raising=False)
     f = write(tmp_path / "clean.dcm", CLEAN)
     other = write(tmp_path / "other.dcm", CLEAN)
     code, out, err = run(capsys, "validate", str(f), str(other), "-j", "1")
@@ -202,7 +204,7 @@ def test_an_exception_outside_the_rules_exits_3(
     def broken(path: object, selection: object = None) -> FileReport:
         raise ValueError("the index broke")
 
-    monkeypatch.setattr("dcmstruct.commands.batch.validate_path", broken)
+    monkeypatch.setattr("dcmstruct.commands.batch.open_index", broken)
     f = write(tmp_path / "clean.dcm", CLEAN)
     code, out, _ = run(capsys, "validate", str(f), "-j", "1")
     assert code == 3
@@ -466,16 +468,16 @@ def test_a_worker_that_dies_costs_only_its_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The pool forks, so the workers inherit this patch; the killer file ends its worker.
-    from dcmstruct.validate.engine import validate_path as real
+    from dcmstruct.validate.engine import open_index as real
 
-    def crashy(path: str, selection: object = None) -> FileReport:
+    def crashy(path: str, selection: object = None) -> object:
         if Path(path).name == "killer.dcm":
             os._exit(9)
         return real(path, selection)  # type: ignore[arg-type]
 
     if batch._context().get_start_method() != "fork":
         pytest.skip("workers inherit the patch only when forked")
-    monkeypatch.setattr("dcmstruct.commands.batch.validate_path", crashy)
+    monkeypatch.setattr("dcmstruct.commands.batch.open_index", crashy)
     paths = [write(tmp_path / f"f{i}.dcm", CLEAN) for i in range(6)]
     paths.insert(3, write(tmp_path / "killer.dcm", CLEAN))
     reports = list(run_batch([Target(str(p)) for p in paths], jobs=2))

@@ -169,11 +169,11 @@ def validate_targets(targets: list[Target], selection: Selection | None = None) 
         for _, _, index in opened:
             index.close()
     out: list[FileReport] = []
-    for target, report in zip(targets, reports, strict=True):
-        assert report is not None
+    for target, done in zip(targets, reports, strict=True):
+        assert done is not None
         if target.label is not None:
-            report.path = target.label
-        out.append(report)
+            done.path = target.label
+        out.append(done)
     return out
 
 

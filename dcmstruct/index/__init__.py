@@ -71,7 +71,7 @@ def index_source(
     try:
         w = Walker(src, max_depth, max_inflated, max_nodes)
         _run(w)
-        return ElementIndex(
+        index = ElementIndex(
             path=path,
             size=src.size,
             columns=w.t.freeze(),
@@ -83,6 +83,10 @@ def index_source(
             dataset_offset=w.dataset_offset,
             deflated=w.deflated,
         )
+        win = w.win
+        if win.src is src and isinstance(win.buf, bytes):
+            index.keep_window(win.buf, win.base)
+        return index
     except BaseException:
         src.close()
         for s in w.sources.values() if w is not None else ():

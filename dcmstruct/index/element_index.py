@@ -90,6 +90,14 @@ class ElementIndex:
             cache = self._reads[stream] = _ReadCache(src)
         return cache.get(offset, n)
 
+    def keep_window(self, data: bytes, base: int) -> None:
+        """Start the file stream's read cache with bytes ``[base, base + len(data))`` the walk
+        has just read: the rules' first reads of a small file then cost no system call."""
+        src = self.sources.get(Stream.FILE)
+        if src is not None and src.buf is None and data:
+            cache = self._reads[Stream.FILE] = _ReadCache(src)
+            cache.current = (data, base)
+
     def read_ranges(
         self,
         streams: npt.NDArray[np.uint8],

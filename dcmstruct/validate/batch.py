@@ -15,9 +15,10 @@ file's report is the same whether it was checked alone or in a batch.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -27,6 +28,8 @@ from dcmstruct.model import Columns, Kind
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+
+T = TypeVar("T")
 
 #: Files with more nodes than this are checked alone: screening pays off on small files, and
 #: a batch of big ones would hold their tables twice.
@@ -51,6 +54,15 @@ class Batch:
         parent[inside] += self.base[self.file[inside]]
         joined["parent"] = parent
         self.columns = Columns(**joined)
+        self._shared: dict[Callable[[Batch], Any], Any] = {}
+
+    def shared(self, make: Callable[[Batch], T]) -> T:
+        """``make(self)``, computed once: what several screens of a family ask. Held by the
+        batch, so it goes when the batch goes."""
+        if make not in self._shared:
+            self._shared[make] = make(self)
+        got: T = self._shared[make]
+        return got
 
     def __len__(self) -> int:
         return len(self.indexes)
@@ -73,7 +85,8 @@ class Batch:
 
     @cached_property
     def elements(self) -> npt.NDArray[np.bool_]:
-        return self.columns.kind == Kind.ELEMENT
+        mask: npt.NDArray[np.bool_] = self.columns.kind == Kind.ELEMENT
+        return mask
 
     @cached_property
     def top(self) -> npt.NDArray[np.bool_]:

@@ -87,24 +87,57 @@ def build(
 ) -> StringTable:
     """Gather the values of ``nodes`` (string elements whose whole value lies in the file)."""
     c = index.columns
-    n = len(nodes)
     starts = c.value_offset[nodes]
     sizes = c.end[nodes] - starts
     streams = c.stream[nodes]
     copied = np.minimum(sizes, limit)
     region, where = index.read_ranges(streams, starts, copied)
-    last_pos = where + copied - 1
-    last = np.where(copied == sizes, region[np.maximum(last_pos, 0)].astype(np.int16), -1)
+    last = last_bytes(region, where, copied, sizes)
     # The last byte of a value longer than the copy limit is read on its own (rare).
     for k in np.flatnonzero(copied < sizes).tolist():
         tail = index.read(Stream(int(streams[k])), int(starts[k] + sizes[k] - 1), 1)
         last[k] = tail[0] if tail else -1
+    return assemble(
+        nodes, c.tag[nodes], c.vr[nodes], sizes, copied, region, where, last, charset_of, charsets
+    )
+
+
+def last_bytes(
+    region: npt.NDArray[np.uint8],
+    where: npt.NDArray[np.int64],
+    copied: npt.NDArray[np.int64],
+    sizes: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int16]:
+    """Each value's last byte where it was copied whole (-1 where it was not: the caller reads
+    that one on its own)."""
+    last_pos = where + copied - 1
+    picked = region[np.maximum(last_pos, 0)].astype(np.int16)
+    out: npt.NDArray[np.int16] = np.where(copied == sizes, picked, np.int16(-1))
+    return out
+
+
+def assemble(
+    nodes: npt.NDArray[np.int64],
+    tags: npt.NDArray[np.int64],
+    vrs: npt.NDArray[np.uint16],
+    sizes: npt.NDArray[np.int64],
+    copied: npt.NDArray[np.int64],
+    region: npt.NDArray[np.uint8],
+    where: npt.NDArray[np.int64],
+    last: npt.NDArray[np.int16],
+    charset_of: npt.NDArray[np.int32],
+    charsets: list[Charset],
+) -> StringTable:
+    """The table of values whose first ``copied`` bytes are at ``where`` in ``region``: one
+    file's (:func:`build`) or a batch's (rows of many files, ``nodes`` then being rows of the
+    batch's table)."""
+    n = len(nodes)
     padded = (last == 0x00) | (last == 0x20)
     content = np.where(copied == sizes, copied - padded, copied)
     masking = np.array([_masks(cs) for cs in charsets], dtype=np.bool_)
     slow = (copied < sizes) | masking[charset_of] if n else np.zeros(0, dtype=np.bool_)
     # Rows grouped by (VR, character set); each group's contents are contiguous in ``joined``.
-    vr_codes = c.vr[nodes].astype(np.int64)
+    vr_codes = vrs.astype(np.int64)
     order = np.lexsort((np.arange(n), charset_of, vr_codes)) if n else np.zeros(0, np.int64)
     lengths = content[order]
     out_len = lengths + 1
@@ -139,8 +172,8 @@ def build(
             group_rows.append(order[a:b])
     return StringTable(
         nodes=nodes,
-        tags=c.tag[nodes],
-        vr_codes=c.vr[nodes].astype(np.int64),
+        tags=tags,
+        vr_codes=vr_codes,
         charsets=charsets,
         charset_of=charset_of,
         last=last,

@@ -8,14 +8,112 @@ are declared with :func:`index_rule`; :func:`preamble_nonzero` looks at the prea
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from dcmstruct.model import Kind, Stream
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
-from dcmstruct.validate.registry import index_rule, rule
+from dcmstruct.validate.registry import index_rule, rule, screen
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from dcmstruct.validate.batch import Batch
 
 PREAMBLE_LENGTH = 128  # PS3.10 7.1
 PREFIX = b"DICM"
+# The screens here and in the meta and DICOMDIR rules read values up to (0008,0018) SOP Instance
+# UID, which a data set holds near its start: they read this many bytes of each file, and leave
+# to its exact check a file whose bytes they need lie further.
+HEAD_BYTES = 1024
+
+
+@dataclass(frozen=True)
+class Heads:
+    """The first :data:`HEAD_BYTES` bytes of each file of a batch (its ``file`` stream), one
+    row per file, zero-padded: byte ``o`` of file ``f`` is ``rows[f, o]`` where
+    ``o < size[f]``."""
+
+    rows: npt.NDArray[np.uint8]
+    size: npt.NDArray[np.int64]
+
+    def has(
+        self,
+        files: npt.NDArray[np.int64],
+        offsets: npt.NDArray[np.int64],
+        n: int | npt.NDArray[np.int64],
+    ) -> npt.NDArray[np.bool_]:
+        """Per range: are its ``n`` bytes at ``offsets`` of ``files`` in the table?"""
+        inside: npt.NDArray[np.bool_] = (offsets >= 0) & (offsets + n <= self.size[files])
+        return inside
+
+    def take(
+        self, files: npt.NDArray[np.int64], offsets: npt.NDArray[np.int64], n: int
+    ) -> npt.NDArray[np.uint8]:
+        """The ``n`` bytes at each offset, as rows; meaningless where :meth:`has` is False."""
+        flat = self.rows.ravel()
+        last = flat.size - n
+        if last < 0:
+            return np.zeros((len(files), n), dtype=np.uint8)
+        # Every n-byte window of the table, as a view: picking rows of it copies n bytes each
+        # at once, where an index per byte would cost several times more.
+        windows: npt.NDArray[np.uint8] = np.ndarray(
+            (last + 1, n), dtype=np.uint8, buffer=flat, strides=(1, 1)
+        )
+        got: npt.NDArray[np.uint8] = windows[
+            np.minimum(np.maximum(files * HEAD_BYTES + offsets, 0), last)
+        ]
+        return got
+
+
+@dataclass(frozen=True)
+class Top:
+    """The top-level elements of every file of a batch (any stream), in row order."""
+
+    rows: npt.NDArray[np.int64]
+    tags: npt.NDArray[np.int64]
+    files: npt.NDArray[np.int64]
+
+
+def top_elements(batch: Batch) -> Top:
+    """:class:`Top` of ``batch``, found once for the screens of the container, meta and
+    DICOMDIR rules."""
+    return batch.shared(_top_elements)
+
+
+def _top_elements(batch: Batch) -> Top:
+    rows = (batch.top & batch.elements).nonzero()[0]
+    return Top(rows, batch.columns.tag[rows], batch.file[rows])
+
+
+def file_heads(batch: Batch) -> Heads:
+    """:class:`Heads` of ``batch``: one read per file for every screen that looks at values
+    near its start. For a file on disk that read fills the index's read window, which the
+    reads of later screens and checks share."""
+    return batch.shared(_file_heads)
+
+
+def _file_heads(batch: Batch) -> Heads:
+    parts = [ix.read(Stream.FILE, 0, HEAD_BYTES) for ix in batch.indexes]
+    data = b"".join(p.ljust(HEAD_BYTES, b"\0") for p in parts)
+    rows = np.frombuffer(data, dtype=np.uint8).reshape(len(parts), HEAD_BYTES)
+    size = np.array([len(p) for p in parts], dtype=np.int64)
+    return Heads(rows, size)
+
+
+def first_kinds(batch: Batch) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Per file, the kinds of its first two nodes (-1 where it has fewer)."""
+    c = batch.columns
+    start, stop = batch.base[:-1], batch.base[1:]
+    last = max(len(c) - 1, 0)
+    kinds = c.kind.astype(np.int64) if len(c) else np.zeros(1, dtype=np.int64)
+    first = np.where(start < stop, kinds[np.minimum(start, last)], -1)
+    second = np.where(start + 1 < stop, kinds[np.minimum(start + 1, last)], -1)
+    return first, second
+
 
 index_rule(
     "PREAMBLE_MISSING",
@@ -202,6 +300,21 @@ def preamble_nonzero(ctx: Context) -> Iterator[Finding]:
         "PREAMBLE_NONZERO", message + " (legal: PS3.10 lets applications use it)",
         offset=first, length=last - first, stream=Stream.FILE,
     )  # fmt: skip
+
+
+@screen("PREAMBLE_NONZERO")
+def _screen_preamble_nonzero(batch: Batch) -> npt.NDArray[np.bool_]:
+    """Exact: a finding needs a preamble node first, 'DICM' at 128 and a non-zero byte before
+    it, which is what this asks of each file's first 132 bytes."""
+    heads = file_heads(batch)
+    head = heads.rows[:, : PREAMBLE_LENGTH + len(PREFIX)]
+    flags: npt.NDArray[np.bool_] = (
+        (first_kinds(batch)[0] == Kind.PREAMBLE)
+        & (heads.size >= PREAMBLE_LENGTH + len(PREFIX))
+        & (head[:, PREAMBLE_LENGTH:] == np.frombuffer(PREFIX, dtype=np.uint8)).all(axis=1)
+        & head[:, :PREAMBLE_LENGTH].any(axis=1)
+    )
+    return flags
 
 
 def _preamble_kind(preamble: bytes) -> str | None:

@@ -16,16 +16,21 @@ the 'DICM' prefix: an absolute file offset, pointing at the first byte of the re
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from dcmstruct import specdata
-from dcmstruct.model import Kind, Stream
+from dcmstruct.arrays import member
+from dcmstruct.model import UNDEFINED, Kind, Stream
 from dcmstruct.ranges import nearest
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.uids import EXPLICIT_VR_LITTLE_ENDIAN
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
-from dcmstruct.validate.registry import rule
+from dcmstruct.validate.registry import rule, screen
+from dcmstruct.validate.rules.container import file_heads, top_elements
 from dcmstruct.validate.rules.meta import (
     MEDIA_STORAGE_DIRECTORY,
     MEDIA_STORAGE_SOP_CLASS,
@@ -34,6 +39,11 @@ from dcmstruct.validate.rules.meta import (
     meta_group,
     uid_value,
 )
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from dcmstruct.validate.batch import Batch
 
 ROOT_FIRST = 0x00041200  # Offset of the First Directory Record of the Root Directory Entity
 ROOT_LAST = 0x00041202  # Offset of the Last Directory Record of the Root Directory Entity
@@ -133,6 +143,42 @@ def check_dicomdir_transfer_syntax(ctx: Context) -> Iterator[Finding]:
         length=min(8, index.size - start),
         stream=Stream.FILE,
     )
+
+
+def _may_be_directory(batch: Batch) -> npt.NDArray[np.bool_]:
+    """Per file: may :func:`_directory_by` find it a DICOMDIR? It reads top-level (0002,0002)
+    and (0008,0016) only, and a value that strips (spaces, NULs) to the 20-character UID has
+    at least 20 bytes and starts with the UID or with padding."""
+    c = batch.columns
+    uid = np.frombuffer(MEDIA_STORAGE_DIRECTORY.encode("ascii"), dtype=np.uint8)
+    top = top_elements(batch)
+    wanted = (top.tags == MEDIA_STORAGE_SOP_CLASS) | (top.tags == SOP_CLASS)
+    rows, files = top.rows[wanted], top.files[wanted]
+    at = c.value_offset[rows]
+    long = (at >= 0) & (c.length[rows] != UNDEFINED) & (c.end[rows] - at >= len(uid))
+    rows, files, at = rows[long], files[long], at[long]
+    heads = file_heads(batch)
+    got = heads.take(files, at, len(uid))
+    maybe = (
+        (c.stream[rows] != Stream.FILE)
+        | ~heads.has(files, at, len(uid))
+        | (got[:, 0] == 0x20)
+        | (got[:, 0] == 0x00)
+        | (got == uid).all(axis=1)
+    )
+    return batch.files_with(rows[maybe])
+
+
+@screen(NOT_EXPLICIT_LE)
+def _screen_not_explicit_le(batch: Batch) -> npt.NDArray[np.bool_]:
+    """A finding needs a file :func:`_directory_by` calls a DICOMDIR (see
+    :func:`_may_be_directory`) whose transfer syntax is not known to be Explicit VR LE."""
+    flags = _may_be_directory(batch)
+    for f in np.flatnonzero(flags).tolist():
+        ts = batch.indexes[f].transfer_syntax
+        if ts is not None and ts.uid == EXPLICIT_VR_LITTLE_ENDIAN:
+            flags[f] = False
+    return flags
 
 
 class _Directory:
@@ -297,3 +343,12 @@ def check_dicomdir_offsets(ctx: Context) -> Iterator[Finding]:
             offset=int(c.value_offset[node]),
             length=4,
         )
+
+
+@screen(RULE)
+def _screen_offsets(batch: Batch) -> npt.NDArray[np.bool_]:
+    """The check returns at once for a file with no top-level (0004,1200), (0004,1202) or
+    (0004,1220): the files that have one are what this flags."""
+    top = top_elements(batch)
+    links = member(top.tags, (ROOT_FIRST, ROOT_LAST, DIRECTORY_RECORD_SEQUENCE))
+    return batch.files_with(top.rows[links])

@@ -10,17 +10,24 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dcmstruct import specdata
-from dcmstruct.model import Kind, Stream
+from dcmstruct.model import Kind, Stream, vr_code
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
-from dcmstruct.validate.registry import index_rule, rule
+from dcmstruct.validate.registry import index_rule, rule, screen
+from dcmstruct.validate.rules.container import file_heads, first_kinds, top_elements
 from dcmstruct.wording import count
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    from dcmstruct.validate.batch import Batch
 
 GROUP_LENGTH = 0x00020000
 VERSION = 0x00020001
@@ -156,6 +163,91 @@ def _has_prefix(ctx: Context) -> bool:
     return bool(np.any(kinds == Kind.PREFIX))
 
 
+# -- batch screens ---------------------------------------------------------------------------
+
+_OB = vr_code("OB")
+_PADDING = (0x20, 0x00)  # what uid_value strips
+_UID_WIDTH = 64  # PS3.5 9.1: a UID has at most 64 characters; longer values are flagged
+# The meta elements the screens look up, ascending: the group length, then REQUIRED.
+_SLOTS = np.array((GROUP_LENGTH, *REQUIRED), dtype=np.int64)
+_GL, _VERSION, _CLASS, _INSTANCE = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class _BatchMeta:
+    """The meta group of each file of a batch as :func:`meta_group` walks it (its
+    ``elements``: the run), as columns for the screens."""
+
+    rows: npt.NDArray[np.int64]  # the run's rows, ascending
+    slot: npt.NDArray[np.int64]  # per run row: its tag's place in _SLOTS, or -1
+    run: npt.NDArray[np.bool_]  # per row of the batch: in its file's run
+    has_run: npt.NDArray[np.bool_]  # per file
+    # Per slot and file: the run's first row with that tag, or -1 (sorted(members) finds the
+    # same one when members is the run).
+    first: npt.NDArray[np.int64]
+    # Per file: (0002,0000) may announce other than the run's length (a 4-byte value that
+    # differs, or that cannot be read here as meta_group reads it: big endian, cut short).
+    differs: npt.NDArray[np.bool_]
+    # Per file: ... may announce more. Only then does meta_group take in later elements, so
+    # where this is False ``members`` is the run itself.
+    longer: npt.NDArray[np.bool_]
+
+
+def _batch_meta(batch: Batch) -> _BatchMeta:
+    return batch.shared(_walk_batch_meta)
+
+
+def _walk_batch_meta(batch: Batch) -> _BatchMeta:
+    c = batch.columns
+    files_n = len(batch)
+    top = top_elements(batch)
+    rows, tags, files = top.rows, top.tags, top.files
+    if c.stream.any():  # an inflated data set: meta_group walks the file stream only
+        keep = c.stream[rows] == Stream.FILE
+        rows, tags, files = rows[keep], tags[keep], files[keep]
+    meta = (tags >> 16) == 0x0002
+    others = rows[~meta]
+    rows, tags, files = rows[meta], tags[meta], files[meta]
+    # The run ends at each file's first top-level element of another group: an element is in
+    # it when as many of those lie before it as before the file's start (none).
+    in_run = np.searchsorted(others, rows) == np.searchsorted(others, batch.base[files])
+    rows, tags, files = rows[in_run], tags[in_run], files[in_run]
+    run = np.zeros(len(c), dtype=np.bool_)
+    run[rows] = True
+    slot = np.minimum(np.searchsorted(_SLOTS, tags), len(_SLOTS) - 1)
+    slot[_SLOTS[slot] != tags] = -1
+    hit = slot >= 0
+    first = np.full((len(_SLOTS), files_n), len(c), dtype=np.int64)
+    np.minimum.at(first, (slot[hit], files[hit]), rows[hit])
+    first[first == len(c)] = -1
+    end = np.zeros(files_n, dtype=np.int64)
+    np.maximum.at(end, files, c.end[rows])
+
+    gl_files = np.flatnonzero(first[_GL] >= 0)
+    gl = first[_GL, gl_files]
+    gl_files, gl = gl_files[c.length[gl] == 4], gl[c.length[gl] == 4]
+    at = c.offset[gl]
+    heads = file_heads(batch)
+    head = heads.take(gl_files, at, 12).astype(np.int64)
+    # meta_group reads the value little endian when the tag was written so
+    # (dcmstruct.values.little_endian), and only when all 4 bytes are there. Read here only
+    # after an 8-byte header (short explicit or implicit); any other value is flagged.
+    readable = (
+        (c.value_offset[gl] == at + 8)
+        & (c.end[gl] == at + 12)
+        & heads.has(gl_files, at, 12)
+        & (head[:, 0] == 0x02)
+        & (head[:, 1] == 0x00)
+    )
+    announced = head[:, 8] | (head[:, 9] << 8) | (head[:, 10] << 16) | (head[:, 11] << 24)
+    actual = end[gl_files] - c.end[gl]
+    differs = np.zeros(files_n, dtype=np.bool_)
+    differs[gl_files[~readable | (announced != actual)]] = True
+    longer = np.zeros(files_n, dtype=np.bool_)
+    longer[gl_files[~readable | (announced > actual)]] = True
+    return _BatchMeta(rows, slot, run, batch.files_with(rows), first, differs, longer)
+
+
 index_rule(
     "META_NOT_EXPLICIT_LE",
     "error",
@@ -221,6 +313,15 @@ def meta_group_length_missing(ctx: Context) -> Iterator[Finding]:
     )  # fmt: skip
 
 
+@screen("META_GROUP_LENGTH_MISSING")
+def _screen_group_length_missing(batch: Batch) -> npt.NDArray[np.bool_]:
+    """Exact: the check finds a meta group (the leading run of top-level group 0002
+    elements) without (0002,0000), as this does."""
+    meta = _batch_meta(batch)
+    flags: npt.NDArray[np.bool_] = meta.has_run & (meta.first[_GL] < 0)
+    return flags
+
+
 @rule(
     "META_GROUP_LENGTH_MISMATCH",
     "error",
@@ -253,6 +354,13 @@ def meta_group_length_mismatch(ctx: Context) -> Iterator[Finding]:
         f"(0002,0000) says {count(meta.announced, 'byte')}, the group holds {actual}",
         node=gl, offset=int(c.value_offset[gl]), length=4,
     )  # fmt: skip
+
+
+@screen("META_GROUP_LENGTH_MISMATCH")
+def _screen_group_length_mismatch(batch: Batch) -> npt.NDArray[np.bool_]:
+    """A finding needs (0002,0000) in the run with a 4-byte value other than the run's
+    length; a value read otherwise than little endian or cut short is flagged too."""
+    return _batch_meta(batch).differs.copy()
 
 
 @rule(
@@ -319,6 +427,33 @@ def meta_required_missing(ctx: Context) -> Iterator[Finding]:
         )
 
 
+@screen("META_REQUIRED_MISSING")
+def _screen_required_missing(batch: Batch) -> npt.NDArray[np.bool_]:
+    """A finding needs: no meta group but 'DICM' in the first two nodes; or a required tag
+    absent from the run, or one there of length 0 or (not the version) whose first byte is
+    padding; or (0002,0000) announcing more than the run (then members may differ)."""
+    meta = _batch_meta(batch)
+    c = batch.columns
+    kinds = first_kinds(batch)
+    prefix = (kinds[0] == Kind.PREFIX) | (kinds[1] == Kind.PREFIX)
+    flags: npt.NDArray[np.bool_] = meta.longer | (~meta.has_run & prefix)
+    flags |= meta.has_run & (meta.first[_VERSION:] < 0).any(axis=0)
+    rows = meta.rows[meta.slot >= _VERSION]
+    files = batch.file[rows]
+    length = c.length[rows]
+    value_at = c.value_offset[rows]
+    heads = file_heads(batch)
+    first = heads.take(files, value_at, 1)[:, 0]
+    # All padding (what _empty calls empty) starts with padding; unread bytes may too.
+    padded = (
+        (length > 0)
+        & (c.tag[rows] != VERSION)
+        & (~heads.has(files, value_at, 1) | (first == _PADDING[0]) | (first == _PADDING[1]))
+    )
+    flags[files[(length == 0) | padded]] = True
+    return flags
+
+
 def _elsewhere(ctx: Context, tag: int, meta: MetaGroup) -> int | None:
     c = ctx.columns
     for i in ctx.children(-1):
@@ -373,6 +508,32 @@ def meta_version_invalid(ctx: Context) -> Iterator[Finding]:
             f"(0002,0001) has VR {vr}, expected OB",
             node=node, offset=n.offset + 4, length=2,
         )  # fmt: skip
+
+
+@screen("META_VERSION_INVALID")
+def _screen_version_invalid(batch: Batch) -> npt.NDArray[np.bool_]:
+    """The run's first (0002,0001) is cleared only if it has length 0, or is 00H 01H of
+    length 2 with VR OB or implicit: what the check accepts; (0002,0000) announcing more than
+    the run is flagged (members may then hold another (0002,0001))."""
+    meta = _batch_meta(batch)
+    c = batch.columns
+    files = np.flatnonzero(meta.first[_VERSION] >= 0)
+    rows = meta.first[_VERSION, files]
+    length = c.length[rows]
+    value_at = c.value_offset[rows]
+    heads = file_heads(batch)
+    got = heads.take(files, value_at, 2)
+    right = (
+        (length == 2)
+        & (c.end[rows] - value_at == 2)
+        & heads.has(files, value_at, 2)
+        & (got[:, 0] == VERSION_VALUE[0])
+        & (got[:, 1] == VERSION_VALUE[1])
+        & ((c.vr[rows] == _OB) | ~c.vr_explicit[rows])
+    )
+    flags = meta.longer.copy()
+    flags[files[~(((length == 0) & (value_at >= 0)) | right)]] = True
+    return flags
 
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -452,6 +613,46 @@ def meta_uid_mismatch(ctx: Context) -> Iterator[Finding]:
         )  # fmt: skip
 
 
+@screen("META_UID_MISMATCH")
+def _screen_uid_mismatch(batch: Batch) -> npt.NDArray[np.bool_]:
+    """The run's first (0002,0002)/(0002,0003) of defined length is cleared only when the
+    first top-level (0008,0016)/(0008,0018) is in the file stream with the same bytes (so
+    the same value once stripped); (0002,0000) announcing more than the run is flagged."""
+    meta = _batch_meta(batch)
+    c = batch.columns
+    top = top_elements(batch)
+    wanted = (top.tags == SOP_CLASS) | (top.tags == SOP_INSTANCE)
+    pair = (top.tags[wanted] == SOP_INSTANCE).astype(np.int64)
+    data_set = np.full((2, len(batch)), len(c), dtype=np.int64)
+    np.minimum.at(data_set, (pair, top.files[wanted]), top.rows[wanted])
+    pair, files = np.nonzero(meta.first[_CLASS : _INSTANCE + 1] >= 0)
+    m = meta.first[_CLASS + pair, files]
+    keep = c.length[m] >= 0
+    pair, files, m = pair[keep], files[keep], m[keep]
+    d = data_set[pair, files]
+    found = d < len(c)
+    d = np.where(found, d, m)
+    m_at, d_at = c.value_offset[m], c.value_offset[d]
+    size = c.end[m] - m_at
+    heads = file_heads(batch)
+    comparable = (
+        found
+        & (c.stream[d] == Stream.FILE)
+        & (c.end[d] - d_at == size)
+        & (size >= 0)
+        & (size <= _UID_WIDTH)
+        & heads.has(files, m_at, size)
+        & heads.has(files, d_at, size)
+    )
+    same = (
+        (heads.take(files, m_at, _UID_WIDTH) == heads.take(files, d_at, _UID_WIDTH))
+        | (np.arange(_UID_WIDTH) >= size[:, None])
+    ).all(axis=1)
+    flags = meta.longer.copy()
+    flags[files[~(comparable & same)]] = True
+    return flags
+
+
 @rule(
     "META_CONTAINS_NON_META",
     "error",
@@ -485,6 +686,13 @@ def meta_contains_non_meta(ctx: Context) -> Iterator[Finding]:
         )
 
 
+@screen("META_CONTAINS_NON_META")
+def _screen_contains_non_meta(batch: Batch) -> npt.NDArray[np.bool_]:
+    """Intruders need (0002,0000) to announce more than the run's length (flagged too when
+    its value cannot be read here as the check reads it)."""
+    return _batch_meta(batch).longer.copy()
+
+
 @rule(
     "META_ELEMENT_IN_DATASET",
     "error",
@@ -515,3 +723,11 @@ def meta_element_in_dataset(ctx: Context) -> Iterator[Finding]:
         yield ctx.finding(
             "META_ELEMENT_IN_DATASET", f"({format_tag(int(c.tag[i]))}) {where}", node=i
         )
+
+
+@screen("META_ELEMENT_IN_DATASET")
+def _screen_element_in_dataset(batch: Batch) -> npt.NDArray[np.bool_]:
+    """A finding is a group 0002 element outside the members, which hold the whole run:
+    so one outside the run."""
+    c = batch.columns
+    return batch.files_with(batch.elements & ((c.tag >> 16) == 0x0002) & ~_batch_meta(batch).run)

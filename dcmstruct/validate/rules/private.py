@@ -8,16 +8,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dcmstruct.arrays import first_and_count, member
-from dcmstruct.model import Kind, vr_code
+from dcmstruct.model import Kind, Stream, vr_code
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
-from dcmstruct.validate.registry import rule
+from dcmstruct.validate.registry import rule, screen
 from dcmstruct.validate.rules.encoding import ILLEGAL_GROUPS
 
 if TYPE_CHECKING:
     import numpy.typing as npt
+
+    from dcmstruct.validate.batch import Batch
 
 _LO = vr_code("LO")
 
@@ -80,6 +82,42 @@ def private_creator_missing(ctx: Context) -> Iterator[Finding]:
         )
 
 
+def _batch_private(
+    batch: Batch,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """The batch's rows that are elements of private groups, with their group and element
+    numbers: found once per batch for the three screens that ask, then only these few rows
+    are looked at."""
+    return batch.shared(_private_rows)
+
+
+def _private_rows(
+    batch: Batch,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    tags = batch.columns.tag
+    rows = np.flatnonzero(batch.elements & ((tags & 0x10000) != 0))  # odd groups
+    groups = tags[rows] >> 16
+    rows = rows[_private(groups)]
+    return rows, tags[rows] >> 16, tags[rows] & 0xFFFF
+
+
+@screen("PRIVATE_CREATOR_MISSING")
+def _screen_private_creator_missing(batch: Batch) -> npt.NDArray[np.bool_]:
+    """The check's own test over the batch: a block member whose (data set, group, block) has
+    no creator. ``batch.dataset_key`` keys each of the check's data sets by its own rows, so
+    creators match as in the check; members outside them only add flags."""
+    rows, groups, elements = _batch_private(batch)
+    block_member = elements >= 0x1000
+    if not block_member.any():
+        return np.zeros(len(batch), dtype=np.bool_)
+    creator = (elements >= 0x0010) & (elements <= 0x00FF)
+    # Data set keys run from -2 * len(batch) up: shifted to start at -2, as _block_keys wants.
+    keys = batch.dataset_key[rows] + 2 * len(batch) - 2
+    have = _block_keys(keys[creator], groups[creator], elements[creator])
+    wanted = _block_keys(keys[block_member], groups[block_member], elements[block_member] >> 8)
+    return batch.files_with(rows[block_member][~member(wanted, have.tolist())])
+
+
 @rule(
     "PRIVATE_CREATOR_INVALID",
     "error",
@@ -139,6 +177,58 @@ def private_creator_invalid(ctx: Context) -> Iterator[Finding]:
             seen[(owner, group, name)] = i
 
 
+# Creator values up to this long are read whole, so their names are the check's own; of a
+# longer one only the start is read (enough to tell it is not empty).
+_CREATOR_PEEK = 64
+_STREAMS = tuple(Stream)
+
+
+@screen("PRIVATE_CREATOR_INVALID")
+def _screen_private_creator_invalid(batch: Batch) -> npt.NDArray[np.bool_]:
+    """Files with a creator whose VR was read and is not LO, one that reads as empty (no
+    value, or spaces and NULs), or two in one (data set, group) with one name (or a name too
+    long to compare): every finding of the check is one of these. The check reads each value
+    up to its ``end``; the screen reads the same bytes (a prefix of them for long values)."""
+    c = batch.columns
+    rows, _, elements = _batch_private(batch)
+    creators = rows[(elements >= 0x0010) & (elements <= 0x00FF)]
+    flags = np.zeros(len(batch), dtype=np.bool_)
+    if not len(creators):
+        return flags
+    flags[batch.file[creators[c.vr_explicit[creators] & (c.vr[creators] != _LO)]]] = True
+    # No value (undefined length, none, or zero bytes) reads as empty.
+    starts = c.value_offset[creators]
+    sizes = c.end[creators] - starts
+    blank = (c.length[creators] <= 0) | (starts < 0) | (sizes <= 0)
+    flags[batch.file[creators[blank]]] = True
+    owner_group = ((batch.dataset_key[creators] + 2 * len(batch)) << 16) | (c.tag[creators] >> 16)
+    ordered = np.sort(owner_group)
+    shared = member(owner_group, ordered[1:][ordered[1:] == ordered[:-1]].tolist())
+    names: dict[tuple[int, bytes], None] = {}
+    keep = ~blank & ~flags[batch.file[creators]]
+    for f, stream, start, size, key, in_shared in zip(
+        batch.file[creators[keep]].tolist(),
+        c.stream[creators[keep]].tolist(),
+        starts[keep].tolist(),
+        sizes[keep].tolist(),
+        owner_group[keep].tolist(),
+        shared[keep].tolist(),
+        strict=True,
+    ):
+        if flags[f]:
+            continue
+        source = batch.indexes[f].sources.get(_STREAMS[stream])
+        data = b"" if source is None else source.read(start, min(size, _CREATOR_PEEK))
+        name = data.strip(b" \0")
+        if not name:
+            flags[f] = True
+        elif in_shared:
+            if size > _CREATOR_PEEK or (key, name) in names:
+                flags[f] = True
+            names[(key, name)] = None
+    return flags
+
+
 @rule(
     "PRIVATE_TAG_RESERVED_RANGE",
     "error",
@@ -164,3 +254,13 @@ def private_tag_reserved_range(ctx: Context) -> Iterator[Finding]:
             node=i,
             length=4,
         )
+
+
+@screen("PRIVATE_TAG_RESERVED_RANGE")
+def _screen_private_tag_reserved_range(batch: Batch) -> npt.NDArray[np.bool_]:
+    """The check's own condition as a mask: exact."""
+    rows, _, element = _batch_private(batch)
+    reserved = ((element >= 0x0001) & (element <= 0x000F)) | (
+        (element >= 0x0100) & (element <= 0x0FFF)
+    )
+    return batch.files_with(rows[reserved])

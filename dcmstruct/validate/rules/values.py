@@ -24,20 +24,22 @@ import re
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dcmstruct import specdata
 from dcmstruct.arrays import distinct_inverse, distinct_pairs_inverse, member
-from dcmstruct.model import Kind, Stream, vr_code, vr_text
+from dcmstruct.model import Columns, Kind, Stream, vr_code, vr_text
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.validate import grammar, strings
+from dcmstruct.validate.batch import Batch
 from dcmstruct.validate.context import Context
 from dcmstruct.validate.finding import Finding
 from dcmstruct.validate.grammar import Charset, CharsetKind
 from dcmstruct.validate.registry import rule
+from dcmstruct.validate.registry import screen as batch_screen
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -85,6 +87,32 @@ def _bulk_data(tags: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return mask
 
 
+def _string_values_mask(c: Columns) -> npt.NDArray[np.bool_]:
+    """The string elements whose values the value rules read. A value whose length field
+    overruns its container (VALUE_OVERRUNS_PARENT, FILE_TRUNCATED) is left out: the bytes there
+    are not the value its header describes."""
+    mask: npt.NDArray[np.bool_] = (
+        (c.kind == Kind.ELEMENT)
+        & member(c.vr, _STRING_CODES)
+        & ~_bulk_data(c.tag)
+        & (c.length > 0)
+        & (c.value_offset >= 0)
+        & (c.end - c.value_offset == c.length)
+    )
+    return mask
+
+
+def _charset_elements(c: Columns) -> npt.NDArray[np.bool_]:
+    mask: npt.NDArray[np.bool_] = (c.kind == Kind.ELEMENT) & (c.tag == SPECIFIC_CHARACTER_SET)
+    return mask
+
+
+@lru_cache(maxsize=256)
+def _parse_charset(raw: bytes | None) -> Charset:
+    """:func:`grammar.parse_charset`, once per distinct value (files of one source share it)."""
+    return grammar.parse_charset(raw)
+
+
 # -- per-file state: which nodes hold strings, which character set is in force where ----------
 
 
@@ -97,22 +125,12 @@ class _FileState:
         c = self.columns = ctx.columns
         self.index = ctx.index
         self.parent = c.parent
-        elements = c.kind == Kind.ELEMENT
-        # A value whose length field overruns its container (VALUE_OVERRUNS_PARENT,
-        # FILE_TRUNCATED) is left out: the bytes there are not the value its header describes.
-        self.strings: npt.NDArray[np.intp] = np.flatnonzero(
-            elements
-            & member(c.vr, _STRING_CODES)
-            & ~_bulk_data(c.tag)
-            & (c.length > 0)
-            & (c.value_offset >= 0)
-            & (c.end - c.value_offset == c.length)
-        )
+        self.strings: npt.NDArray[np.intp] = np.flatnonzero(_string_values_mask(c))
         self.own: dict[int, Charset] = {}
-        for i in np.flatnonzero(elements & (c.tag == SPECIFIC_CHARACTER_SET)).tolist():
+        for i in np.flatnonzero(_charset_elements(c)).tolist():
             owner = int(c.parent[i])
             if owner not in self.own:
-                self.own[owner] = grammar.parse_charset(ctx.value_bytes(i, _CHARSET_VALUE_BYTES))
+                self.own[owner] = _parse_charset(ctx.value_bytes(i, _CHARSET_VALUE_BYTES))
         self.memo: dict[int, Charset] = {}
         charset_of, charsets = self._charsets()
         self.table = strings.build(
@@ -239,6 +257,131 @@ def _state(ctx: Context) -> _FileState:
     return state
 
 
+# -- a batch's state: the string values of many files as one table -----------------------------
+
+#: A file's values are read in one piece when they lie within this span (else range by range).
+_ONE_READ = 256 << 10
+
+
+class _BatchStrings:
+    """The string values of every file of a batch as one :class:`strings.StringTable`, so each
+    value rule's screen runs once for the batch. Its rows are rows of the batch's table; the
+    character set of each is the one its file's check would use. A file whose items declare
+    their own character set (rare) is not in the table: every value rule checks it."""
+
+    def __init__(self, batch: Batch) -> None:
+        c = batch.columns
+        self.batch = batch
+        rows = np.flatnonzero(_string_values_mask(c))
+        files = batch.file[rows]
+        starts = c.value_offset[rows]
+        sizes = c.end[rows] - starts
+        copied = np.minimum(sizes, MAX_STRING_BYTES)
+        joined, where, last = self._gather(rows, files, starts, sizes, copied)
+        self.unscreened = np.zeros(len(batch), dtype=np.bool_)
+        charset_of = np.zeros(len(rows), dtype=np.int32)
+        charsets: list[Charset] = [grammar.DEFAULT]
+        declared = np.flatnonzero(_charset_elements(c))
+        if len(declared):
+            # As _FileState: the first (0008,0005) of a data set is its character set; its
+            # value is among the gathered ones unless its VR is not a string VR.
+            gathered = np.minimum(np.searchsorted(rows, declared), max(0, len(rows) - 1))
+            top_set: dict[int, Charset] = {}
+            for i, g in zip(declared.tolist(), gathered.tolist(), strict=True):
+                f = int(batch.file[i])
+                if int(c.parent[i]) >= 0:
+                    self.unscreened[f] = True
+                elif f not in top_set:
+                    raw: bytes | None
+                    if len(rows) and int(rows[g]) == i:
+                        w = int(where[g])
+                        raw = joined[w : w + min(int(sizes[g]), _CHARSET_VALUE_BYTES)].tobytes()
+                    else:
+                        local = i - int(batch.base[f])
+                        raw = batch.indexes[f].value_bytes(local, _CHARSET_VALUE_BYTES)
+                    top_set[f] = _parse_charset(raw)
+            ids: dict[Charset, int] = {grammar.DEFAULT: 0}
+            cs_of_file = np.zeros(len(batch), dtype=np.int32)
+            for f, cs in top_set.items():
+                if cs not in ids:
+                    ids[cs] = len(charsets)
+                    charsets.append(cs)
+                cs_of_file[f] = ids[cs]
+            charset_of = cs_of_file[files]
+            # PS3.10 7.1: the meta group holds the default repertoire.
+            charset_of[(c.tag[rows] >> 16) == 0x0002] = 0
+            keep = ~self.unscreened[files]
+            if not keep.all():
+                rows, files, charset_of = rows[keep], files[keep], charset_of[keep]
+                sizes, copied, where, last = sizes[keep], copied[keep], where[keep], last[keep]
+        self.table = strings.assemble(
+            rows, c.tag[rows], c.vr[rows], sizes, copied, joined, where, last, charset_of, charsets
+        )
+        self.files = files
+
+    def _gather(
+        self,
+        rows: npt.NDArray[np.intp],
+        files: npt.NDArray[np.int64],
+        starts: npt.NDArray[np.int64],
+        sizes: npt.NDArray[np.int64],
+        copied: npt.NDArray[np.int64],
+    ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64], npt.NDArray[np.int16]]:
+        """Every value's first ``copied`` bytes in one buffer: a file's values in one read where
+        they lie close together in its file stream, else range by range."""
+        batch = self.batch
+        streams = batch.columns.stream[rows]
+        where = np.zeros(len(rows), dtype=np.int64)
+        if not len(rows):
+            return np.zeros(1, dtype=np.uint8), where, np.zeros(0, dtype=np.int16)
+        firsts = np.flatnonzero(np.concatenate(([True], files[1:] != files[:-1])))
+        ends = starts + copied
+        lows = np.minimum.reduceat(starts, firsts).tolist()
+        highs = np.maximum.reduceat(ends, firsts).tolist()
+        inflated = np.maximum.reduceat(streams, firsts).tolist()
+        bounds = [*firsts.tolist(), len(rows)]
+        pieces: list[bytes] = []
+        base = 0
+        for k, (lo, hi) in enumerate(zip(lows, highs, strict=True)):
+            a, b = bounds[k], bounds[k + 1]
+            index = batch.indexes[int(files[a])]
+            if hi - lo <= _ONE_READ and not inflated[k]:
+                data = index.read(Stream.FILE, lo, hi - lo)
+                data += bytes(hi - lo - len(data))  # past the file's end: zeros, never used
+                where[a:b] = starts[a:b] - lo + base
+            else:
+                region, local = index.read_ranges(streams[a:b], starts[a:b], copied[a:b])
+                data = region.tobytes()
+                where[a:b] = local + base
+            pieces.append(data)
+            base += len(data)
+        joined = np.frombuffer(b"".join(pieces) + b"\0", dtype=np.uint8)
+        last = strings.last_bytes(joined, where, copied, sizes)
+        # The last byte of a value longer than the copy limit is read on its own (rare).
+        for k in np.flatnonzero(copied < sizes).tolist():
+            tail = batch.indexes[int(files[k])].read(
+                Stream(int(streams[k])), int(starts[k] + sizes[k] - 1), 1
+            )
+            last[k] = tail[0] if tail else -1
+        return joined, where, last
+
+    def flagged(self, screen: Callable[[strings.StringTable], set[int]]) -> npt.NDArray[np.bool_]:
+        """Per file: has it a value that ``screen`` does not clear, or one no screen can judge?
+        (What the per-file check reads exactly: :meth:`_FileState.candidates`.)"""
+        table = self.table
+        rows = screen(table)
+        hit = table.slow.copy()
+        if rows:
+            hit[np.fromiter(rows, dtype=np.int64, count=len(rows))] = True
+        out = self.unscreened.copy()
+        out[self.files[hit]] = True
+        return out
+
+
+def _batch_strings(batch: Batch) -> _BatchStrings:
+    return batch.shared(_BatchStrings)
+
+
 @dataclass(frozen=True, slots=True)
 class _StringValue:
     """One string element's value as the rules see it."""
@@ -350,6 +493,39 @@ def check_value_too_long(ctx: Context) -> Iterator[Finding]:
 
 
 # -- VALUE_BAD_CHARACTERS ---------------------------------------------------------------------
+
+
+@batch_screen("VALUE_TOO_LONG")
+def _batch_too_long(batch: Batch) -> npt.NDArray[np.bool_]:
+    """The files holding a value the per-file screen does not clear (the same screen)."""
+    return _batch_strings(batch).flagged(_screen_too_long)
+
+
+@batch_screen("VALUE_BAD_CHARACTERS")
+def _batch_bad_characters(batch: Batch) -> npt.NDArray[np.bool_]:
+    """As VALUE_TOO_LONG's. A group of the batch holds its groups in each file: a group that
+    does not decode whole in a file does not in the batch either."""
+    return _batch_strings(batch).flagged(_screen_bad_characters)
+
+
+@batch_screen("VALUE_BAD_FORMAT")
+def _batch_bad_format(batch: Batch) -> npt.NDArray[np.bool_]:
+    return _batch_strings(batch).flagged(_screen_bad_format)
+
+
+@batch_screen("VALUE_BAD_PADDING")
+def _batch_bad_padding(batch: Batch) -> npt.NDArray[np.bool_]:
+    return _batch_strings(batch).flagged(_screen_bad_padding)
+
+
+@batch_screen("VM_MISMATCH")
+def _batch_vm(batch: Batch) -> npt.NDArray[np.bool_]:
+    """The string values' screen, and the binary values judged as the check judges them."""
+    rows, _counts, verdicts, which = _binary_vm(batch.columns)
+    bad = np.array([v is not None for v in verdicts], dtype=np.bool_)
+    out = _batch_strings(batch).flagged(_screen_vm)
+    out[batch.file[rows[bad[which]]]] = True
+    return out
 
 
 def _screen_too_long(table: strings.StringTable) -> set[int]:
@@ -645,27 +821,11 @@ def check_value_bad_padding(ctx: Context) -> Iterator[Finding]:
 )
 def check_vm_mismatch(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
-    # Binary numeric VRs: VM = length / value size, straight from the columns.
-    codes = np.array([vr_code(v) for v in _NUMERIC_SIZES], dtype=np.uint16)
-    binary = np.flatnonzero(
-        (c.kind == Kind.ELEMENT)
-        & member(c.vr, codes)
-        & (c.length > 0)
-        & (c.value_offset >= 0)
-        & (c.end - c.value_offset == c.length)  # not cut by a length that overruns
-    )
-    sizes = _NUMERIC_SIZE_OF[c.vr[binary]]
-    lengths = c.length[binary]
-    whole = lengths % sizes == 0  # else VL_NOT_MULTIPLE_OF_VALUE_SIZE's business
-    binary, sizes, lengths = binary[whole], sizes[whole], lengths[whole]
-    counts = lengths // sizes
-    # Judged once per distinct (tag, VR, count).
-    found, which = distinct_pairs_inverse((c.tag[binary] << 16) | c.vr[binary], counts)
-    verdicts = [_vm_violated(key >> 16, vr_text(key & 0xFFFF) or "", count) for key, count in found]
+    binary, counts, verdicts, which = _binary_vm(c)
     bad = np.array([v is not None for v in verdicts], dtype=np.bool_)
-    for k in np.flatnonzero(bad[which.reshape(-1)]).tolist():
+    for k in np.flatnonzero(bad[which]).tolist():
         i = int(binary[k])
-        vm = verdicts[int(which.reshape(-1)[k])]
+        vm = verdicts[int(which[k])]
         assert vm is not None
         tag, vr, count = int(c.tag[i]), vr_text(int(c.vr[i])) or "", int(counts[k])
         yield _vm_finding(ctx, i, tag, vr, count, vm, exact=True)
@@ -681,6 +841,37 @@ def check_vm_mismatch(ctx: Context) -> Iterator[Finding]:
         if not v.complete and (vm.high is None or count <= vm.high):
             continue  # more values may follow the bytes read
         yield _vm_finding(ctx, v.node, v.tag, v.vr, count, vm, exact=v.complete)
+
+
+_NUMERIC_CODES = np.array([vr_code(v) for v in _NUMERIC_SIZES], dtype=np.uint16)
+
+
+def _binary_vm(
+    c: Columns,
+) -> tuple[
+    npt.NDArray[np.intp],
+    npt.NDArray[np.int64],
+    list[grammar.Multiplicity | None],
+    npt.NDArray[np.intp],
+]:
+    """Binary numeric values: VM = length / value size, straight from the columns. The rows,
+    their counts, and the verdicts (the broken VM, or None) per distinct (tag, VR, count),
+    ``which`` giving each row's."""
+    binary = np.flatnonzero(
+        (c.kind == Kind.ELEMENT)
+        & member(c.vr, _NUMERIC_CODES)
+        & (c.length > 0)
+        & (c.value_offset >= 0)
+        & (c.end - c.value_offset == c.length)  # not cut by a length that overruns
+    )
+    sizes = _NUMERIC_SIZE_OF[c.vr[binary]]
+    lengths = c.length[binary]
+    whole = lengths % sizes == 0  # else VL_NOT_MULTIPLE_OF_VALUE_SIZE's business
+    binary, sizes, lengths = binary[whole], sizes[whole], lengths[whole]
+    counts = lengths // sizes
+    found, which = distinct_pairs_inverse((c.tag[binary] << 16) | c.vr[binary], counts)
+    verdicts = [_vm_violated(key >> 16, vr_text(key & 0xFFFF) or "", count) for key, count in found]
+    return binary, counts, verdicts, which.reshape(-1)
 
 
 def _screen_vm(table: strings.StringTable) -> set[int]:
@@ -722,6 +913,7 @@ def _screen_vm(table: strings.StringTable) -> set[int]:
 _MULTI_VALUED_CODES = np.array([vr_code(v) for v in grammar.MULTI_VALUED], dtype=np.int64)
 
 
+@lru_cache(maxsize=4096)
 def _vm_violated(tag: int, vr: str, count: int) -> grammar.Multiplicity | None:
     """The dictionary's VM if ``count`` values of ``vr`` break it (None: fine or not judged)."""
     entry = specdata.lookup(tag)
@@ -774,47 +966,68 @@ _ISO2022_TERMS = frozenset(
 )
 def check_specific_character_set(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
-    nodes = np.flatnonzero(
-        (c.kind == Kind.ELEMENT)
-        & (c.tag == SPECIFIC_CHARACTER_SET)
-        & (c.length > 0)
-        & (c.value_offset >= 0)
-    )
+    nodes = _declared_charsets(c)
     for i in nodes.tolist():
         raw = ctx.value_bytes(i, _CHARSET_VALUE_BYTES)
-        if not raw or not raw.strip(b" \0"):
-            continue
-        terms = grammar.split_terms(raw)
         start = int(c.value_offset[i])
-        multi = len(terms) > 1
-        for n, (at, term) in enumerate(terms):
-            problem: str | None = None
-            if not term:
-                if n > 0:
-                    problem = f"value {n + 1} is empty; only value 1 may be empty"
-            elif term == grammar.DEFAULT_ALIAS:
-                problem = (
-                    "'ISO_IR 6' is not a Defined Term: the default repertoire is declared by "
-                    "leaving (0008,0005) empty or absent (or 'ISO 2022 IR 6' with code extensions)"
-                )
-            elif term not in grammar.DEFINED_TERMS:
-                shown = grammar.shown(term.encode("latin-1"))
-                problem = f"'{shown}' is not a Defined Term of PS3.3 C.12.1.1.2"
-            elif multi and term not in _ISO2022_TERMS:
-                problem = (
-                    f"'{term}' cannot be one of several values: several values mean ISO 2022 "
-                    "code extensions, which need the 'ISO 2022 IR nnn' terms"
-                )
-            if problem is None:
-                continue
-            size = len(term.encode("latin-1"))
+        for at, size, problem in _charset_problems(raw):
             yield ctx.finding(
                 "SPECIFIC_CHARACTER_SET_UNKNOWN",
                 f"Specific Character Set {problem}",
                 node=i,
-                offset=start + (at if size else max(0, at - 1)),
-                length=max(1, size),
+                offset=start + at,
+                length=size,
             )
+
+
+def _declared_charsets(c: Columns) -> npt.NDArray[np.intp]:
+    return np.flatnonzero(_charset_elements(c) & (c.length > 0) & (c.value_offset >= 0))
+
+
+@lru_cache(maxsize=256)
+def _charset_problems(raw: bytes | None) -> tuple[tuple[int, int, str], ...]:
+    """What is wrong with a (0008,0005) value: (offset in the value, length, problem) each."""
+    if not raw or not raw.strip(b" \0"):
+        return ()
+    out: list[tuple[int, int, str]] = []
+    terms = grammar.split_terms(raw)
+    multi = len(terms) > 1
+    for n, (at, term) in enumerate(terms):
+        problem: str | None = None
+        if not term:
+            if n > 0:
+                problem = f"value {n + 1} is empty; only value 1 may be empty"
+        elif term == grammar.DEFAULT_ALIAS:
+            problem = (
+                "'ISO_IR 6' is not a Defined Term: the default repertoire is declared by "
+                "leaving (0008,0005) empty or absent (or 'ISO 2022 IR 6' with code extensions)"
+            )
+        elif term not in grammar.DEFINED_TERMS:
+            shown = grammar.shown(term.encode("latin-1"))
+            problem = f"'{shown}' is not a Defined Term of PS3.3 C.12.1.1.2"
+        elif multi and term not in _ISO2022_TERMS:
+            problem = (
+                f"'{term}' cannot be one of several values: several values mean ISO 2022 "
+                "code extensions, which need the 'ISO 2022 IR nnn' terms"
+            )
+        if problem is None:
+            continue
+        size = len(term.encode("latin-1"))
+        out.append((at if size else max(0, at - 1), max(1, size), problem))
+    return tuple(out)
+
+
+@batch_screen("SPECIFIC_CHARACTER_SET_UNKNOWN")
+def _batch_charset(batch: Batch) -> npt.NDArray[np.bool_]:
+    """The files with a (0008,0005) value that has a problem: the check's own verdict, on
+    the same bytes (one short read per file that has one)."""
+    out = np.zeros(len(batch), dtype=np.bool_)
+    for i in _declared_charsets(batch.columns).tolist():
+        f = int(batch.file[i])
+        if not out[f]:
+            raw = batch.indexes[f].value_bytes(i - int(batch.base[f]), _CHARSET_VALUE_BYTES)
+            out[f] = bool(_charset_problems(raw))
+    return out
 
 
 # -- VR_MISMATCH_DICTIONARY -------------------------------------------------------------------
@@ -838,6 +1051,35 @@ def check_specific_character_set(ctx: Context) -> Iterator[Finding]:
 )
 def check_vr_mismatch_dictionary(ctx: Context) -> Iterator[Finding]:
     c = ctx.columns
+    nodes, expected, which = _vr_mismatches(c)
+    for j in np.flatnonzero(np.array([e is not None for e in expected], dtype=np.bool_)[which]):
+        i = int(nodes[j])
+        vrs = expected[int(which[j])] or ()
+        tag = int(c.tag[i])
+        vr = vr_text(int(c.vr[i])) or ""
+        name = specdata.keyword(tag) or "this element"
+        yield ctx.finding(
+            "VR_MISMATCH_DICTIONARY",
+            f"explicit VR '{vr}', but the dictionary gives {name} VR {' or '.join(vrs)}",
+            node=i,
+            offset=int(c.offset[i]) + 4,
+            length=2,
+        )
+
+
+@batch_screen("VR_MISMATCH_DICTIONARY")
+def _batch_vr_mismatch(batch: Batch) -> npt.NDArray[np.bool_]:
+    """The check's own verdicts, over the batch's rows at once."""
+    nodes, expected, which = _vr_mismatches(batch.columns)
+    bad = np.array([e is not None for e in expected], dtype=np.bool_)
+    return batch.files_with(nodes[bad[which]])
+
+
+def _vr_mismatches(
+    c: Columns,
+) -> tuple[npt.NDArray[np.intp], list[tuple[str, ...] | None], npt.NDArray[np.int64]]:
+    """The explicit VRs judged, their verdicts (the dictionary's VRs where the VR is none of
+    them, else None) per distinct (tag, VR), and ``which`` giving each node's."""
     tags = c.tag
     nodes = np.flatnonzero(
         (c.kind == Kind.ELEMENT)
@@ -853,28 +1095,17 @@ def check_vr_mismatch_dictionary(ctx: Context) -> Iterator[Finding]:
         & (tags != FILE_META_VERSION)  # and META_VERSION_INVALID (0002,0001)'s
     )
     if nodes.size == 0:
-        return
+        return nodes, [], np.zeros(0, dtype=np.int64)
     keys = (tags[nodes] << 16) | c.vr[nodes].astype(np.int64)
-    unique, inverse = distinct_inverse(keys)
-    expected: list[tuple[str, ...] | None] = []
-    for key in unique.tolist():
-        tag, vr = key >> 16, vr_text(key & 0xFFFF) or ""
-        entry = specdata.lookup(tag)
-        if entry is None or entry.vrs[0] == "NONE" or vr in entry.vrs:
-            expected.append(None)
-        else:
-            expected.append(entry.vrs)
-    bad = np.flatnonzero(np.array([e is not None for e in expected], dtype=np.bool_)[inverse])
-    for j in bad.tolist():
-        i = int(nodes[j])
-        vrs = expected[int(inverse[j])] or ()
-        tag = int(tags[i])
-        vr = vr_text(int(c.vr[i])) or ""
-        name = specdata.keyword(tag) or "this element"
-        yield ctx.finding(
-            "VR_MISMATCH_DICTIONARY",
-            f"explicit VR '{vr}', but the dictionary gives {name} VR {' or '.join(vrs)}",
-            node=i,
-            offset=int(c.offset[i]) + 4,
-            length=2,
-        )
+    unique, which = distinct_inverse(keys)
+    return nodes, [_dictionary_vrs_if_not(key) for key in unique.tolist()], which
+
+
+@lru_cache(maxsize=4096)
+def _dictionary_vrs_if_not(key: int) -> tuple[str, ...] | None:
+    """For a (tag << 16 | VR code): the dictionary's VRs if the VR is none of them."""
+    tag, vr = key >> 16, vr_text(key & 0xFFFF) or ""
+    entry = specdata.lookup(tag)
+    if entry is None or entry.vrs[0] == "NONE" or vr in entry.vrs:
+        return None
+    return entry.vrs
