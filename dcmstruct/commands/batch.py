@@ -25,14 +25,14 @@ from __future__ import annotations
 import os
 import stat
 from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from dcmstruct.source import check_regular
 from dcmstruct.spool import STDIN_NAME
-from dcmstruct.validate.batch import BATCH_NODES
+from dcmstruct.validate.batch import BATCH_NODES, BATCH_ROWS
 from dcmstruct.validate.engine import FileReport, Selection, check_opened, open_index
 
 if TYPE_CHECKING:
@@ -48,11 +48,14 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class Target:
     """A path to validate; ``error``: why it cannot be read, found while walking; ``label``:
-    the path its report shows, if not ``path`` (``-`` for standard input spooled to a file)."""
+    the path its report shows, if not ``path`` (``-`` for standard input spooled to a file);
+    ``size``: its size when the walk saw it."""
 
     path: str
     error: str | None = None
     label: str | None = None
+    # Bytes, as the walk found it (0: not known): sets the chunks, not what the target is.
+    size: int = field(default=0, compare=False)
 
 
 # -- the walk -----------------------------------------------------------------------------
@@ -127,7 +130,7 @@ def _file_target(path: str, st: os.stat_result) -> Target:
         check_regular(path, st)
     except OSError as exc:
         return Target(path, _reason(exc, path))
-    return Target(path)
+    return Target(path, size=st.st_size)
 
 
 def _reason(exc: OSError, path: str) -> str:
@@ -152,6 +155,19 @@ def validate_targets(targets: list[Target], selection: Selection | None = None) 
     chunk (:func:`dcmstruct.validate.engine.check_opened`). Never raises."""
     reports: list[FileReport | None] = []
     opened: list[tuple[int, str, ElementIndex]] = []
+    rows = 0
+
+    def check_opened_ones() -> None:
+        nonlocal rows
+        try:
+            for (k, _, _), report in zip(opened, _check(opened, selection), strict=True):
+                reports[k] = report
+        finally:
+            for _, _, index in opened:
+                index.close()
+            opened.clear()
+            rows = 0
+
     try:
         for target in targets:
             got = _open(target, selection)
@@ -161,10 +177,12 @@ def validate_targets(targets: list[Target], selection: Selection | None = None) 
                 with got:
                     reports.append(_check([(0, target.path, got)], selection)[0])
             else:
+                if rows + len(got) > BATCH_ROWS:  # the indexes held at once stay bounded
+                    check_opened_ones()
                 opened.append((len(reports), target.path, got))
+                rows += len(got)
                 reports.append(None)
-        for (k, _, _), report in zip(opened, _check(opened, selection), strict=True):
-            reports[k] = report
+        check_opened_ones()
     finally:
         for _, _, index in opened:
             index.close()
@@ -182,8 +200,7 @@ def _open(target: Target, selection: Selection | None) -> ElementIndex | FileRep
     if target.error is not None:
         return FileReport(path, [], error=target.error)
     try:
-        # Opening a FIFO would block for ever: never open what is not a regular file.
-        check_regular(path)
+        # Source.open refuses a FIFO, device or socket before opening it (it could block).
         return open_index(path, selection)
     except OSError as exc:  # gone or changed since the walk
         return FileReport(path, [], error=_reason(exc, path))
@@ -223,6 +240,13 @@ def _traceback() -> str:
 # -- the batch ----------------------------------------------------------------------------
 
 
+# Files per task: the rules' screens run once per task over all its files
+# (dcmstruct.validate.batch), so a task of small files costs little more than their indexing.
+CHUNK = 256
+# A task ends sooner where its files add up to this many bytes: big files are not held back
+# behind each other (their reports come out as they are done) and are spread over the workers.
+CHUNK_BYTES = 8 << 20
+
 # Validation is CPU-bound; a few workers per core still help where files come from a slow
 # (network) file system, more only cost memory and start-up time.
 JOBS_PER_CORE = 4
@@ -258,16 +282,22 @@ def run_batch(
     jobs: int = 1,
     *,
     window: int | None = None,
-    chunk: int = 8,
+    chunk: int = CHUNK,
+    on_wait: Callable[[], None] | None = None,
 ) -> Iterator[FileReport]:
     """One report per target, in input order, as they are ready. ``jobs`` <= 1 runs in this
     process; otherwise a pool of at most ``jobs`` worker processes (see :func:`plan_pool`),
-    each task a chunk of up to ``chunk`` files (a small file takes a few milliseconds: one file
-    per task would spend more on inter-process traffic than on validation), with at most
-    ``window`` tasks pending (default ``4 * workers``)."""
+    each task a chunk of up to ``chunk`` files (a small file takes a fraction of a millisecond:
+    one file per task would spend more on inter-process traffic than on validation, and the
+    rules' screens run once per chunk; a chunk ends sooner at ``CHUNK_BYTES``), with at most
+    ``window`` tasks pending (default ``4 * workers``). ``on_wait`` is called whenever no
+    further report is ready yet (a writer flushes its output there: a consumer sees every
+    report that is done, at a system call per wait rather than per file)."""
+    wait = on_wait or (lambda: None)
     it = iter(targets)
     if jobs <= 1:
-        while part := list(islice(it, max(1, chunk))):
+        for part in _chunks(it, chunk):
+            wait()
             yield from validate_targets(part, selection)
         return
     # Look ahead as far as a full first round of tasks: a batch that ends there has a known
@@ -277,21 +307,40 @@ def run_batch(
     workers, size = plan_pool(jobs, first, len(first) < ahead, chunk)
     rest = chain(first, it)
     if workers <= 1:  # a pool would only add its start-up time
-        while part := list(islice(rest, max(1, chunk))):
+        for part in _chunks(rest, chunk):
+            wait()
             yield from validate_targets(part, selection)
         return
     pool = _Pool(workers, selection)
     limit = max(2, window if window is not None else 4 * workers)
     pending: deque[_Job] = deque()
     try:
-        while part := list(islice(rest, size)):
+        for part in _chunks(rest, size):
             pending.append(pool.submit(part))
             while len(pending) >= limit:
+                if not pending[0].ready():
+                    wait()
                 yield from pool.result(pending.popleft(), pending)
         while pending:
+            if not pending[0].ready():
+                wait()
             yield from pool.result(pending.popleft(), pending)
     finally:
         pool.shutdown()
+
+
+def _chunks(targets: Iterator[Target], count: int) -> Iterator[list[Target]]:
+    """Up to ``count`` targets at a time, fewer where their sizes reach ``CHUNK_BYTES``."""
+    part: list[Target] = []
+    total = 0
+    for target in targets:
+        part.append(target)
+        total += target.size
+        if len(part) >= count or total >= CHUNK_BYTES:
+            yield part
+            part, total = [], 0
+    if part:
+        yield part
 
 
 def _worker_init() -> None:
@@ -317,6 +366,9 @@ class _Job:
     future: Future[list[FileReport]] | None = None
     reports: list[FileReport] | None = None
     broken: int = 0  # how many times a pool broke while this job was in it
+
+    def ready(self) -> bool:
+        return self.reports is not None or (self.future is not None and self.future.done())
 
 
 class _Pool:

@@ -108,13 +108,15 @@ def _validate(
         if fmt == "text" and isatty(sys.stderr):
             progress = _Progress(sys.stderr, _count(args.paths, stdin))
         jobs = settings.jobs or environment_jobs()
-        for report in run_batch(iter_targets(args.paths, stdin), selection, jobs):
+        targets = iter_targets(args.paths, stdin)
+        for report in run_batch(targets, selection, jobs, on_wait=writer.flush):
             if progress is not None:
                 progress.clear()
             writer.file(report)
             summary.add(report)
             _diagnose(report, fmt)
             if progress is not None:
+                writer.flush()  # the line above the bar, before the bar is drawn again
                 progress.step(report.path)
         if progress is not None:
             progress.clear()

@@ -39,9 +39,11 @@ class _ReadCache:
         src = self.src
         if n > _READ_WINDOW or src.buf is not None:
             return src.read(pos, n)
-        data = src.read(pos, _READ_WINDOW)
-        self.current = (data, pos)
-        return data[:n]
+        # As the walk's window (dcmstruct.index.window): a small file is read whole, once.
+        start = max(0, min(pos, src.size - _READ_WINDOW))
+        data = src.read(start, _READ_WINDOW)
+        self.current = (data, start)
+        return data[pos - start : pos - start + n]
 
 
 @dataclass

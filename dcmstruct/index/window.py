@@ -34,8 +34,12 @@ class Window:
         """Make ``[pos, pos + need)`` readable (clipped to the stream's end)."""
         if self.memory or (self.base <= pos and pos + need <= self.top):
             return
-        data = self.src.read(pos, max(need, WINDOW))
-        self.buf, self.base, self.top = data, pos, pos + len(data)
+        # Near the end of the stream the window starts earlier, so that it still holds WINDOW
+        # bytes: a small file is then read whole by its first read (the preamble's), and the
+        # rules' reads of it later cost no system call (ElementIndex.keep_window).
+        start = max(0, min(pos, self.size - WINDOW)) if need <= WINDOW else pos
+        data = self.src.read(start, max(need, WINDOW))
+        self.buf, self.base, self.top = data, start, start + len(data)
 
     def unpack(self, fmt: struct.Struct, pos: int) -> tuple[Any, ...]:
         """``fmt`` read at ``pos``; the caller has checked that it fits in the stream."""

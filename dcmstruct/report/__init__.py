@@ -114,8 +114,13 @@ class Summary:
         return ExitCode.FINDINGS if self.failing else ExitCode.OK
 
 
+_SEVERITIES = tuple(Severity)
+# Highest first, as the per-file summaries list them.
+_DESCENDING = tuple(sorted(Severity, reverse=True))
+
+
 def severity_counts(findings: Sequence[Finding]) -> dict[Severity, int]:
-    counts = dict.fromkeys(Severity, 0)
+    counts = dict.fromkeys(_SEVERITIES, 0)
     for f in findings:
         counts[f.severity] += 1
     return counts
@@ -148,7 +153,7 @@ def finding_record(f: Finding) -> dict[str, object]:
 
 def file_summary(report: FileReport) -> dict[str, int]:
     counts = severity_counts(report.findings)
-    return {s.label: counts[s] for s in sorted(Severity, reverse=True)}
+    return {s.label: counts[s] for s in _DESCENDING}
 
 
 class Writer(ABC):
@@ -161,9 +166,14 @@ class Writer(ABC):
     def start(self, rules: Sequence[RuleRun]) -> None:  # noqa: B027 - optional hook
         """Called once, before the first file, with the rules that run."""
 
+    def flush(self) -> None:
+        """Push what is written to the consumer (the batch calls it when no report is ready:
+        a consumer sees each report once it is done, without a system call per file)."""
+        self.out.flush()
+
     @abstractmethod
     def file(self, report: FileReport) -> None:
-        """Write one file's report (and flush, so a consumer sees it now)."""
+        """Write one file's report (buffered: :meth:`flush` and :meth:`finish` push it)."""
 
     @abstractmethod
     def finish(self, summary: Summary) -> None:

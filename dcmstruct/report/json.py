@@ -43,7 +43,6 @@ class JsonWriter(Writer):
         head = '{"files": [\n' if self._count == 0 else ",\n"
         self._count += 1
         self.out.write(head + json.dumps(file_record(report)))
-        self.out.flush()
 
     def finish(self, summary: Summary) -> None:
         head = '{"files": [' if self._count == 0 else "\n"

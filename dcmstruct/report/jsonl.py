@@ -23,7 +23,6 @@ class JsonlWriter(Writer):
         path = display_path(report.path)
         lines = [json.dumps({"file": path, **finding_record(f)}) for f in report.findings]
         self.out.write("\n".join(lines) + "\n")
-        self.out.flush()
 
     def finish(self, summary: Summary) -> None:
         self.out.flush()

@@ -101,7 +101,6 @@ class JunitWriter(Writer):
             f'  <testsuite name={cls} tests="{len(cases)}" failures="{failures}" '
             f'errors="{errors}" skipped="0">\n' + "".join(cases) + "  </testsuite>\n"
         )
-        self.out.flush()
 
     def finish(self, summary: Summary) -> None:
         self._head()

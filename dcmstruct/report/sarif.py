@@ -133,7 +133,6 @@ class SarifWriter(Writer):
             parts.append(sep + json.dumps(self.result(location, f)))
             self._results += 1
         self.out.write("".join(parts))
-        self.out.flush()
 
     def _notify(self, location: dict[str, str], text: str) -> None:
         self._notifications.append(

@@ -70,7 +70,6 @@ class TextWriter(Writer):
             elif not report.internal:
                 lines.append(f"{path}: {self._c(_GREEN, 'no findings')}")
         self.out.write("\n".join(lines) + "\n")
-        self.out.flush()
 
     def finish(self, summary: Summary) -> None:
         text = (

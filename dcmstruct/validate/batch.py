@@ -34,6 +34,8 @@ T = TypeVar("T")
 #: Files with more nodes than this are checked alone: screening pays off on small files, and
 #: a batch of big ones would hold their tables twice.
 BATCH_NODES = 4096
+#: A batch holds at most this many nodes (its files' indexes and its own table: about 8 MB).
+BATCH_ROWS = 1 << 16
 
 
 class Batch:

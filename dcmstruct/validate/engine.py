@@ -8,6 +8,8 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from dcmstruct.index import ElementIndex, Limits, index_file
 from dcmstruct.model import Fault
 from dcmstruct.validate.batch import BATCH_NODES, Batch
@@ -16,7 +18,6 @@ from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import FINDINGS_PER_RULE, REGISTRY, SCREENS, Rule, load_all
 
 if TYPE_CHECKING:
-    import numpy as np
     import numpy.typing as npt
 
 
@@ -90,10 +91,13 @@ def screened(
         except Exception:  # a screen's bug costs time (the rule runs everywhere), not findings
             flags.append(None)
             failed.append(f"screen of {rule.name} failed:\n{traceback.format_exc()}")
-    runs = [
-        [rule for rule, f in zip(checks, flags, strict=True) if f is None or bool(f[k])]
-        for k in range(len(indexes))
-    ]
+    every = np.ones(len(indexes), dtype=np.bool_)
+    table = np.array([every if f is None else f for f in flags], dtype=np.bool_).reshape(
+        len(checks), len(indexes)
+    )
+    runs: list[list[Rule]] = [[] for _ in indexes]
+    for k in np.flatnonzero(table.any(axis=0)).tolist():
+        runs[k] = [checks[r] for r in np.flatnonzero(table[:, k]).tolist()]
     return runs, failed
 
 
