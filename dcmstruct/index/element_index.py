@@ -34,9 +34,10 @@ class _ReadCache:
 
     def get(self, pos: int, n: int) -> bytes:
         buf, base = self.current
-        if base <= pos and pos + n <= base + len(buf):
-            return buf[pos - base : pos - base + n]
         src = self.src
+        end = min(pos + n, src.size)  # a read past the end gets what there is: a hit too
+        if base <= pos and end <= base + len(buf):
+            return buf[pos - base : end - base]
         if n > _READ_WINDOW or src.buf is not None:
             return src.read(pos, n)
         # As the walk's window (dcmstruct.index.window): a small file is read whole, once.

@@ -51,6 +51,7 @@ class Window:
         """At most ``n`` bytes at ``pos`` (fewer at the end of the stream), copied."""
         if n <= 0 or pos >= self.size:
             return b""
+        n = min(n, self.size - pos)
         if self.base <= pos and pos + n <= self.top:
             start = pos - self.base
             return bytes(self.buf[start : start + n])

@@ -80,6 +80,8 @@ class Summary:
 
     def add(self, report: FileReport) -> None:
         self.files += 1
+        if not report.findings and report.error is None and not report.internal:
+            return
         counts = severity_counts(report.findings)
         self.error += counts[Severity.ERROR]
         self.warning += counts[Severity.WARNING]
@@ -115,8 +117,8 @@ class Summary:
 
 
 _SEVERITIES = tuple(Severity)
-# Highest first, as the per-file summaries list them.
-_DESCENDING = tuple(sorted(Severity, reverse=True))
+# Highest first, as the per-file summaries list them, with their labels.
+_DESCENDING = tuple((s, s.label) for s in sorted(Severity, reverse=True))
 
 
 def severity_counts(findings: Sequence[Finding]) -> dict[Severity, int]:
@@ -152,8 +154,10 @@ def finding_record(f: Finding) -> dict[str, object]:
 
 
 def file_summary(report: FileReport) -> dict[str, int]:
+    if not report.findings:
+        return {label: 0 for _, label in _DESCENDING}
     counts = severity_counts(report.findings)
-    return {s.label: counts[s] for s in _DESCENDING}
+    return {label: counts[s] for s, label in _DESCENDING}
 
 
 class Writer(ABC):

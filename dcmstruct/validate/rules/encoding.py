@@ -387,9 +387,8 @@ def _screen_reserved_bytes_nonzero(batch: Batch) -> npt.NDArray[np.bool_]:
             flags[f] |= bool(index.gather(streams[first:last], at[first:last], 2).any())
             data = b""
         else:
-            # Straight from the source: the index's read would fetch a 64 KiB window for it.
-            source = index.sources.get(_STREAMS[stream])
-            data = b"" if source is None else source.read(a, b - a)
+            # Through the index's read cache: a small file's bytes are there already.
+            data = index.read(_STREAMS[stream], a, b - a)
             data += bytes(b - a - len(data))  # past the stream's end: zeros, as gather reads
         where.append(size - a)
         parts.append(data)

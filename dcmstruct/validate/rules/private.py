@@ -217,8 +217,7 @@ def _screen_private_creator_invalid(batch: Batch) -> npt.NDArray[np.bool_]:
     ):
         if flags[f]:
             continue
-        source = batch.indexes[f].sources.get(_STREAMS[stream])
-        data = b"" if source is None else source.read(start, min(size, _CREATOR_PEEK))
+        data = batch.indexes[f].read(_STREAMS[stream], start, min(size, _CREATOR_PEEK))
         name = data.strip(b" \0")
         if not name:
             flags[f] = True
