@@ -176,6 +176,17 @@ def test_json_writes_one_line_per_file() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "path", ["clean.dcm", "dir/a b.dcm", 'q"uote\\.dcm', "caf\u00e9.dcm", "bad\udcff.dcm"]
+)
+def test_json_clean_file_line_is_the_record(path: str) -> None:
+    """The shortcut for a file without findings writes what the general record gives."""
+    from dcmstruct.report.json import clean_record, file_record
+
+    report = FileReport(path, [])
+    assert clean_record(report) == json.dumps(file_record(report))
+
+
 # -- jsonl --------------------------------------------------------------------------------
 
 

@@ -74,7 +74,7 @@ def index_source(
         index = ElementIndex(
             path=path,
             size=src.size,
-            columns=w.t.freeze(),
+            rows=w.t,
             faults=w.log.finish(),
             sources=w.sources,
             transfer_syntax=w.ts,

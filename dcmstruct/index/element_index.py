@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal, overload
 
 import numpy as np
 
 from dcmstruct import specdata
 from dcmstruct.arrays import distinct
+from dcmstruct.index.table import Table
 from dcmstruct.model import UNDEFINED, Columns, Fault, Node, Stream
 from dcmstruct.ranges import join
 from dcmstruct.schema.layout import Encoding
@@ -57,7 +59,7 @@ class ElementIndex:
 
     path: str | None
     size: int
-    columns: Columns
+    rows: Table  # as the walk appended them; ``columns`` is their numpy view, made on demand
     faults: list[Fault]
     sources: dict[Stream, Source]
     transfer_syntax: specdata.TransferSyntax | None
@@ -71,8 +73,15 @@ class ElementIndex:
     _by_start: dict[Stream, tuple[np.ndarray, np.ndarray]] | None = field(default=None, repr=False)
     _reads: dict[Stream, _ReadCache] = field(default_factory=dict, repr=False)
 
+    @cached_property
+    def columns(self) -> Columns:
+        """The nodes as numpy columns (views of :attr:`rows`, made on first use: a batch of
+        small files screened together reads their rows at once, and most never need their own
+        columns)."""
+        return self.rows.freeze()
+
     def __len__(self) -> int:
-        return len(self.columns)
+        return len(self.rows)
 
     def node(self, i: int) -> Node:
         return self.columns.node(i)

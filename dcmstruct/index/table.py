@@ -11,11 +11,15 @@ raises :class:`NodeLimit` and the walk stops with a fault instead of growing.
 from __future__ import annotations
 
 from array import array
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from dcmstruct.limits import DEFAULT_MAX_NODES
 from dcmstruct.model import Columns
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
 
 # 64-bit fields, then 32-bit fields, in row order.
 BIG_FIELDS = _BIG = 5  # 64-bit fields per row
@@ -132,24 +136,39 @@ class Table:
     def freeze(self) -> Columns:
         """The rows as numpy columns: the wide fields are views of the rows, not copies."""
         n = min(len(self.big) // _BIG, len(self.small) // _SMALL)
-        if n == 0:
-            big = np.zeros((0, _BIG), dtype=np.int64)
-            small = np.zeros((0, _SMALL), dtype=np.int32)
-        else:
-            big = np.frombuffer(self.big, dtype=np.int64, count=n * _BIG).reshape(n, _BIG)
-            small = np.frombuffer(self.small, dtype=np.int32, count=n * _SMALL).reshape(n, _SMALL)
-        # The flags fit in a byte: cast first, so the temporaries are a byte a node, not four.
-        flags = small[:, S_FLAGS].astype(np.uint8)
-        return Columns(
-            kind=flags & np.uint8(_KIND_MASK),
-            offset=big[:, B_OFFSET],
-            end=big[:, B_END],
-            tag=big[:, B_TAG],
-            vr=small[:, S_VR].astype(np.uint16),
-            vr_explicit=(flags & EXPLICIT_BIT) != 0,
-            length=big[:, B_LENGTH],
-            value_offset=big[:, B_VALUE_OFFSET],
-            depth=small[:, S_DEPTH],
-            parent=small[:, S_PARENT],
-            stream=flags >> np.uint8(STREAM_SHIFT),
+        return columns_of(
+            np.frombuffer(self.big, dtype=np.int64, count=n * _BIG),
+            np.frombuffer(self.small, dtype=np.int32, count=n * _SMALL),
         )
+
+
+def columns_of(big: npt.NDArray[np.int64], small: npt.NDArray[np.int32]) -> Columns:
+    """Packed rows (one table's, or several tables' one after the other) as numpy columns:
+    the wide fields are views of ``big``, not copies."""
+    n = len(small) // _SMALL
+    wide = big[: n * _BIG].reshape(n, _BIG)
+    narrow = small[: n * _SMALL].reshape(n, _SMALL)
+    # The flags fit in a byte: cast first, so the temporaries are a byte a node, not four.
+    flags = narrow[:, S_FLAGS].astype(np.uint8)
+    return Columns(
+        kind=flags & np.uint8(_KIND_MASK),
+        offset=wide[:, B_OFFSET],
+        end=wide[:, B_END],
+        tag=wide[:, B_TAG],
+        vr=narrow[:, S_VR].astype(np.uint16),
+        vr_explicit=(flags & EXPLICIT_BIT) != 0,
+        length=wide[:, B_LENGTH],
+        value_offset=wide[:, B_VALUE_OFFSET],
+        depth=narrow[:, S_DEPTH],
+        parent=narrow[:, S_PARENT],
+        stream=flags >> np.uint8(STREAM_SHIFT),
+    )
+
+
+def joined_columns(tables: list[Table]) -> Columns:
+    """The rows of several tables one after the other, as columns (one copy of each table's
+    rows; parents stay each table's own row numbers)."""
+    rows = [min(len(t.big) // _BIG, len(t.small) // _SMALL) for t in tables]
+    big = b"".join(memoryview(t.big)[: n * _BIG] for t, n in zip(tables, rows, strict=True))
+    small = b"".join(memoryview(t.small)[: n * _SMALL] for t, n in zip(tables, rows, strict=True))
+    return columns_of(np.frombuffer(big, dtype=np.int64), np.frombuffer(small, dtype=np.int32))

@@ -36,13 +36,23 @@ def file_record(report: FileReport) -> dict[str, object]:
     return rec
 
 
+def clean_record(report: FileReport) -> str:
+    """``json.dumps(file_record(report))`` for a report with no finding, error or internal
+    entry (most of a big batch), without building the record."""
+    return f'{{"path": {json.dumps(display_path(report.path))}, "findings": [], {_NO_FINDINGS}}}'
+
+
+_NO_FINDINGS = '"summary": {"error": 0, "warning": 0, "info": 0}'
+
+
 class JsonWriter(Writer):
     _count = 0
 
     def file(self, report: FileReport) -> None:
         head = '{"files": [\n' if self._count == 0 else ",\n"
         self._count += 1
-        self.out.write(head + json.dumps(file_record(report)))
+        clean = not report.findings and report.error is None and not report.internal
+        self.out.write(head + (clean_record(report) if clean else json.dumps(file_record(report))))
 
     def finish(self, summary: Summary) -> None:
         head = '{"files": [' if self._count == 0 else "\n"

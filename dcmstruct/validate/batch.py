@@ -16,15 +16,14 @@ file's report is the same whether it was checked alone or in a batch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
 from dcmstruct.index import ElementIndex
-from dcmstruct.index.table import Table
-from dcmstruct.model import Columns, Kind
+from dcmstruct.index.table import joined_columns
+from dcmstruct.model import UNDEFINED, Kind, Stream
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -47,15 +46,12 @@ class Batch:
         sizes = np.array([len(ix) for ix in indexes], dtype=np.int64)
         self.base: npt.NDArray[np.int64] = np.concatenate(([0], np.cumsum(sizes)))
         self.file: npt.NDArray[np.int64] = np.repeat(np.arange(len(indexes)), sizes)
-        parts = [ix.columns for ix in indexes] or [Table().freeze()]
-        joined = {
-            f.name: np.concatenate([getattr(c, f.name) for c in parts]) for f in fields(Columns)
-        }
-        parent = joined["parent"].astype(np.int64)
+        columns = joined_columns([ix.rows for ix in indexes])
+        parent = columns.parent.astype(np.int64)
         inside = parent >= 0
         parent[inside] += self.base[self.file[inside]]
-        joined["parent"] = parent
-        self.columns = Columns(**joined)
+        columns.parent = parent  # type: ignore[assignment]  # rebased: int64 here
+        self.columns = columns
         self._shared: dict[Callable[[Batch], Any], Any] = {}
 
     def shared(self, make: Callable[[Batch], T]) -> T:
@@ -68,6 +64,16 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.indexes)
+
+    def value_bytes(self, row: int, limit: int) -> bytes | None:
+        """:meth:`ElementIndex.value_bytes` of the node at ``row``, read with the batch's
+        columns (a file's own columns are made only if a check needs them)."""
+        c = self.columns
+        start = int(c.value_offset[row])
+        if start < 0 or int(c.length[row]) == UNDEFINED:
+            return None
+        index = self.indexes[int(self.file[row])]
+        return index.read(Stream(int(c.stream[row])), start, min(limit, int(c.end[row]) - start))
 
     def files_with(
         self, rows: npt.NDArray[np.bool_] | npt.NDArray[np.int64]

@@ -297,8 +297,7 @@ class _BatchStrings:
                         w = int(where[g])
                         raw = joined[w : w + min(int(sizes[g]), _CHARSET_VALUE_BYTES)].tobytes()
                     else:
-                        local = i - int(batch.base[f])
-                        raw = batch.indexes[f].value_bytes(local, _CHARSET_VALUE_BYTES)
+                        raw = batch.value_bytes(i, _CHARSET_VALUE_BYTES)
                     top_set[f] = _parse_charset(raw)
             ids: dict[Charset, int] = {grammar.DEFAULT: 0}
             cs_of_file = np.zeros(len(batch), dtype=np.int32)
@@ -1025,7 +1024,7 @@ def _batch_charset(batch: Batch) -> npt.NDArray[np.bool_]:
     for i in _declared_charsets(batch.columns).tolist():
         f = int(batch.file[i])
         if not out[f]:
-            raw = batch.indexes[f].value_bytes(i - int(batch.base[f]), _CHARSET_VALUE_BYTES)
+            raw = batch.value_bytes(i, _CHARSET_VALUE_BYTES)
             out[f] = bool(_charset_problems(raw))
     return out
 
