@@ -129,6 +129,8 @@ def _validate(
 
 def _diagnose(report: FileReport, fmt: str) -> None:
     """Unreadable files and internal errors on stderr (the text report shows the former)."""
+    if (report.error is None or fmt == "text") and not report.internal:
+        return
     path = terminal_safe(display_path(report.path))
     if report.error is not None and fmt != "text":
         why = terminal_safe(report.error)

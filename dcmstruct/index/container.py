@@ -6,6 +6,7 @@ from __future__ import annotations
 from dcmstruct import specdata
 from dcmstruct.index.base import Frame, FrameKind, WalkerBase
 from dcmstruct.index.faults import FaultCode
+from dcmstruct.index.table import B_TAG, BIG_FIELDS
 from dcmstruct.model import NO_TAG, Kind
 from dcmstruct.safetext import safe_bytes, terminal_safe
 from dcmstruct.schema.layout import (
@@ -247,8 +248,9 @@ class ContainerWalk(WalkerBase):
 
     def read_transfer_syntax(self) -> None:
         t = self.t
-        for i in range(len(t)):
-            if t.tag(i) == TRANSFER_SYNTAX_UID and t.length(i) >= 0:
+        # The tag column of the rows so far (the meta group's): one slice, not a call a row.
+        for i, tag in enumerate(t.big[B_TAG::BIG_FIELDS]):
+            if tag == TRANSFER_SYNTAX_UID and t.length(i) >= 0:
                 value_offset, end = t.value_offset(i), t.end(i)
                 raw = self.win.get(value_offset, min(end - value_offset, 1024))
                 self.ts_uid = raw.rstrip(b"\0 ").decode("ascii", "replace")
