@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -90,7 +89,7 @@ def screened(
             flags.append(None)
         except Exception:  # a screen's bug costs time (the rule runs everywhere), not findings
             flags.append(None)
-            failed.append(f"screen of {rule.name} failed:\n{traceback.format_exc()}")
+            failed.append(f"screen of {rule.name} failed:\n{_traceback()}")
     every = np.ones(len(indexes), dtype=np.bool_)
     table = np.array([every if f is None else f for f in flags], dtype=np.bool_).reshape(
         len(checks), len(indexes)
@@ -143,7 +142,7 @@ def _run(
                 )
             )
         except Exception:  # one rule's bug must not hide the others' findings
-            internal.append(f"rule {rule.name} failed:\n{traceback.format_exc()}")
+            internal.append(f"rule {rule.name} failed:\n{_traceback()}")
     findings.sort(key=lambda f: (int(f.stream), f.offset, f.rule))
     return findings, internal
 
@@ -226,7 +225,7 @@ def open_index(
     except MemoryError:
         raise
     except Exception:  # a bug in the index: report it (exit code 3), never raise
-        return FileReport(name, [], internal=[f"indexing failed:\n{traceback.format_exc()}"])
+        return FileReport(name, [], internal=[f"indexing failed:\n{_traceback()}"])
 
 
 def check_opened(
@@ -256,3 +255,10 @@ def check_opened(
         extra = failed if k in runs else []
         reports.append(FileReport(name, findings, internal=extra + internal))
     return reports
+
+
+def _traceback() -> str:
+    import traceback  # only when a bug is met: most runs never need it
+
+    return traceback.format_exc()
+
