@@ -155,3 +155,21 @@ def test_a_batch_goes_with_its_screening() -> None:
     finally:
         for ix in indexes:
             ix.close()
+
+
+def test_files_on_disk_together_as_alone(tmp_path: Path) -> None:
+    """The command's path: files read from disk (pread, the walk's read window kept for the
+    rules), checked in chunks with the screens, report as each file checked alone."""
+    from dcmstruct.commands.batch import Target, validate_targets
+    from dcmstruct.validate.engine import validate_path
+
+    datas = [p.read_bytes() for p in FILES] + list(_mutations(150, seed=10))
+    paths = []
+    for n, data in enumerate(datas):
+        path = tmp_path / f"f{n:04}.dcm"
+        path.write_bytes(data)
+        paths.append(path)
+    for k in range(0, len(paths), 64):
+        part = paths[k : k + 64]
+        together = validate_targets([Target(str(p)) for p in part])
+        assert together == [validate_path(p) for p in part]

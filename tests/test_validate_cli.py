@@ -676,3 +676,30 @@ def test_deep_directory_tree_is_walked_without_recursion(tmp_path: Path) -> None
         for level in reversed(levels):
             if level.exists():
                 level.rmdir()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "a.dcm", "b.dcm", "-j", "2", "--format", "jsonl"],
+        ["validate", "--select", "ODD_VALUE_LENGTH", "--", "-odd-name.dcm"],
+        ["dump", "x.dcm", "--width", "64"],
+        ["view", "--mask", "x.dcm"],
+        ["view"],
+        ["rule", "--list"],
+    ],
+)
+def test_a_command_first_is_parsed_as_the_top_level_would(argv: list[str]) -> None:
+    assert cli.parse(argv) == cli._parser().parse_args(argv)
+
+
+def test_unrecognised_arguments_are_the_top_levels_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    messages = []
+    for parse in (cli.parse, cli._parser().parse_args):
+        with pytest.raises(SystemExit) as exc:
+            parse(["rule", "A", "B"])
+        assert exc.value.code == 2
+        messages.append(capsys.readouterr().err)
+    assert messages[0] == messages[1] and "unrecognized arguments: B" in messages[0]

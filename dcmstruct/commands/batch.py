@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from dcmstruct.source import check_regular
 from dcmstruct.spool import STDIN_NAME
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
     from dcmstruct.index import ElementIndex
+    from dcmstruct.validate.finding import Finding
 
 # multiprocessing and concurrent.futures (with socket, pickle, logging, hashlib) are imported
 # only when a pool starts: most runs, and every run of one file, need none of them.
@@ -360,10 +361,26 @@ def _context() -> BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+# Targets and reports cross the process boundary as plain tuples: a tuple pickles several
+# times faster than a dataclass instance (at 10,000 small files, a few percent of the run).
+_TargetRow: TypeAlias = "tuple[str, str | None, str | None, int]"
+_ReportRow: TypeAlias = "tuple[str, list[Finding], str | None, list[str]]"
+
+
+def _rows(targets: list[Target]) -> list[_TargetRow]:
+    return [(t.path, t.error, t.label, t.size) for t in targets]
+
+
+def _validate_rows(rows: list[_TargetRow], selection: Selection | None) -> list[_ReportRow]:
+    """:func:`validate_targets` in a worker, on tuples."""
+    reports = validate_targets([Target(*row) for row in rows], selection)
+    return [(r.path, r.findings, r.error, r.internal) for r in reports]
+
+
 @dataclass
 class _Job:
     targets: list[Target]
-    future: Future[list[FileReport]] | None = None
+    future: Future[list[_ReportRow]] | None = None
     reports: list[FileReport] | None = None
     broken: int = 0  # how many times a pool broke while this job was in it
 
@@ -390,7 +407,7 @@ class _Pool:
         if all(t.error is not None for t in targets):
             job.reports = validate_targets(targets)
         else:
-            job.future = self.executor.submit(validate_targets, targets, self.selection)
+            job.future = self.executor.submit(_validate_rows, _rows(targets), self.selection)
         return job
 
     def result(self, job: _Job, pending: deque[_Job]) -> list[FileReport]:
@@ -402,7 +419,7 @@ class _Pool:
                 return job.reports
             assert job.future is not None
             try:
-                return job.future.result()
+                return [FileReport(*row) for row in job.future.result()]
             except BrokenProcessPool:
                 self._recover([job, *pending])
             except Exception:  # e.g. a report that could not be pickled
@@ -425,7 +442,9 @@ class _Pool:
             if job.broken >= 2:
                 job.reports = [self._alone(t) for t in job.targets]
             else:
-                job.future = self.executor.submit(validate_targets, job.targets, self.selection)
+                job.future = self.executor.submit(
+                    _validate_rows, _rows(job.targets), self.selection
+                )
 
     def _alone(self, target: Target) -> FileReport:
         """Run one file in a pool of its own, to know whether it is what kills workers."""

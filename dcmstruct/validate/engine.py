@@ -261,4 +261,3 @@ def _traceback() -> str:
     import traceback  # only when a bug is met: most runs never need it
 
     return traceback.format_exc()
-
