@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
 
@@ -64,8 +64,7 @@ def vr_text(code: int) -> str | None:
     return bytes(((code >> 8) & 0xFF, code & 0xFF)).decode("latin-1")
 
 
-@dataclass(frozen=True, slots=True)
-class Fault:
+class Fault(NamedTuple):
     """A structural fault met while parsing, with where it is and how parsing went on."""
 
     code: str  # a rule name of the validator's catalogue

@@ -9,8 +9,7 @@ path given back to ``ds[...]`` finds the node it was about.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -72,8 +71,7 @@ _TAG = re.compile(r"\s*\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?\s*")
 _STEP = re.compile(r"(?P<key>[^\[\]]*)(?:\[(?P<item>\s*-?\d+\s*)\])?")
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+class Step(NamedTuple):
     """One step down a path: an element (by tag or keyword), then optionally one of its items."""
 
     key: str | int | None  # None: items of the container itself ("[0]" of a top-level item)

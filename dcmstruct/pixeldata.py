@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from itertools import pairwise
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -132,8 +132,7 @@ def read_uints(index: ElementIndex, reader: Reader, node: int, size: int, count:
 # -- the image attributes --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Attribute:
+class Attribute(NamedTuple):
     """An image attribute's first value as a whole number, or why an element that is present
     has none: ``fault`` is said ("is empty: ..."); None for both is a value not judged here
     (cut by the end of the file, of undefined length, of another kind of VR: other rules
@@ -185,8 +184,7 @@ def read_text(index: ElementIndex, reader: Reader, node: int) -> str:
     return raw.decode("latin-1").strip(" \0")
 
 
-@dataclass(frozen=True)
-class ImageAttributes:
+class ImageAttributes(NamedTuple):
     """The Image Pixel attributes of one data set (PS3.3 C.7.6.3, C.7.6.6)."""
 
     nodes: dict[int, int]  # attribute tag -> its (first) element in the data set
@@ -234,8 +232,7 @@ def read_attributes(index: ElementIndex, reader: Reader, nodes: dict[int, int]) 
 # -- native pixel data -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NativeLayout:
+class NativeLayout(NamedTuple):
     """Native pixel data (PS3.5 8.1.1): frames of ``values_per_frame`` values of ``bits``
     each, one after the other with no padding between them (1-bit frames may start inside a
     byte), the whole padded to even length."""
@@ -324,8 +321,7 @@ def _signature(head: bytes, signatures: Iterable[tuple[bytes, str]]) -> str | No
     return None
 
 
-@dataclass(frozen=True)
-class Encapsulation:
+class Encapsulation(NamedTuple):
     """The items of encapsulated Pixel Data (PS3.5 A.4), the Basic Offset Table decided.
 
     PS3.5 A.4: the first item is the Basic Offset Table, possibly empty. A first item that
@@ -404,8 +400,7 @@ def _first_item_is_a_fragment(
     return None
 
 
-@dataclass(frozen=True)
-class ExtendedOffsetTable:
+class ExtendedOffsetTable(NamedTuple):
     """(7FE0,0001) and (7FE0,0002) beside encapsulated Pixel Data (PS3.3 C.7.6.3.1.8): 64-bit
     offsets counted like the Basic Offset Table's, and each frame's length."""
 

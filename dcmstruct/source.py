@@ -19,7 +19,7 @@ import os
 import stat
 import zlib
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from dcmstruct.schema.layout import RAW_DEFLATE_WBITS
 
@@ -93,8 +93,7 @@ def check_regular(path: str | os.PathLike[str], st: os.stat_result | None = None
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
+class Identity(NamedTuple):
     """What tells a file apart from the same file changed: inode, size and modification time."""
 
     dev: int

@@ -13,9 +13,8 @@ on a miss (and misses are memoised).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 __all__ = [
     "EDITION",
@@ -101,8 +100,7 @@ def _read_lines(filename: str, columns: tuple[str, ...]) -> tuple[dict[str, str]
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class VRInfo:
+class VRInfo(NamedTuple):
     """One row of PS3.5 Table 6.2-1 plus the explicit VR length field size (7.1.2)."""
 
     code: str
@@ -173,8 +171,7 @@ def vr_info(code: str) -> VRInfo | None:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DictEntry:
+class DictEntry(NamedTuple):
     """One entry of the data dictionary.
 
     For repeating-group entries (``mask`` contains ``x``) and the generic
@@ -388,8 +385,7 @@ def implicit_vr(tag: int) -> str | None:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class TransferSyntax:
+class TransferSyntax(NamedTuple):
     """A transfer syntax of PS3.6 Table A-1 with its encoding (PS3.5 section 10, Annex A)."""
 
     uid: str

@@ -14,7 +14,7 @@ sequences, items, fragments), :mod:`.recovery` (what to do when bytes are not an
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from dcmstruct.index.deflate import inflate_limit
 from dcmstruct.index.element_index import ElementIndex
@@ -39,8 +39,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """The index's safety limits; each has a command-line flag and a config key.
 
     ``max_depth``: nesting levels recorded (NESTING_TOO_DEEP past it); ``max_nodes``: nodes

@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NamedTuple, TextIO
 
 from dcmstruct.exitcode import ExitCode
 from dcmstruct.formats import FORMATS
@@ -46,15 +46,13 @@ _WRITERS = {
 }
 
 
-@dataclass(frozen=True)
-class ReportOptions:
+class ReportOptions(NamedTuple):
     fail_on: Severity = Severity.ERROR  # findings at or above it fail (junit failures, exit 1)
     color: bool = False  # text: ANSI colors
     tool_version: str | None = None  # None: the installed package's (dcmstruct.version)
 
 
-@dataclass(frozen=True)
-class RuleRun:
+class RuleRun(NamedTuple):
     """A rule that runs in this batch, with the severity it reports at (config overrides)."""
 
     rule: Rule

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from functools import cache, lru_cache
-from typing import AnyStr, Final
+from typing import AnyStr, Final, NamedTuple
 
 
 def _lazy(source: AnyStr) -> Callable[[], re.Pattern[AnyStr]]:
@@ -73,8 +73,7 @@ class CharsetKind(Enum):
     UNKNOWN = "unknown"  # a term this module does not know: extended bytes are not judged
 
 
-@dataclass(frozen=True)
-class Charset:
+class Charset(NamedTuple):
     """The character set(s) in force for a data set (PS3.5 6.1.2.5, 7.5.3 inheritance)."""
 
     terms: tuple[str, ...]
@@ -384,8 +383,7 @@ def repertoire_text(vr: str, cs: Charset) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Component:
+class Component(NamedTuple):
     """One value of a (possibly multi-valued) string: ``raw[start:end]`` of the element's bytes."""
 
     start: int
@@ -591,12 +589,11 @@ def shown(raw: bytes, cs: Charset | None = None, width: int = 40) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Multiplicity:
+class Multiplicity(NamedTuple):
     low: int
     high: int | None  # None: no upper bound
     step: int = 1  # "2-2n": the count is a multiple of 2
-    text: str = field(default="", compare=False)
+    text: str = ""  # as the dictionary writes it, for messages
 
     def allows(self, n: int) -> bool:
         if n < self.low or (self.high is not None and n > self.high):

@@ -8,8 +8,7 @@ are declared with :func:`index_rule`; :func:`preamble_nonzero` looks at the prea
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -31,8 +30,7 @@ PREFIX = b"DICM"
 HEAD_BYTES = 1024
 
 
-@dataclass(frozen=True)
-class Heads:
+class Heads(NamedTuple):
     """The first :data:`HEAD_BYTES` bytes of each file of a batch (its ``file`` stream), one
     row per file, zero-padded: byte ``o`` of file ``f`` is ``rows[f, o]`` where
     ``o < size[f]``."""
@@ -69,8 +67,7 @@ class Heads:
         return got
 
 
-@dataclass(frozen=True)
-class Top:
+class Top(NamedTuple):
     """The top-level elements of every file of a batch (any stream), in row order."""
 
     rows: npt.NDArray[np.int64]

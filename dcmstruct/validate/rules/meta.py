@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -44,8 +43,7 @@ VERSION_VALUE = b"\x00\x01"  # PS3.10 7.1: OB 00H 01H
 _UID_BYTES = 256  # a UI value has at most 64 characters; read no more than this of one
 
 
-@dataclass(frozen=True)
-class MetaGroup:
+class MetaGroup(NamedTuple):
     """The file meta group of one file, as walked and as announced."""
 
     elements: tuple[int, ...]  # the leading run of top-level group 0002 elements
@@ -173,8 +171,7 @@ _SLOTS = np.array((GROUP_LENGTH, *REQUIRED), dtype=np.int64)
 _GL, _VERSION, _CLASS, _INSTANCE = 0, 1, 2, 3
 
 
-@dataclass(frozen=True)
-class _BatchMeta:
+class _BatchMeta(NamedTuple):
     """The meta group of each file of a batch as :func:`meta_group` walks it (its
     ``elements``: the run), as columns for the screens."""
 

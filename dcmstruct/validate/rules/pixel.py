@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -61,8 +61,7 @@ MAX_FINDINGS_PER_ELEMENT = 100
 # -- what the pixel rules share: each Pixel Data element as dcmstruct.pixeldata lays it out ---
 
 
-@dataclass
-class Analysis:
+class Analysis(NamedTuple):
     elements: list[PixelData]
     ts: specdata.TransferSyntax | None
 
@@ -201,8 +200,7 @@ class _Attributes:
         return _Values(self.status[slots, k], self.value[slots, k])
 
 
-@dataclass
-class _Values:
+class _Values(NamedTuple):
     status: npt.NDArray[np.uint8]
     value: npt.NDArray[np.int64]
 

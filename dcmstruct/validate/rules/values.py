@@ -23,9 +23,8 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -381,8 +380,7 @@ def _batch_strings(batch: Batch) -> _BatchStrings:
     return batch.shared(_BatchStrings)
 
 
-@dataclass(frozen=True, slots=True)
-class _StringValue:
+class _StringValue(NamedTuple):
     """One string element's value as the rules see it."""
 
     node: int
