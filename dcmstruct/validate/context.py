@@ -10,7 +10,6 @@ import numpy as np
 
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import Kind, Node, Stream
-from dcmstruct.paths import item_numbers, node_path
 from dcmstruct.schema.layout import HeaderForm, format_tag
 from dcmstruct.validate.finding import Finding, Severity
 from dcmstruct.validate.registry import REGISTRY
@@ -75,10 +74,14 @@ class Context:
 
     @cached_property
     def _item_numbers(self) -> npt.NDArray[np.int32]:
+        from dcmstruct.paths import item_numbers  # only once a finding needs a path
+
         return item_numbers(self.columns)
 
     def path(self, node: int) -> str:
         """``0008,1140[0]/0008,1155``: elements by tag, items by index, outermost first."""
+        from dcmstruct.paths import node_path
+
         return node_path(self.columns, self._item_numbers, node)
 
     def children(self, node: int) -> list[int]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from functools import cache, lru_cache
 from typing import AnyStr, Final, NamedTuple
@@ -297,13 +296,12 @@ def _bad_high_bytes(codec: str) -> bytes:
     return b"".join(bad)
 
 
-@dataclass(frozen=True, slots=True)
-class BadBytes:
+class BadBytes(NamedTuple):
     """The first forbidden byte (or undecodable sequence) and how many forbidden bytes in all."""
 
     at: int
     length: int
-    count: int
+    occurrences: int
     what: str  # "byte 61H ('a')", "invalid UTF-8 sequence E2 28"
 
 

@@ -624,7 +624,7 @@ def check_value_bad_characters(ctx: Context) -> Iterator[Finding]:
             else:
                 # An unknown term is the file's own bytes.
                 cs_note = f" under Specific Character Set '{terminal_safe(v.charset.label)}'"
-        others = _more(bad.count - 1, "such bytes")
+        others = _more(bad.occurrences - 1, "such bytes")
         yield ctx.finding(
             "VALUE_BAD_CHARACTERS",
             f"{v.vr} value: {bad.what} at position {bad.at} is not allowed{cs_note}; "
