@@ -339,6 +339,7 @@ class _BatchStrings:
         inflated = np.maximum.reduceat(streams, firsts).tolist()
         bounds = [*firsts.tolist(), len(rows)]
         pieces: list[bytes] = []
+        shift = [0] * len(lows)  # per file: where[row] = starts[row] + shift, if read in one
         base = 0
         for k, (lo, hi) in enumerate(zip(lows, highs, strict=True)):
             a, b = bounds[k], bounds[k + 1]
@@ -346,13 +347,14 @@ class _BatchStrings:
             if hi - lo <= _ONE_READ and not inflated[k]:
                 data = index.read(Stream.FILE, lo, hi - lo)
                 data += bytes(hi - lo - len(data))  # past the file's end: zeros, never used
-                where[a:b] = starts[a:b] - lo + base
+                shift[k] = base - lo
             else:
                 region, local = index.read_ranges(streams[a:b], starts[a:b], copied[a:b])
                 data = region.tobytes()
-                where[a:b] = local + base
+                where[a:b] = local + base - starts[a:b]  # with the shift of 0 added below
             pieces.append(data)
             base += len(data)
+        where += starts + np.repeat(np.asarray(shift, dtype=np.int64), np.diff(bounds))
         joined = np.frombuffer(b"".join(pieces) + b"\0", dtype=np.uint8)
         last = strings.last_bytes(joined, where, copied, sizes)
         # The last byte of a value longer than the copy limit is read on its own (rare).
