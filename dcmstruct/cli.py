@@ -140,6 +140,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     _limit_flags(d)
     d.add_argument("--stdin-limit", metavar="SIZE", help=_STDIN_HELP)
     _validate_parser(sub)
+    _phi_parser(sub)
     _view_flags(
         sub.add_parser("view", help="explore a file in the terminal: hex, structure, findings")
     )
@@ -158,6 +159,33 @@ def _view_flags(w: argparse.ArgumentParser) -> None:
                    help="bytes per hex row (default 16)")  # fmt: skip
     _limit_flags(w)
     w.set_defaults(command="view", prog=w.prog)  # the name its messages begin with
+
+
+def _phi_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from dcmstruct.specdata import DEID_OPTIONS
+
+    v = sub.add_parser(
+        "phi",
+        help="list every identifying byte range (PS3.15 Basic Profile): offset, tag, action",
+        description=(
+            "List every byte range that the PS3.15 Basic Application Level Confidentiality "
+            "Profile would remove, empty or replace (Table E.1-1), plus private attributes, a "
+            "non-zero preamble, unparsed bytes and pixel data that may show burned-in text. "
+            "Values are never printed. Exit code: 0 none found, 1 some, 2 usage error or a "
+            "path that cannot be read, 3 internal error."
+        ),
+    )
+    v.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
+    v.add_argument(
+        "--format", choices=("text", "json", "jsonl"), help="text on a terminal, else json"
+    )
+    v.add_argument(
+        "--option",
+        action="append",
+        choices=DEID_OPTIONS,
+        metavar="NAME",
+        help="a profile option of PS3.15 E.3 (repeatable): " + ", ".join(DEID_OPTIONS),
+    )
 
 
 def _validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -299,6 +327,10 @@ def _run(args: argparse.Namespace) -> int:
             from dcmstruct.commands.validate import run
 
             return run(args)
+        if args.command == "phi":
+            from dcmstruct.commands.phi import run as run_phi
+
+            return run_phi(args)
         if args.command == "rule":
             return _cmd_rule(args)
         if args.command == "view":

@@ -320,6 +320,96 @@ def _match_rules(tag: int) -> DictEntry | None:
     return None
 
 
+# ---------------------------------------------------------------------------
+# PS3.15 Table E.1-1 (deid_profile.tsv) -- loaded on first use
+# ---------------------------------------------------------------------------
+
+#: The option columns of Table E.1-1, in the table's order (PS3.15 E.3).
+DEID_OPTIONS: Final = (
+    "retain_safe_private",
+    "retain_uids",
+    "retain_device_identity",
+    "retain_institution_identity",
+    "retain_patient_characteristics",
+    "retain_long_full_dates",
+    "retain_long_modified_dates",
+    "clean_descriptors",
+    "clean_structured_content",
+    "clean_graphics",
+)
+_DEID_COLUMNS: Final = ("tag", "name", "basic", *DEID_OPTIONS)
+
+
+class DeidEntry(NamedTuple):
+    """One row of PS3.15 Table E.1-1: the Basic Profile's action code for the attribute, and
+    each option's (``""``: the option does not change it, or the table's source does not say)."""
+
+    mask: str  # 8 hex digits, ``x`` where a repeating group's digits are free
+    name: str
+    basic: str  # "D", "Z", "X", "U", "X/Z", "X/D", "Z/D", "X/Z/D", "X/Z/U*"
+    options: tuple[str, ...]  # one per DEID_OPTIONS
+
+    def action(self, options: frozenset[str] = frozenset()) -> str:
+        """The action with ``options`` in force (names of :data:`DEID_OPTIONS`): the first of
+        them, in the table's order, that changes it, else the Basic Profile's."""
+        for name, code in zip(DEID_OPTIONS, self.options, strict=True):
+            if code and name in options:
+                return code
+        return self.basic
+
+
+_DEID: dict[int, DeidEntry] = {}
+_DEID_MASKED: list[tuple[int, int, DeidEntry]] = []  # (fixed digits, value, entry)
+_deid_meta: dict[str, str] = {}
+
+
+def _load_deid() -> None:
+    if _DEID or _DEID_MASKED:
+        return
+    meta, lines = _read_lines("deid_profile.tsv", _DEID_COLUMNS)
+    _deid_meta.update(meta)
+    for line in lines:
+        mask, name, basic, *options = line.split("\t")
+        entry = DeidEntry(mask, name, basic, tuple(options))
+        if "x" in mask:
+            fixed = int("".join("0" if c == "x" else "F" for c in mask), 16)
+            _DEID_MASKED.append((fixed, int(mask.replace("x", "0"), 16), entry))
+        else:
+            _DEID[int(mask, 16)] = entry
+
+
+def deid_entry(tag: int) -> DeidEntry | None:
+    """The Table E.1-1 row for ``tag`` (a repeating group's row for any of its groups the
+    dictionary allows: 50xx and 60xx are the even groups 5000-501E and 6000-601E)."""
+    _load_deid()
+    entry = _DEID.get(tag)
+    if entry is not None:
+        return entry
+    group = tag >> 16
+    for fixed, value, masked in _DEID_MASKED:
+        if tag & fixed == value:
+            if group >> 8 in _BOUNDED_REPEATING_GROUPS and (group & 1 or group & 0xFF > 0x1E):
+                continue
+            return masked
+    return None
+
+
+def deid_entries() -> list[DeidEntry]:
+    """Every row of Table E.1-1, in the table's order."""
+    _load_deid()
+    return sorted([*_DEID.values(), *(e for _, _, e in _DEID_MASKED)], key=_deid_order)
+
+
+def _deid_order(entry: DeidEntry) -> str:
+    return entry.mask.replace("x", "0")
+
+
+def deid_edition() -> str:
+    """Where Table E.1-1 comes from: the header's ``edition`` line."""
+    _load_deid()
+    return _deid_meta.get("edition", "")
+
+
 def lookup(tag: int) -> DictEntry | None:
     """The dictionary entry for ``tag`` (group << 16 | element), or None.
 

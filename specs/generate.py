@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Generate the DICOM standard tables in ``specs/*.tsv``.
 
-Run from the repository root with a Python that has pydicom installed::
+Run from the repository root with a Python that has what ``pip install '.[specs]'`` brings
+(pydicom; dicom-anonymizer and dicom-standard for ``deid_profile.tsv``)::
 
     python specs/generate.py            # rewrites the .tsv files beside this script
     python specs/generate.py --out DIR  # writes them into DIR instead
+    python specs/generate.py --only uids.tsv,vrs.tsv   # some of them
 
 pydicom is used here, at generation time only, as a machine-readable copy of
 the standard's registries: its ``_dicom_dict``/``_uid_dict`` modules are
@@ -53,6 +55,20 @@ TS_COLUMNS = (
     "retired",
 )
 UID_COLUMNS = ("uid", "name", "keyword", "type", "retired")
+# PS3.15 Table E.1-1: the Basic Profile's action, then one column per option (PS3.15 E.3).
+DEID_OPTIONS = (
+    ("retain_safe_private", "rtnSafePrivOpt"),  # E.3.10 Retain Safe Private Option
+    ("retain_uids", "rtnUIDsOpt"),  # E.3.9
+    ("retain_device_identity", "rtnDevIdOpt"),  # E.3.8
+    ("retain_institution_identity", "rtnInstIdOpt"),  # E.3.11
+    ("retain_patient_characteristics", "rtnPatCharsOpt"),  # E.3.7
+    ("retain_long_full_dates", "rtnLongFullDatesOpt"),  # E.3.6
+    ("retain_long_modified_dates", "rtnLongModifDatesOpt"),  # E.3.6
+    ("clean_descriptors", "cleanDescOpt"),  # E.3.5
+    ("clean_structured_content", "cleanStructContOpt"),  # E.3.3
+    ("clean_graphics", "cleanGraphOpt"),  # E.3.4
+)
+DEID_COLUMNS = ("tag", "name", "basic", *(column for column, _ in DEID_OPTIONS))
 
 # ---------------------------------------------------------------------------
 # PS3.5 Table 6.2-1 "DICOM Value Representations", transcribed.
@@ -418,11 +434,131 @@ def build_uids() -> str:
     return _tsv(header, UID_COLUMNS, rows)
 
 
+# ---------------------------------------------------------------------------
+# deid_profile.tsv: PS3.15 Table E.1-1 (Application Level Confidentiality Profile Attributes)
+#
+# No package ships the whole table of a recent edition, so it is joined from two:
+#   dicom-anonymizer 2.1.0 -- dicomanonymizer/dicom_anonymization_databases/dicomfields_2026c.py
+#       lists the Basic Profile column of the 2026c edition as Python lists of tags, one list
+#       per action code (D_TAGS, Z_TAGS, ..., X_Z_U_STAR_TAGS); a repeating-group entry is a
+#       4-tuple (group, element, group mask, element mask).  Used for the rows and the Basic
+#       Profile column.
+#   dicom-standard 0.1.0 (Innolitics, April 2020) --
+#       standard/confidentiality_profile_attributes.json holds every column of the edition
+#       current then.  Used for the option columns of the
+#       rows it has; rows added to the table since have no option actions here (the header
+#       counts them).
+# Only facts are taken (tags and action codes); names come from this project's dictionary.
+# ---------------------------------------------------------------------------
+
+_DEID_MODULE = "dicomanonymizer.dicom_anonymization_databases.dicomfields_2026c"
+_DEID_EDITION = "2026c"
+_DEID_LISTS = {
+    "D_TAGS": "D",
+    "Z_TAGS": "Z",
+    "X_TAGS": "X",
+    "U_TAGS": "U",
+    "Z_D_TAGS": "Z/D",
+    "X_Z_TAGS": "X/Z",
+    "X_D_TAGS": "X/D",
+    "X_Z_D_TAGS": "X/Z/D",
+    "X_Z_U_STAR_TAGS": "X/Z/U*",
+}
+_OPTION_CODES = frozenset({"K", "C", "D", "Z", "X", "U", "X/Z", "X/D", "Z/D", "X/Z/D"})
+
+
+def _deid_mask(entry: tuple[int, ...]) -> str:
+    """A tag, or a (group, element, group mask, element mask) entry, as 8 hex digits with
+    ``x`` for the digits the mask leaves free (as dictionary.tsv writes repeaters)."""
+    if len(entry) == 2:
+        return f"{entry[0]:04X}{entry[1]:04X}"
+    group, element, group_mask, element_mask = entry
+    digits = f"{group:04X}{element:04X}"
+    mask = f"{group_mask:04X}{element_mask:04X}"
+    return "".join(d if m == "F" else "x" for d, m in zip(digits, mask, strict=True))
+
+
+def _standard_json() -> Path:
+    found = sorted(Path(sys.prefix).rglob("standard/confidentiality_profile_attributes.json"))
+    if not found:
+        raise SystemExit(
+            "deid_profile.tsv needs the dicom-standard package: pip install dicom-standard==0.1.0"
+        )
+    return found[0]
+
+
+def build_deid_profile() -> str:
+    import importlib
+    import json
+
+    try:
+        lists = importlib.import_module(_DEID_MODULE)
+    except ImportError:
+        raise SystemExit(
+            "deid_profile.tsv needs dicom-anonymizer: pip install dicom-anonymizer==2.1.0"
+        ) from None
+    basic: dict[str, str] = {}
+    for list_name, code in _DEID_LISTS.items():
+        for entry in getattr(lists, list_name):
+            mask = _deid_mask(tuple(entry))
+            if basic.setdefault(mask, code) != code:
+                raise ValueError(f"{mask}: two Basic Profile actions, {basic[mask]} and {code}")
+    source = _standard_json()
+    older: dict[str, dict[str, str]] = {}
+    for row in json.loads(source.read_text(encoding="utf-8")):
+        ident = row["id"]
+        if len(ident) == 8:
+            older[_normalize_mask(ident)] = row
+    from pydicom._dicom_dict import DicomDictionary, RepeatersDictionary
+
+    names = {f"{tag:08X}": entry[2] for tag, entry in DicomDictionary.items()}
+    names.update({_normalize_mask(m): entry[2] for m, entry in RepeatersDictionary.items()})
+    rows = []
+    differs = 0
+    for mask in sorted(basic, key=lambda m: m.replace("x", "0")):
+        old = older.get(mask, {})
+        if old and old["basicProfile"] != basic[mask]:
+            differs += 1
+        options = []
+        for _column, key in DEID_OPTIONS:
+            code = old.get(key, "")
+            if code and code not in _OPTION_CODES:
+                raise ValueError(f"{mask}: unknown option action {code!r}")
+            options.append(code)
+        name = names.get(mask) or old.get("name", "")
+        rows.append((mask, name, basic[mask], *options))
+    newer = sum(1 for mask in basic if mask not in older)
+    dropped = sorted(mask for mask in older if mask not in basic)
+    import dicomanonymizer
+
+    anonymizer = getattr(dicomanonymizer, "__version__", "2.1.0")
+    header = [
+        "# dcmstruct deid_profile.tsv: Application Level Confidentiality Profile attributes",
+        "# generated by specs/generate.py -- do not edit by hand; rerun the script",
+        f"# source: dicom-anonymizer {anonymizer} {_DEID_MODULE} (rows, basic)",
+        "# source: dicom-standard 0.1.0 standard/confidentiality_profile_attributes.json"
+        " (option columns)",
+        f"# edition: {_DEID_EDITION} (basic; the module's name); option columns: the edition"
+        " current in April 2020 (dicom-standard 0.1.0)",
+        "# standard: PS3.15 Annex E Table E.1-1; action codes per E.1.1: D dummy, Z zero or"
+        " dummy, X remove, K keep, C clean, U replace UID, and their combinations",
+        f"# note: {newer} rows of the {_DEID_EDITION} table are not in the 2020 table: their"
+        " option columns are empty (not known here, not 'no action')",
+        f"# note: {differs} rows have a Basic Profile action that changed since 2020",
+        f"# note: {len(dropped)} rows of the 2020 table are not in {_DEID_EDITION}: left out",
+        "# note: private attributes (odd groups) are X, C under Retain Safe Private; Table"
+        " E.3.10-1 (safe private attributes) is in no package here, so none is safe-listed",
+        "# note: names from pydicom's dictionary (or the 2020 table for entries it lacks)",
+    ]
+    return _tsv(header, DEID_COLUMNS, rows)
+
+
 BUILDERS = {
     "dictionary.tsv": build_dictionary,
     "vrs.tsv": build_vrs,
     "transfer_syntaxes.tsv": build_transfer_syntaxes,
     "uids.tsv": build_uids,
+    "deid_profile.tsv": build_deid_profile,
 }
 
 
@@ -435,10 +571,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="DIR",
         help="directory to write the .tsv files into (default: beside this script)",
     )
+    parser.add_argument(
+        "--only",
+        metavar="NAMES",
+        help="comma-separated tables to write (default all): " + ", ".join(BUILDERS),
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    for filename, build in BUILDERS.items():
+    chosen = args.only.split(",") if args.only else list(BUILDERS)
+    unknown = [name for name in chosen if name not in BUILDERS]
+    if unknown:
+        parser.error(f"unknown table(s): {', '.join(unknown)}")
+    for filename in chosen:
+        build = BUILDERS[filename]
         data = build().encode("utf-8")
         (out / filename).write_bytes(data)
         lines = data.count(b"\n")

@@ -403,12 +403,29 @@ def _require_source_pydicom() -> object:
 def test_regeneration_is_byte_identical(tmp_path: Path) -> None:
     _require_source_pydicom()
     subprocess.run(
-        [sys.executable, str(SPECS / "generate.py"), "--out", str(tmp_path)],
+        [sys.executable, str(SPECS / "generate.py"), "--out", str(tmp_path), "--only",
+         ",".join(TABLES)],
         check=True,
         capture_output=True,
-    )
+    )  # fmt: skip
     for name in TABLES:
         assert (tmp_path / name).read_bytes() == (SPECS / name).read_bytes(), name
+
+
+def test_deid_profile_regeneration_is_byte_identical(tmp_path: Path) -> None:
+    """Table E.1-1 from its two sources (``pip install '.[specs]'``; skipped without them)."""
+    _require_source_pydicom()
+    pytest.importorskip("dicomanonymizer")
+    if not any(Path(sys.prefix).rglob("standard/confidentiality_profile_attributes.json")):
+        pytest.skip("dicom-standard (its confidentiality profile table) is not installed")
+    subprocess.run(
+        [sys.executable, str(SPECS / "generate.py"), "--out", str(tmp_path), "--only",
+         "deid_profile.tsv"],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    name = "deid_profile.tsv"
+    assert (tmp_path / name).read_bytes() == (SPECS / name).read_bytes()
 
 
 def test_edition_matches_pydicom() -> None:

@@ -1,0 +1,211 @@
+"""Where a file's identifying bytes are, and what PS3.15's confidentiality profile does to each.
+
+One classification for every reader above the index: ``dcmstruct phi`` lists it, and the
+viewer's mask, ``dump --mask``, ``validate --mask`` and ``redact`` are to read it too. For each
+node of the index it gives the action that applies (PS3.15 E.1.1 action codes: D, Z, X, U, C
+and their combinations; K, kept, is not listed) and why:
+
+* an attribute of PS3.15 Table E.1-1 (``specs/deid_profile.tsv``), at any depth, the Basic
+  Profile's action or an option's (PS3.15 E.3);
+* every private attribute, creators included (Table E.1-1: private attributes are removed; no
+  safe-private list, Table E.3.10-1, is available here, so Retain Safe Private keeps none);
+* everything inside a sequence that is removed;
+* the File Meta Information's AE titles (0002,0016-0018), which name the sending and receiving
+  sites (the File Meta Information is outside Table E.1-1, but these are identifying);
+* the preamble's bytes when any is not zero (PS3.10 7.1: it may hold anything);
+* bytes that form no element (they may hold anything);
+* Pixel Data whose Burned In Annotation (0028,0301) is YES or absent: its pixels may show text
+  (PS3.15 E.3.1, Clean Pixel Data Option); no de-identification of values removes that;
+* the bytes of a deflated data set in the file (PS3.5 A.5): they encode every value inside it.
+
+A range covers the value bytes, or the whole element where the action removes it (X): the
+contract of ``dcmstruct phi``. Ranges of nodes in a deflated data set count from the start of
+the inflated stream, as the index's offsets do there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+
+from dcmstruct import specdata
+from dcmstruct.model import NO_TAG, Kind, Stream
+from dcmstruct.schema.layout import PIXEL_DATA, format_tag
+
+if TYPE_CHECKING:
+    from dcmstruct.index import ElementIndex
+
+#: The options of PS3.15 E.3 that ``phi`` and ``redact`` accept (Table E.1-1's columns).
+OPTIONS = specdata.DEID_OPTIONS
+
+BURNED_IN_ANNOTATION = 0x00280301
+_META_AE_TITLES = {
+    0x00020016: "Source Application Entity Title",
+    0x00020017: "Sending Application Entity Title",
+    0x00020018: "Receiving Application Entity Title",
+}
+_PREAMBLE_LENGTH = 128  # PS3.10 7.1
+
+
+class Mark(NamedTuple):
+    """One identifying range: where, which node (-1: none), what the profile does, and why."""
+
+    offset: int
+    length: int
+    stream: Stream
+    node: int
+    tag: int | None
+    action: str
+    reason: str
+
+
+def classify(index: ElementIndex, options: Collection[str] = ()) -> list[Mark]:
+    """Every identifying range of ``index``, in node order (see the module's text).
+    ``options``: names of :data:`OPTIONS` in force; an unknown one is a ``ValueError``."""
+    chosen = frozenset(options)
+    unknown = sorted(chosen - set(OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+    return list(_marks(index, chosen))
+
+
+def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
+    c = index.columns
+    kinds = c.kind.tolist()
+    tags = c.tag.tolist()
+    parents = c.parent.tolist()
+    removed: dict[int, str] = {}  # node -> the tag text of the removed element it is in
+    inflated = False
+    for i, kind in enumerate(kinds):
+        parent = parents[i]
+        outer = removed.get(parent) if parent >= 0 else None
+        if outer is not None:
+            removed[i] = outer
+            if kind == Kind.ELEMENT:
+                inflated |= int(c.stream[i]) == Stream.INFLATED
+                yield _mark(index, i, "X", f"inside {outer}, which is removed", whole=True)
+            continue
+        if kind == Kind.PREAMBLE:
+            mark = _preamble(index, i)
+            if mark is not None:
+                yield mark
+        elif kind == Kind.TRAILING:
+            if _all_zero(index, i):
+                continue  # padding (a deflate stream's NUL, say): it holds nothing
+            inflated |= int(c.stream[i]) == Stream.INFLATED
+            yield _mark(index, i, "X", "bytes that form no element can hold anything", whole=True)
+        elif kind == Kind.ELEMENT:
+            tag = tags[i]
+            judged = _judge(index, i, tag, options)
+            if judged is None:
+                continue
+            action, reason = judged
+            whole = action == "X"
+            if whole:
+                removed[i] = format_tag(tag)
+            mark = _mark(index, i, action, reason, whole=whole)
+            if mark.length > 0:
+                inflated |= mark.stream == Stream.INFLATED
+                yield mark
+    if inflated and index.deflated and index.dataset_offset is not None:
+        start = index.dataset_offset
+        yield Mark(
+            start,
+            index.size - start,
+            Stream.FILE,
+            -1,
+            None,
+            "X",
+            "the deflated data set (PS3.5 A.5): its bytes encode the identifying values in it",
+        )
+
+
+def _judge(
+    index: ElementIndex, node: int, tag: int, options: frozenset[str]
+) -> tuple[str, str] | None:
+    """The action and reason for an element that is not inside a removed one, if any."""
+    if tag == NO_TAG:
+        return None
+    group = tag >> 16
+    if group & 1 and group not in (0x0001, 0x0003, 0x0005, 0x0007, 0xFFFF):
+        why = "a private attribute: removed (PS3.15 E.1-1)"
+        if "retain_safe_private" in options:
+            why += "; no safe-private list (Table E.3.10-1) is available, so none is kept"
+        return "X", why
+    entry = specdata.deid_entry(tag)
+    if entry is not None:
+        action = entry.action(options)
+        if action == "K":
+            return None
+        name = entry.name or format_tag(tag)
+        return action, f"{name} (PS3.15 E.1-1)"
+    title = _META_AE_TITLES.get(tag)
+    if title is not None and int(index.columns.parent[node]) < 0:
+        return "D", f"{title}: names a site (File Meta Information, outside Table E.1-1)"
+    if tag == PIXEL_DATA and int(index.columns.parent[node]) < 0:
+        burned = _burned_in(index)
+        if burned != "NO":
+            # Never the value itself: whatever a file puts there must not reach a log.
+            said = {None: "absent", "YES": "YES"}.get(burned, "not NO")
+            return "C", (
+                f"Burned In Annotation (0028,0301) is {said}: the pixels may show identifying "
+                "text (PS3.15 E.3.1 Clean Pixel Data)"
+            )
+    return None
+
+
+def _burned_in(index: ElementIndex) -> str | None:
+    """The top level's Burned In Annotation value, stripped (None: absent)."""
+    c = index.columns
+    rows = np.flatnonzero((c.tag == BURNED_IN_ANNOTATION) & (c.parent < 0))
+    if not len(rows):
+        return None
+    raw = index.value_bytes(int(rows[0]), 16) or b""
+    return raw.strip(b" \0").decode("latin-1").upper()
+
+
+def _mark(index: ElementIndex, node: int, action: str, reason: str, *, whole: bool) -> Mark:
+    c = index.columns
+    start, end = int(c.offset[node]), int(c.end[node])
+    if not whole:
+        value = int(c.value_offset[node])
+        start = value if value >= 0 else end  # no value field: nothing to cover
+    tag = int(c.tag[node])
+    return Mark(
+        start,
+        max(0, end - start),
+        Stream(int(c.stream[node])),
+        node,
+        None if tag == NO_TAG else tag,
+        action,
+        reason,
+    )
+
+
+def _all_zero(index: ElementIndex, node: int) -> bool:
+    """Are a node's bytes all zero? Judged on its first 64 KiB: a longer run is listed anyway."""
+    c = index.columns
+    start, end = int(c.offset[node]), int(c.end[node])
+    if end - start > _ZERO_JUDGED:
+        return False
+    return not any(index.read(Stream(int(c.stream[node])), start, end - start))
+
+
+_ZERO_JUDGED = 1 << 16
+
+
+def _preamble(index: ElementIndex, node: int) -> Mark | None:
+    raw = index.read(Stream.FILE, 0, _PREAMBLE_LENGTH)
+    if not any(raw):
+        return None
+    return Mark(
+        0,
+        len(raw),
+        Stream.FILE,
+        node,
+        None,
+        "Z",
+        "the preamble (PS3.10 7.1) can hold anything, and some of its bytes are not zero",
+    )
