@@ -141,6 +141,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     d.add_argument("--stdin-limit", metavar="SIZE", help=_STDIN_HELP)
     _validate_parser(sub)
     _phi_parser(sub)
+    _redact_parser(sub)
     _view_flags(
         sub.add_parser("view", help="explore a file in the terminal: hex, structure, findings")
     )
@@ -186,6 +187,31 @@ def _phi_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         metavar="NAME",
         help="a profile option of PS3.15 E.3 (repeatable): " + ", ".join(DEID_OPTIONS),
     )
+
+
+def _redact_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    from dcmstruct.specdata import DEID_OPTIONS
+
+    r = sub.add_parser(
+        "redact",
+        help="write a copy with every identifying range overwritten, structure and faults kept",
+        description=(
+            "Write OUT: IN with every range that 'dcmstruct phi' lists (same options) "
+            "overwritten in place by bytes of the same length (same offsets, length fields "
+            "and structural faults; a deflated data set is deflated again). Never writes over "
+            "IN. Exit code: 0 written, 2 usage error or unreadable input, 3 internal error."
+        ),
+    )
+    r.add_argument("input", metavar="IN", help="the file to redact")
+    r.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write")
+    r.add_argument(
+        "--option",
+        action="append",
+        choices=DEID_OPTIONS,
+        metavar="NAME",
+        help="a profile option of PS3.15 E.3 (repeatable), as for phi",
+    )
+    r.add_argument("--report", metavar="FILE", help="write the changed ranges there (phi JSON)")
 
 
 def _validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -327,6 +353,10 @@ def _run(args: argparse.Namespace) -> int:
             from dcmstruct.commands.validate import run
 
             return run(args)
+        if args.command == "redact":
+            from dcmstruct.commands.redact import run as run_redact
+
+            return run_redact(args)
         if args.command == "phi":
             from dcmstruct.commands.phi import run as run_phi
 

@@ -59,6 +59,7 @@ class Mark(NamedTuple):
     tag: int | None
     action: str
     reason: str
+    inside: bool = False  # marked for being inside a removed element, not for what it is
 
 
 def classify(index: ElementIndex, options: Collection[str] = ()) -> list[Mark]:
@@ -85,7 +86,8 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
             removed[i] = outer
             if kind == Kind.ELEMENT:
                 inflated |= int(c.stream[i]) == Stream.INFLATED
-                yield _mark(index, i, "X", f"inside {outer}, which is removed", whole=True)
+                nested = _mark(index, i, "X", f"inside {outer}, which is removed", whole=True)
+                yield nested._replace(inside=True)
             continue
         if kind == Kind.PREAMBLE:
             mark = _preamble(index, i)

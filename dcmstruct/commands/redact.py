@@ -1,0 +1,198 @@
+"""``dcmstruct redact IN -o OUT``: a copy of a file with every identifying range overwritten.
+
+The ranges are ``dcmstruct phi``'s (same options); what replaces each is decided in
+:mod:`dcmstruct.redaction`. OUT has the same size, offsets, length fields and structural
+faults as IN. A deflated data set is inflated, redacted the same way and deflated again, so
+that OUT's size may differ (said on standard error). OUT is written to a temporary file beside
+it and renamed into place; IN is never written, and OUT may not be IN.
+
+Exit codes: 0 written, 2 a usage error or an input that cannot be read, 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import zlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO
+
+from dcmstruct.exitcode import ExitCode
+from dcmstruct.index import index_file
+from dcmstruct.model import Stream
+from dcmstruct.privacy import Mark, classify
+from dcmstruct.redaction import Patch, apply, patches
+from dcmstruct.safetext import clean, terminal_safe
+from dcmstruct.schema.layout import RAW_DEFLATE_WBITS, format_tag
+from dcmstruct.source import Source, check_regular
+
+if TYPE_CHECKING:
+    from dcmstruct.index import ElementIndex
+
+_CHUNK = 1 << 20
+_DEFLATE_LEVEL = 6
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    src, out = os.fspath(args.input), os.fspath(args.output)
+    try:
+        check_regular(src)
+        if os.path.exists(out) and os.path.samefile(src, out):
+            return _usage(f"{out}: is the input; redact never writes over its input")
+        if args.report and os.path.exists(args.report) and os.path.samefile(src, args.report):
+            return _usage(f"{args.report}: is the input")
+        index = index_file(src)
+    except OSError as exc:
+        return _usage(f"{src}: {exc.strerror or exc}")
+    broken = [f for f in index.faults if f.code == "DEFLATE_STREAM_INVALID"]
+    if broken:
+        index.close()
+        return _usage(
+            f"{src}: its deflated data set does not inflate whole ({broken[0].message}): "
+            "it cannot be written again, so it is not redacted"
+        )
+    try:
+        with index:
+            marks = classify(index, tuple(args.option or ()))
+            found, left = patches(index, marks)
+            size = _write(index, src, out, found)
+            index.check_unchanged()
+    except OSError as exc:
+        return _usage(f"{exc.filename or src}: {exc.strerror or exc}")
+    if size != index.size:
+        _say(
+            f"the deflated data set was redacted and deflated again: {out} is {size:,} bytes, "
+            f"{src} {index.size:,}"
+        )
+    for mark in left:
+        if mark.action == "C":
+            _say(f"left as it is: {format_tag(mark.tag or 0)} at {mark.offset:#x}: {mark.reason}")
+    if args.report:
+        try:
+            _report(args.report, src, found)
+        except OSError as exc:
+            return _usage(f"{args.report}: {exc.strerror or exc}")
+    return ExitCode.OK
+
+
+def _usage(text: str) -> ExitCode:
+    print(f"dcmstruct redact: {terminal_safe(text)}", file=sys.stderr)
+    return ExitCode.USAGE
+
+
+def _say(text: str) -> None:
+    print(f"dcmstruct redact: {terminal_safe(text)}", file=sys.stderr)
+
+
+def _write(index: ElementIndex, src: str, out: str, found: list[Patch]) -> int:
+    """Write OUT through a temporary file beside it; return its size."""
+    folder = os.path.dirname(os.path.abspath(out))
+    fd, tmp = tempfile.mkstemp(prefix=".redact-", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as dst:
+            source = index.sources[Stream.FILE]
+            if index.deflated and index.dataset_offset is not None:
+                start = index.dataset_offset
+                _copy(dst, source, 0, start, found, Stream.FILE)
+                written = start + _deflated(dst, index, source, start, found)
+            else:
+                _copy(dst, source, 0, index.size, found, Stream.FILE)
+                written = index.size
+        # The copy gets the input's permissions, not the private ones of a temporary file.
+        os.chmod(tmp, os.stat(src).st_mode & 0o777)
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return written
+
+
+def _copy(
+    dst: BinaryIO, src: Source, start: int, end: int, found: list[Patch], stream: Stream
+) -> None:
+    for base, data in _chunks(src, start, end):
+        apply(data, base, found, stream)
+        dst.write(data)
+
+
+def _chunks(src: Source, start: int, end: int) -> Iterator[tuple[int, bytearray]]:
+    pos = start
+    while pos < end:
+        data = bytearray(src.read(pos, min(_CHUNK, end - pos)))
+        if not data:
+            return
+        yield pos, data
+        pos += len(data)
+
+
+def _deflated(
+    dst: BinaryIO, index: ElementIndex, source: Source, start: int, found: list[Patch]
+) -> int:
+    """The redacted inflated stream, deflated again (PS3.5 A.5), then what followed the
+    original stream in the file, zeroed (unparsed bytes); the bytes written."""
+    inflated = index.sources.get(Stream.INFLATED)
+    written = 0
+    if inflated is not None:
+        packer = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, RAW_DEFLATE_WBITS)
+        for base, data in _chunks(inflated, 0, inflated.size):
+            apply(data, base, found, Stream.INFLATED)
+            piece = packer.compress(bytes(data))
+            dst.write(piece)
+            written += len(piece)
+        piece = packer.flush()
+        dst.write(piece)
+        written += len(piece)
+        if written % 2:
+            dst.write(b"\0")  # PS3.5 A.5: an odd-length stream gets one NUL pad byte
+            written += 1
+    rest = index.size - start - _stream_length(source, start)
+    if rest > 0:
+        dst.write(bytes(rest))
+        written += rest
+    return written
+
+
+def _stream_length(source: Source, start: int) -> int:
+    """How many bytes from ``start`` the original deflate stream (and its NUL pad) takes."""
+    unpack = zlib.decompressobj(RAW_DEFLATE_WBITS)
+    used = 0
+    for _base, data in _chunks(source, start, source.size):
+        unpack.decompress(bytes(data), 1)  # the output is not wanted: only where it ends
+        while unpack.unconsumed_tail and not unpack.eof:
+            unpack.decompress(unpack.unconsumed_tail, 1 << 16)
+        if unpack.eof:
+            used += len(data) - len(unpack.unused_data)
+            pad = unpack.unused_data[:1] == b"\0" and used % 2 == 1
+            return used + (1 if pad else 0)
+        used += len(data)
+    return used
+
+
+def _report(path: str, src: str, found: list[Patch]) -> None:
+    ranges = [_record(p.mark, p.offset, len(p.data), p.stream) for p in found]
+    doc = {"files": [{"path": clean(src), "phi": ranges}], "summary": {"files": 1,
+           "ranges": len(ranges)}}  # fmt: skip
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+        f.write("\n")
+
+
+def _record(mark: Mark, offset: int, length: int, stream: Stream) -> dict[str, object]:
+    rec: dict[str, object] = {
+        "offset": offset,
+        "length": length,
+        "tag": None if mark.tag is None else format_tag(mark.tag),
+        "action": mark.action,
+        "reason": mark.reason,
+    }
+    if stream == Stream.INFLATED:
+        rec["stream"] = "inflated"
+    return rec
+
+
+__all__ = ["run"]
