@@ -237,6 +237,16 @@ def _validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="report format (default: text on a terminal, json otherwise)",
     )
     v.add_argument(
+        "--show-values",
+        action="store_true",
+        help="let messages about identifying attributes (PS3.15 E.1-1, private) quote values",
+    )
+    v.add_argument(
+        "--mask",
+        action="store_true",
+        help="quote no value in any message (as the viewer's mask): for logs that leave the site",
+    )
+    v.add_argument(
         "--fail-on",
         choices=("error", "warning", "info"),
         default=None,

@@ -25,6 +25,7 @@ the inflated stream, as the index's offsets do there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -47,6 +48,28 @@ _META_AE_TITLES = {
     0x00020018: "Receiving Application Entity Title",
 }
 _PREAMBLE_LENGTH = 128  # PS3.10 7.1
+
+
+def identifying(tag: int | None) -> bool:
+    """Is an element with ``tag`` identifying under the Basic Profile: in Table E.1-1 (with an
+    action other than keep) or private? A finding about one never quotes its value in a log."""
+    if tag is None:
+        return False
+    group = tag >> 16
+    if group & 1 and group not in (0x0001, 0x0003, 0x0005, 0x0007, 0xFFFF):
+        return True
+    entry = specdata.deid_entry(tag)
+    return entry is not None or tag in _META_AE_TITLES
+
+
+# From the first quote to the last: a value that holds a quote itself is still covered whole.
+_QUOTED = re.compile(r"'.*'", re.DOTALL)
+NOT_SHOWN = "'(value not shown)'"
+
+
+def without_values(message: str) -> str:
+    """``message`` with what it quotes (the rules quote values in single quotes) not shown."""
+    return _QUOTED.sub(NOT_SHOWN, message)
 
 
 class Mark(NamedTuple):

@@ -216,3 +216,27 @@ def test_every_file_classifies_within_its_bounds() -> None:
             for mark in classify(index):
                 size = index.sources[mark.stream].size
                 assert mark.offset >= 0 and mark.offset + mark.length <= size, mark
+
+
+def test_validate_quotes_no_identifying_value_unless_asked(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "long.dcm"
+    path.write_bytes(
+        part10(
+            [
+                E("0008,0016", "UI", CT),
+                E("0008,0060", "CS", "ct"),  # not identifying: its value may be quoted
+                E("0009,0010", "LO", "MRKCREATOR'QUOTE" * 5),  # private, too long
+                E("0010,0010", "PN", "MRKNAME^O'" + "A" * 70),  # too long, holds a quote
+            ]
+        )
+    )
+    for fmt in ("text", "json", "jsonl", "sarif", "junit"):
+        _, out, err = _run(capsys, "validate", "--format", fmt, str(path))
+        assert "MRK" not in out + err, fmt
+        assert "VALUE_TOO_LONG" in out and "'c'" in out, fmt
+    _, out, _ = _run(capsys, "validate", "--format", "text", "--show-values", str(path))
+    assert "MRKNAME^O'" in out and "MRKCREATOR" in out
+    _, out, _ = _run(capsys, "validate", "--format", "text", "--mask", str(path))
+    assert "MRK" not in out and "'c'" not in out and "value not shown" in out

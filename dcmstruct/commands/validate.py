@@ -21,6 +21,7 @@ from dcmstruct.validate.registry import load_all
 
 if TYPE_CHECKING:
     from dcmstruct.validate.engine import FileReport
+    from dcmstruct.validate.finding import Finding
     from dcmstruct.validate.registry import Rule
 
 
@@ -110,6 +111,8 @@ def _validate(
         jobs = settings.jobs or environment_jobs()
         targets = iter_targets(args.paths, stdin)
         for report in run_batch(targets, selection, jobs, on_wait=writer.flush):
+            if report.findings and (args.mask or not args.show_values):
+                report.findings = _private(report.findings, every=args.mask)
             if progress is not None:
                 progress.clear()
             writer.file(report)
@@ -125,6 +128,21 @@ def _validate(
         if out is not sys.stdout:
             out.close()
     return summary.exit_code()
+
+
+def _private(findings: list[Finding], *, every: bool) -> list[Finding]:
+    """The findings with no value of an identifying attribute quoted in their messages (with
+    ``every``: no value at all). Private by default: these messages end up in CI logs."""
+    from dataclasses import replace
+
+    from dcmstruct.privacy import identifying, without_values
+
+    return [
+        replace(f, message=without_values(f.message))
+        if (every or identifying(f.tag)) and "'" in f.message
+        else f
+        for f in findings
+    ]
 
 
 def _diagnose(report: FileReport, fmt: str) -> None:
