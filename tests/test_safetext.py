@@ -166,11 +166,13 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def test_validate_text_of_hostile_files_is_clean_with_one_line_per_finding(
     hostile_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # --show-values: the values these files hold in identifying attributes (UIDs, names) are
+    # quoted, so that their escaping is what is checked (by default they are not shown).
     _, doc, _ = _run(capsys, "validate", "--no-config", "-j", "1", "--format", "json",
-                     str(hostile_dir))  # fmt: skip
+                     "--show-values", str(hostile_dir))  # fmt: skip
     counts = {Path(f["path"]).name: len(f["findings"]) for f in json.loads(doc)["files"]}
     code, text, err = _run(capsys, "validate", "--no-config", "-j", "1", "--format", "text",
-                           str(hostile_dir))  # fmt: skip
+                           "--show-values", str(hostile_dir))  # fmt: skip
     assert code == 1, err
     assert_terminal_clean(text)
     assert_terminal_clean(err)

@@ -29,7 +29,7 @@ from dcmstruct.tui import app as app_module
 from dcmstruct.tui import search as search_module
 from dcmstruct.tui.app import DcmViewApp
 from dcmstruct.tui.decode import cursor_numbers, decode
-from dcmstruct.tui.deid import IDENTIFYING, masked_nodes
+from dcmstruct.tui.deid import masked_nodes
 from dcmstruct.tui.pixels import fit, frame_pixels, image_info, pick_pixel_node, to_levels
 from dcmstruct.tui.screens.bookmarks import BookmarksScreen
 from dcmstruct.tui.screens.find import FindScreen
@@ -1120,22 +1120,46 @@ def test_pixel_preview_screen(tmp_path: Path) -> None:
     drive(str(tmp_path / "img.dcm"), no_rows)
 
 
-def test_identifying_tags_are_dictionary_keywords() -> None:
-    from dcmstruct import specdata
+def test_the_mask_follows_the_confidentiality_profile() -> None:
+    """What the mask hides is what PS3.15 Table E.1-1 (specs/deid_profile.tsv) says
+    identifies, as ``dcmstruct phi`` lists it, but for UIDs (shown unless asked for)."""
+    from dcmstruct.privacy import classify
 
-    assert all(specdata.keyword(tag) == keyword for tag, keyword in IDENTIFYING)
     structure = Structure(index_bytes(Path(SAMPLE).read_bytes()))
     hidden = masked_nodes(structure.index)
     c = structure.index.columns
     names = {structure.index.node(i).keyword for i in range(len(c)) if hidden[i]}
     assert {"PatientName", "PatientID", "PatientBirthDate", "InstitutionName"} <= names
+    # Leaks of the hand-typed list this replaced: instance creation date and time.
+    assert {"InstanceCreationDate", "InstanceCreationTime"} <= names
     assert "StudyInstanceUID" not in names and "Modality" not in names
-    # Private elements are hidden, their creators not; so is all inside a hidden sequence.
+    # Private elements are hidden, creators too (private attributes, Table E.1-1); so is all
+    # inside a hidden sequence.
     private = node_with_tag(structure, 0x00291001)
     creator = node_with_tag(structure, 0x00290010)
-    assert hidden[private] and not hidden[creator]
+    assert hidden[private] and hidden[creator]
     inner = [i for i in structure.children(node_with_tag(structure, 0x00400275))]
     assert inner and all(hidden[i] for i in inner)
+    # Every element phi lists is hidden, but UIDs and pixel data (their own switches).
+    listed = {m.node for m in classify(structure.index) if m.node >= 0 and m.tag is not None}
+    shown = {n for n in listed if not hidden[n]}
+    assert {structure.index.node(n).vr for n in shown} <= {"UI", "OW", "OB"}
+
+
+def test_the_mask_hides_the_preamble_and_a_deflated_stream() -> None:
+    from dcmstruct.builder import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+    from dcmstruct.tui.deid import masked_ranges
+
+    ds = [E("SOPClassUID", "UI", "1.2"), E("PatientName", "PN", "DOE^JANE")]
+    data = part10(ds, preamble=b"SITE-NAME".ljust(128, b"\0"))
+    index = index_bytes(data)
+    ranges = masked_ranges(index, masked_nodes(index))[0]
+    assert any(a == 0 and b >= 128 for a, b in ranges)
+    deflated = part10(ds, transfer_syntax=DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN)
+    index = index_bytes(deflated)
+    start = index.dataset_offset
+    file_ranges = masked_ranges(index, masked_nodes(index))[0]
+    assert start is not None and any(a <= start and b == len(deflated) for a, b in file_ranges)
 
 
 def test_mask_keeps_identifying_values_off_the_screen() -> None:
