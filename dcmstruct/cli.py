@@ -132,6 +132,11 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     )
     d.add_argument("--format", choices=("text", "jsonl"), default="text")
     d.add_argument(
+        "--mask",
+        action="store_true",
+        help="show no value of an identifying or private element, nor quote one (text format)",
+    )
+    d.add_argument(
         "--width",
         type=_int_in(8, 1024),
         default=48,
@@ -405,7 +410,7 @@ def _cmd_dump(args: argparse.Namespace) -> ExitCode:
             if args.format == "jsonl":
                 write_jsonl(index, sys.stdout)
             else:
-                write_text(index, sys.stdout, width=args.width)
+                write_text(index, sys.stdout, width=args.width, mask=args.mask)
             # A dump of bytes that are no longer the file's would mislead (a file still being
             # written, or replaced): say so, and exit 2 as for an unreadable file.
             index.check_unchanged()

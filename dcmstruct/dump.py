@@ -186,10 +186,17 @@ def _line_parts(
     )
 
 
-def write_text(index: ElementIndex, out: TextIO, *, width: int = 48) -> None:
+def write_text(index: ElementIndex, out: TextIO, *, width: int = 48, mask: bool = False) -> None:
     """A tree like ``dcdump -v``, with hex offsets a person can jump to and faults in place:
-    in offset order among the nodes, indented like the node before them."""
+    in offset order among the nodes, indented like the node before them. ``mask``: no value of
+    an identifying or private element (:func:`dcmstruct.privacy.masked_nodes`), and no value
+    quoted in a fault message."""
     places = fault_places(index)
+    hidden = None
+    if mask:
+        from dcmstruct.privacy import masked_nodes
+
+        hidden = masked_nodes(index)
     ts = index.transfer_syntax
     where = terminal_safe(index.path) if index.path else "<bytes>"
     head = f"# {where}: {count(index.size, 'byte')}, {count(len(index), 'node')}"
@@ -201,7 +208,7 @@ def write_text(index: ElementIndex, out: TextIO, *, width: int = 48) -> None:
     indent = ""
     for i, node in enumerate(index):
         for n in places.get(i, ()):
-            _write_fault(index, n, out, indent)
+            _write_fault(index, n, out, indent, mask)
         if node.stream == Stream.INFLATED and not inflated_announced:
             out.write("# inflated data set (offsets count from its first inflated byte)\n")
             inflated_announced = True
@@ -218,17 +225,23 @@ def write_text(index: ElementIndex, out: TextIO, *, width: int = 48) -> None:
                 vr = terminal_safe(node.vr) if node.vr else "--"  # an invalid VR is raw bytes
                 line = f"{prefix}({tag}) {vr} {length:>9}  {keyword or '?'}"
                 value = short_value(index, i, width)
-                if value:
+                if value and hidden is not None and hidden[i]:
+                    line += "  [<masked>]"
+                elif value:
                     line += f"  [{terminal_safe(value)}]"
             else:
                 line = f"{prefix}({tag}) {kind.label} {length}"
             out.write(line + "\n")
     for n in places.get(len(index), ()):
-        _write_fault(index, n, out, indent)
+        _write_fault(index, n, out, indent, mask)
 
 
-def _write_fault(index: ElementIndex, n: int, out: TextIO, indent: str) -> None:
+def _write_fault(index: ElementIndex, n: int, out: TextIO, indent: str, mask: bool) -> None:
     fault = index.faults[n]
     star = "*" if fault.stream == Stream.INFLATED else " "
     message = terminal_safe(fault.message)  # built by the index, may quote the file's bytes
+    if mask:
+        from dcmstruct.privacy import without_values
+
+        message = without_values(message)
     out.write(f"{fault.offset:08x}{star} {indent}!! {fault.code}: {message}\n")

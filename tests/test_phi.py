@@ -240,3 +240,14 @@ def test_validate_quotes_no_identifying_value_unless_asked(
     assert "MRKNAME^O'" in out and "MRKCREATOR" in out
     _, out, _ = _run(capsys, "validate", "--format", "text", "--mask", str(path))
     assert "MRK" not in out and "'c'" not in out and "value not shown" in out
+
+
+def test_dump_mask_shows_no_marker(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "markers.dcm"
+    path.write_bytes(_file())
+    _, plain, _ = _run(capsys, "dump", str(path))
+    assert MARKERS["name"] in plain  # without the mask, values are shown
+    _, masked, _ = _run(capsys, "dump", "--mask", str(path))
+    for marker in [*MARKERS.values(), "MRKTRAILJJJ", "MRK CREATOR"]:
+        assert marker not in masked, marker
+    assert "[<masked>]" in masked and "SOPInstanceUID" in masked

@@ -22,6 +22,7 @@ from textual.pilot import Pilot
 from dcmstruct.builder import E, Item, Raw, Seq, Writer, part10
 from dcmstruct.index import index_bytes, index_file
 from dcmstruct.model import Kind, Stream
+from dcmstruct.privacy import masked_nodes
 from dcmstruct.sample import sample_path
 from dcmstruct.schema.element import EXPLICIT_LE
 from dcmstruct.source import Source
@@ -29,7 +30,6 @@ from dcmstruct.tui import app as app_module
 from dcmstruct.tui import search as search_module
 from dcmstruct.tui.app import DcmViewApp
 from dcmstruct.tui.decode import cursor_numbers, decode
-from dcmstruct.tui.deid import masked_nodes
 from dcmstruct.tui.pixels import fit, frame_pixels, image_info, pick_pixel_node, to_levels
 from dcmstruct.tui.screens.bookmarks import BookmarksScreen
 from dcmstruct.tui.screens.find import FindScreen
@@ -1148,7 +1148,7 @@ def test_the_mask_follows_the_confidentiality_profile() -> None:
 
 def test_the_mask_hides_the_preamble_and_a_deflated_stream() -> None:
     from dcmstruct.builder import DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
-    from dcmstruct.tui.deid import masked_ranges
+    from dcmstruct.privacy import masked_ranges
 
     ds = [E("SOPClassUID", "UI", "1.2"), E("PatientName", "PN", "DOE^JANE")]
     data = part10(ds, preamble=b"SITE-NAME".ljust(128, b"\0"))
@@ -1291,7 +1291,7 @@ def test_palette_color_preview_matches_pydicom() -> None:
 
 
 def test_mask_hides_unparsed_bytes_too() -> None:
-    from dcmstruct.tui.deid import masked_nodes, masked_ranges
+    from dcmstruct.privacy import masked_nodes, masked_ranges
 
     ds = [E("SOPClassUID", "UI", "1.2"), E("Modality", "CS", "CT")]
     clean = part10(ds)
@@ -1302,7 +1302,7 @@ def test_mask_hides_unparsed_bytes_too() -> None:
 
 
 def test_mask_reaches_everything_inside_a_masked_sequence() -> None:
-    from dcmstruct.tui.deid import masked_nodes, masked_ranges
+    from dcmstruct.privacy import masked_nodes, masked_ranges
 
     # (0010,1002) Other Patient IDs Sequence is identifying: all that its items hold is too,
     # including elements that are not identifying by themselves.
@@ -1323,8 +1323,8 @@ def test_mask_reaches_everything_inside_a_masked_sequence() -> None:
 
 def test_mask_hides_branches_past_the_nesting_limit() -> None:
     from dcmstruct.index import index_source
+    from dcmstruct.privacy import masked_nodes, masked_ranges
     from dcmstruct.source import Source
-    from dcmstruct.tui.deid import masked_nodes, masked_ranges
 
     body = Writer(EXPLICIT_LE).element(E("PatientName", "PN", "DEEP^SECRET"))
     for _ in range(6):  # six levels of sequences, each with one undefined-length item

@@ -113,7 +113,7 @@ class Structure:
         self.marked_nodes: set[int] = set()
         self.set_marks([Mark(f.stream, f.offset, f.length) for f in index.faults])
         self.mark_nodes(f.node for f in index.faults)
-        # The privacy mask (PS3.15 Basic Profile, see deid.py): computed on first use.
+        # The privacy mask (PS3.15 Basic Profile, see dcmstruct.privacy): computed on first use.
         self.masking = False
         self._hidden: npt.NDArray[np.bool_] | None = None
         self._hidden_ranges: dict[Stream, RangeSet] = {}
@@ -302,7 +302,7 @@ class Structure:
     def set_masking(self, on: bool) -> None:
         """Hide (or show) the values of identifying and private elements."""
         if on and self._hidden is None:
-            from dcmstruct.tui.deid import masked_nodes, masked_ranges
+            from dcmstruct.privacy import masked_nodes, masked_ranges
 
             hidden = masked_nodes(self.index)
             ranges = masked_ranges(self.index, hidden)
