@@ -268,6 +268,16 @@ def identifying_tags(tags: npt.NDArray[np.int64], *, uids: bool = False) -> npt.
 _SQ_CODE = vr_code("SQ")
 
 
+def burned_in_warning(index: ElementIndex, node: int) -> str | None:
+    """Why the pixels of ``node`` may identify (it is the top level's Pixel Data and Burned In
+    Annotation (0028,0301) is YES or absent), or None."""
+    c = index.columns
+    if not 0 <= node < len(c) or int(c.tag[node]) != PIXEL_DATA or int(c.parent[node]) >= 0:
+        return None
+    judged = _judge(index, node, PIXEL_DATA, frozenset())
+    return None if judged is None else judged[1]
+
+
 def masked_nodes(index: ElementIndex) -> npt.NDArray[np.bool_]:
     """Per node: are its value bytes hidden? An identifying or private element, or anything
     inside one (an item of a masked sequence and all it holds)."""
@@ -279,6 +289,9 @@ def masked_nodes(index: ElementIndex) -> npt.NDArray[np.bool_]:
     # Odd groups below 0009 are illegal (PS3.5 7.8.1) but may hold anything: hidden as well.
     private = is_element & (group & 1 == 1)
     direct = is_element & member(tag, identifying_tags(tag[is_element]))
+    # Pixels that may show burned-in text are identifying too (PS3.15 E.3.1).
+    for node in np.flatnonzero(is_element & (tag == PIXEL_DATA) & (c.parent < 0)).tolist():
+        direct[node] = burned_in_warning(index, node) is not None
     # Bytes that form no element may be the remains of any value, a patient's name included.
     unparsed = (c.kind == Kind.TRAILING) | (c.kind == Kind.PREAMBLE)
     hidden: npt.NDArray[np.bool_] = np.asarray(private | direct | unparsed, dtype=np.bool_)

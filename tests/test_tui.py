@@ -1223,6 +1223,40 @@ def test_mask_keeps_identifying_values_off_the_screen() -> None:
     drive(SAMPLE, body, mask=True)
 
 
+def test_masked_pixels_need_asking_twice_unless_burned_in_annotation_is_no(
+    tmp_path: Path,
+) -> None:
+    """Under the mask the preview may show a name burned into the pixels (PS3.15 E.3.1): with
+    Burned In Annotation (0028,0301) absent or YES, p says so and only a second p shows it;
+    with NO, p shows it at once. The pixel bytes in hex are masked likewise."""
+
+    async def absent(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        await pilot.press("p")
+        await pilot.pause()
+        assert not isinstance(app.screen, PixelScreen)
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "Burned In Annotation (0028,0301) is absent" in said and "press p again" in said
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, PixelScreen)
+
+    _image(tmp_path, bytes(range(8)))
+    drive(str(tmp_path / "img.dcm"), absent, mask=True)
+    structure = _image(tmp_path, bytes(range(8)))
+    structure.set_masking(True)
+    pixels = pick_pixel_node(structure, -1)
+    assert pixels is not None and structure.hidden(pixels)
+
+    async def no(pilot: Pilot[Any]) -> None:
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, PixelScreen)
+
+    _image(tmp_path, bytes(range(8)), extra=(E("BurnedInAnnotation", "CS", "NO"),))
+    drive(str(tmp_path / "img.dcm"), no, mask=True)
+
+
 def test_run_passes_mask_on(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
 

@@ -280,6 +280,7 @@ class DcmViewApp(App[int]):
         self._by_node: dict[int, list[Finding]] = {}
         self._finding_pos: int | None = None
         self._selected = -1
+        self._pixels_confirmed = -1  # the pixel data whose preview was asked for once, masked
         self._user_width = bytes_per_row
         self._validated = False
         self._last_offset = ""
@@ -1025,9 +1026,22 @@ class DcmViewApp(App[int]):
             self.notify("this file has no Pixel Data (7FE0,0010)")
             return
         if structure.masking and structure.hidden(node):
-            # e.g. the photo in Referenced Patient Photo Sequence: an image can identify too.
-            self.notify("this image is masked (m shows it)", severity="warning")
-            return
+            from dcmstruct.privacy import burned_in_warning
+
+            warning = burned_in_warning(structure.index, node)
+            if warning is None:
+                # e.g. the photo in Referenced Patient Photo Sequence: an image can identify.
+                self.notify("this image is masked (m shows it)", severity="warning")
+                return
+            if self._pixels_confirmed != node:
+                # The mask is on: show what may be a name burned into the pixels only when
+                # asked twice.
+                self._pixels_confirmed = node
+                self.notify(
+                    f"{warning}; press p again to show them under the mask", severity="warning"
+                )
+                return
+        self._pixels_confirmed = -1
         try:
             info = image_info(structure, node)
         except Exception as exc:  # a broken header must not close the viewer
