@@ -9,7 +9,7 @@ and their combinations; K, kept, is not listed) and why:
   Profile's action or an option's (PS3.15 E.3);
 * every private attribute, creators included (Table E.1-1: private attributes are removed; no
   safe-private list, Table E.3.10-1, is available here, so Retain Safe Private keeps none);
-* everything inside a sequence that is removed;
+* everything inside a sequence that is removed, emptied or replaced by a dummy (X, Z, D);
 * the File Meta Information's AE titles (0002,0016-0018), which name the sending and receiving
   sites (the File Meta Information is outside Table E.1-1, but these are identifying);
 * the preamble's bytes when any is not zero (PS3.10 7.1: it may hold anything);
@@ -113,7 +113,9 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
             removed[i] = outer
             if kind == Kind.ELEMENT:
                 inflated |= int(c.stream[i]) == Stream.INFLATED
-                nested = _mark(index, i, "X", f"inside {outer}, which is removed", whole=True)
+                nested = _mark(
+                    index, i, "X", f"inside {outer}, which is removed or replaced", whole=True
+                )
                 yield nested._replace(inside=True)
             continue
         if kind == Kind.PREAMBLE:
@@ -132,7 +134,9 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
                 continue
             action, reason = judged
             whole = action == "X"
-            if whole:
+            # A sequence the profile removes, empties or replaces with a dummy: all it holds
+            # goes with it. X/Z/U* names what happens inside (UIDs replaced, each judged).
+            if whole or (action != "X/Z/U*" and _holds_items(index, i)):
                 removed[i] = format_tag(tag)
             mark = _mark(index, i, action, reason, whole=whole)
             if mark.length > 0:
@@ -149,6 +153,11 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
             "X",
             "the deflated data set (PS3.5 A.5): its bytes encode the identifying values in it",
         )
+
+
+def _holds_items(index: ElementIndex, node: int) -> bool:
+    """Is the element a sequence (or a UN value read as one): are there nodes inside it?"""
+    return bool(len(index.children(node, array=True)))
 
 
 def _judge(

@@ -171,3 +171,50 @@ def test_the_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
     assert "never writes over its input" in capsys.readouterr().err
     assert src.read_bytes() == _file()
     assert cli.main(["redact", str(tmp_path / "missing.dcm"), "-o", str(tmp_path / "x")]) == 2
+
+
+def test_no_removed_value_survives_in_the_corpus(tmp_path: Path) -> None:
+    """Every string value the profile removes, empties or replaces (6 bytes or more) is
+    searched in the redacted file: where it is found again, it is the value of an attribute
+    that is kept, unchanged at that place (e.g. MONOCHROME2 of the image itself, when an
+    icon's is removed), or a replacement that happens to read the same (a time 000000);
+    never the original bytes left in a range that was listed."""
+    from dcmstruct import specdata
+    from dcmstruct.model import Stream, vr_text
+    from dcmstruct.privacy import classify
+    from dcmstruct.redaction import _effective_vr
+
+    out = tmp_path / "out.dcm"
+    paths = [*FILES, *corpus_files()]
+    checked = 0
+    for path in paths:
+        if path.stat().st_size > 4 << 20 or _redact(path, out) != 0:
+            continue
+        before, after = path.read_bytes(), out.read_bytes()
+        with index_file(path) as index:
+            if index.deflated:
+                continue  # its bytes are written again: test_a_deflated_data_set_is_redacted_inside
+            c = index.columns
+            marks = [m for m in classify(index) if m.stream == Stream.FILE]
+            listed = [(m.offset, m.offset + m.length) for m in marks if m.node >= 0]
+            for m in marks:
+                if m.node < 0 or m.action == "C":
+                    continue
+                vr = _effective_vr(int(c.tag[m.node]), vr_text(int(c.vr[m.node])) or "")
+                info = specdata.vr_info(vr)
+                if info is None or not info.is_string or vr == "UI":
+                    continue
+                value = (index.value_bytes(m.node, 4096) or b"").strip(b" \0")
+                if len(value) < 6:
+                    continue
+                checked += 1
+                at = after.find(value)
+                while at >= 0:
+                    end = at + len(value)
+                    inside = any(a < end and at < b for a, b in listed)
+                    if inside:  # a listed place: found only if what replaced it looks alike
+                        assert before[at:end] != after[at:end], (path.name, hex(at))
+                    else:  # a kept attribute's own value, as it was
+                        assert before[at:end] == value, (path.name, hex(at))
+                    at = after.find(value, at + 1)
+    assert checked > 1000

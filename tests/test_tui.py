@@ -1257,6 +1257,31 @@ def test_masked_pixels_need_asking_twice_unless_burned_in_annotation_is_no(
     drive(str(tmp_path / "img.dcm"), no, mask=True)
 
 
+def test_the_mask_shows_no_marker_anywhere(tmp_path: Path) -> None:
+    """The generated file with a marker in each identifying place (tests/test_phi.py): with the
+    mask on and the cursor on each marker's first byte, no marker is on screen (hex, ASCII,
+    tree, inspector, findings)."""
+    from tests.test_phi import MARKERS, _file
+
+    data = _file()
+    path = tmp_path / "markers.dcm"
+    path.write_bytes(data)
+    markers = [*MARKERS.values(), "MRKTRAILJJJ", "MRK CREATOR"]
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        for marker in markers:
+            at = data.find(marker.encode())
+            await ask(pilot, "g", hex(at))
+            await settle(pilot)
+            text = screen_text(app)
+            assert not [m for m in markers if m in text], marker
+            assert not [m[:8] for m in markers if m[:8] in text], marker
+
+    drive(str(path), body, mask=True)
+
+
 def test_run_passes_mask_on(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: dict[str, object] = {}
 
