@@ -161,6 +161,11 @@ def _view_flags(w: argparse.ArgumentParser) -> None:
     dcmstruct.tui``."""
     w.add_argument("file", nargs="?", help="the file to open (default: the bundled sample)")
     w.add_argument("--mask", action="store_true", help="mask identifying values on screen")
+    w.add_argument(
+        "--mask-uids",
+        action="store_true",
+        help="with the mask, hide UIDs too (shown by default: one follows them); implies --mask",
+    )
     w.add_argument("--row-width", type=int, choices=(8, 16, 32), default=None,
                    help="bytes per hex row (default 16)")  # fmt: skip
     _limit_flags(w)
@@ -497,7 +502,13 @@ def _cmd_view(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     from dcmstruct.tui.app import run
 
-    return run(args.file, mask=args.mask, bytes_per_row=args.row_width, limits=_limits(args))
+    return run(
+        args.file,
+        mask=args.mask,
+        bytes_per_row=args.row_width,
+        limits=_limits(args),
+        mask_uids=args.mask_uids,
+    )
 
 
 def view_problem(file: str | None) -> str | None:

@@ -287,7 +287,7 @@ def burned_in_warning(index: ElementIndex, node: int) -> str | None:
     return None if judged is None else judged[1]
 
 
-def masked_nodes(index: ElementIndex) -> npt.NDArray[np.bool_]:
+def masked_nodes(index: ElementIndex, *, uids: bool = False) -> npt.NDArray[np.bool_]:
     """Per node: are its value bytes hidden? An identifying or private element, or anything
     inside one (an item of a masked sequence and all it holds)."""
     c = index.columns
@@ -297,7 +297,7 @@ def masked_nodes(index: ElementIndex) -> npt.NDArray[np.bool_]:
     group = (tag >> 16) & 0xFFFF
     # Odd groups below 0009 are illegal (PS3.5 7.8.1) but may hold anything: hidden as well.
     private = is_element & (group & 1 == 1)
-    direct = is_element & member(tag, identifying_tags(tag[is_element]))
+    direct = is_element & member(tag, identifying_tags(tag[is_element], uids=uids))
     # Pixels that may show burned-in text are identifying too (PS3.15 E.3.1).
     for node in np.flatnonzero(is_element & (tag == PIXEL_DATA) & (c.parent < 0)).tolist():
         direct[node] = burned_in_warning(index, node) is not None

@@ -19,6 +19,7 @@ from rich.text import Text
 from textual.app import App
 from textual.pilot import Pilot
 
+from dcmstruct import cli
 from dcmstruct.builder import E, Item, Raw, Seq, Writer, part10
 from dcmstruct.index import index_bytes, index_file
 from dcmstruct.model import Kind, Stream
@@ -1280,6 +1281,26 @@ def test_the_mask_shows_no_marker_anywhere(tmp_path: Path) -> None:
             assert not [m[:8] for m in markers if m[:8] in text], marker
 
     drive(str(path), body, mask=True)
+
+
+def test_uids_are_masked_under_the_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    structure = Structure(index_bytes(Path(SAMPLE).read_bytes()))
+    uid = node_with_tag(structure, 0x0020000D)  # Study Instance UID
+    structure.set_masking(True)
+    assert not structure.hidden(uid)  # by default one follows UIDs through a file
+    structure = Structure(index_bytes(Path(SAMPLE).read_bytes()))
+    structure.mask_uids = True
+    structure.set_masking(True)
+    assert structure.hidden(uid)
+    seen: dict[str, object] = {}
+
+    def fake_run(self: DcmViewApp) -> int:
+        seen.update(mask=self.mask, uids=self.mask_uids)
+        return 0
+
+    monkeypatch.setattr(DcmViewApp, "run", fake_run)
+    assert cli.main(["view", "--mask-uids", SAMPLE]) == 0
+    assert seen == {"mask": True, "uids": True}
 
 
 def test_run_passes_mask_on(monkeypatch: pytest.MonkeyPatch) -> None:

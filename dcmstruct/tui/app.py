@@ -266,8 +266,11 @@ class DcmViewApp(App[int]):
         bytes_per_row: int | None = None,
         validate: bool = True,
         limits: Limits | None = None,
+        mask_uids: bool = False,
     ) -> None:
         super().__init__()
+        # The mask hides UIDs too (they stay visible by default: one follows them).
+        self.mask_uids = mask_uids
         self.path = path
         self.limits = limits or Limits()
         # validate=False: show the indexer's faults only (screenshots that must not change
@@ -405,6 +408,7 @@ class DcmViewApp(App[int]):
             )
         )
         # Before the first screen is drawn: --mask must never show a value, even briefly.
+        structure.mask_uids = self.mask_uids
         structure.set_masking(self.mask)
         return structure
 
@@ -1136,6 +1140,7 @@ def run(
     mask: bool = False,
     bytes_per_row: int | None = None,
     limits: Limits | None = None,
+    mask_uids: bool = False,
 ) -> int:
     """Open ``path`` (the bundled sample if None) in the viewer; the exit code."""
     if path is None:
@@ -1149,6 +1154,12 @@ def run(
     if not os.access(path, os.R_OK):
         print(f"dcmstruct: {terminal_safe(path)}: permission denied", file=sys.stderr)
         return ExitCode.USAGE
-    app = DcmViewApp(path, mask=mask, bytes_per_row=bytes_per_row, limits=limits)
+    app = DcmViewApp(
+        path,
+        mask=mask or mask_uids,
+        bytes_per_row=bytes_per_row,
+        limits=limits,
+        mask_uids=mask_uids,
+    )
     result = app.run()
     return result if isinstance(result, int) else ExitCode.OK

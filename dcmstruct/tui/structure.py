@@ -115,6 +115,7 @@ class Structure:
         self.mark_nodes(f.node for f in index.faults)
         # The privacy mask (PS3.15 Basic Profile, see dcmstruct.privacy): computed on first use.
         self.masking = False
+        self.mask_uids = False  # the mask hides UIDs too (set before the mask is first used)
         self._hidden: npt.NDArray[np.bool_] | None = None
         self._hidden_ranges: dict[Stream, RangeSet] = {}
         self.change: FileChange | None = None  # how the file changed on disk, once it did
@@ -304,7 +305,7 @@ class Structure:
         if on and self._hidden is None:
             from dcmstruct.privacy import masked_nodes, masked_ranges
 
-            hidden = masked_nodes(self.index)
+            hidden = masked_nodes(self.index, uids=self.mask_uids)
             ranges = masked_ranges(self.index, hidden)
             self._hidden_ranges = {Stream(s): r for s, r in ranges.items()}
             self._hidden = hidden
