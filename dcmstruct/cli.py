@@ -173,8 +173,6 @@ def _view_flags(w: argparse.ArgumentParser) -> None:
 
 
 def _phi_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    from dcmstruct.specdata import DEID_OPTIONS
-
     v = sub.add_parser(
         "phi",
         help="list every identifying byte range (PS3.15 Basic Profile): offset, tag, action",
@@ -190,7 +188,14 @@ def _phi_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     v.add_argument(
         "--format", choices=("text", "json", "jsonl"), help="text on a terminal, else json"
     )
-    v.add_argument(
+    _option_flag(v)
+
+
+def _option_flag(p: argparse.ArgumentParser) -> None:
+    """``--option NAME``: an option of the confidentiality profile, for phi and redact."""
+    from dcmstruct.specdata import DEID_OPTIONS
+
+    p.add_argument(
         "--option",
         action="append",
         choices=DEID_OPTIONS,
@@ -200,8 +205,6 @@ def _phi_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _redact_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
-    from dcmstruct.specdata import DEID_OPTIONS
-
     r = sub.add_parser(
         "redact",
         help="write a copy with every identifying range overwritten, structure and faults kept",
@@ -214,13 +217,7 @@ def _redact_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     r.add_argument("input", metavar="IN", help="the file to redact")
     r.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write")
-    r.add_argument(
-        "--option",
-        action="append",
-        choices=DEID_OPTIONS,
-        metavar="NAME",
-        help="a profile option of PS3.15 E.3 (repeatable), as for phi",
-    )
+    _option_flag(r)
     r.add_argument("--report", metavar="FILE", help="write the changed ranges there (phi JSON)")
 
 

@@ -89,29 +89,24 @@ def _reports(targets: Iterator[Target], options: tuple[str, ...]) -> Iterator[Fi
             yield FileRanges(name, [], error=target.error)
             continue
         try:
-            index = index_file(target.path)
-        except OSError as exc:
+            yield FileRanges(name, _ranges(target.path, options))
+        except OSError as exc:  # unreadable, or changed while it was read
             yield FileRanges(name, [], error=exc.strerror or str(exc))
-            continue
-        except Exception:
+        except Exception:  # a bug: reported (exit code 3), the run goes on
             yield FileRanges(name, [], internal=traceback.format_exc())
-            continue
-        try:
-            with index:
-                marks = classify(index, options)
-                if marks:
-                    from dcmstruct.paths import item_numbers
 
-                    numbers = item_numbers(index.columns)
-                found = [_record(index, numbers, mark) for mark in marks]
-                index.check_unchanged()
-        except OSError as exc:
-            yield FileRanges(name, [], error=exc.strerror or str(exc))
-            continue
-        except Exception:
-            yield FileRanges(name, [], internal=traceback.format_exc())
-            continue
-        yield FileRanges(name, found)
+
+def _ranges(path: str, options: tuple[str, ...]) -> list[dict[str, object]]:
+    with index_file(path) as index:
+        marks = classify(index, options)
+        found = []
+        if marks:
+            from dcmstruct.paths import item_numbers
+
+            numbers = item_numbers(index.columns)
+            found = [_record(index, numbers, mark) for mark in marks]
+        index.check_unchanged()
+    return found
 
 
 def _record(index: ElementIndex, numbers: npt.NDArray[np.int32], mark: Mark) -> dict[str, object]:
