@@ -251,3 +251,13 @@ def test_dump_mask_shows_no_marker(capsys: pytest.CaptureFixture[str], tmp_path:
     for marker in [*MARKERS.values(), "MRKTRAILJJJ", "MRK CREATOR"]:
         assert marker not in masked, marker
     assert "[<masked>]" in masked and "SOPInstanceUID" in masked
+
+
+def test_validate_mask_shows_no_marker(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "markers.dcm"
+    path.write_bytes(_file())
+    for fmt in ("text", "json", "jsonl", "sarif", "junit"):
+        code, out, err = _run(capsys, "validate", "--mask", "--format", fmt, str(path))
+        assert code == 1  # the unparsed bytes: TRAILING_BYTES
+        for marker in [*MARKERS.values(), "MRKTRAILJJJ", "MRK CREATOR"]:
+            assert marker not in out + err, (fmt, marker)
