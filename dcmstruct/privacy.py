@@ -1,7 +1,8 @@
 """Where a file's identifying bytes are, and what PS3.15's confidentiality profile does to each.
 
-One classification for every reader above the index: ``dcmstruct phi`` lists it, and the
-viewer's mask, ``dump --mask``, ``validate --mask`` and ``redact`` are to read it too. For each
+One classification for every reader above the index: ``dcmstruct phi`` lists it, ``redact``
+overwrites it, the viewer's mask and ``dump --mask`` hide it, and ``validate`` quotes no value
+of what :func:`identifying` names. For each
 node of the index it gives the action that applies (PS3.15 E.1.1 action codes: D, Z, X, U, C
 and their combinations; K, kept, is not listed) and why:
 
@@ -111,7 +112,8 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
         outer = removed.get(parent) if parent >= 0 else None
         if outer is not None:
             removed[i] = outer
-            if kind == Kind.ELEMENT:
+            # Fragments too: an icon's encapsulated pixels go with its removed sequence.
+            if kind in (Kind.ELEMENT, Kind.FRAGMENT):
                 inflated |= int(c.stream[i]) == Stream.INFLATED
                 nested = _mark(
                     index, i, "X", f"inside {outer}, which is removed or replaced", whole=True

@@ -218,3 +218,22 @@ def test_no_removed_value_survives_in_the_corpus(tmp_path: Path) -> None:
                         assert before[at:end] == value, (path.name, hex(at))
                     at = after.find(value, at + 1)
     assert checked > 1000
+
+
+def test_an_icons_encapsulated_pixels_go_with_its_sequence(tmp_path: Path) -> None:
+    """Icon Image Sequence is removed (X): its fragments are overwritten, its items kept."""
+    from dcmstruct.builder import JPEG_BASELINE, Frags, Item, Seq
+
+    icon = Item(
+        [
+            E("Rows", "US", 2),
+            E("Columns", "US", 2),
+            E("PixelData", "OB", Frags([b"ICONPIXELSECRET!"])),
+        ]
+    )
+    src, out = tmp_path / "icon.dcm", tmp_path / "out.dcm"
+    src.write_bytes(part10([E("0008,0016", "UI", CT), E("IconImageSequence", "SQ", Seq([icon]))],
+                           transfer_syntax=JPEG_BASELINE))  # fmt: skip
+    assert _redact(src, out) == 0
+    assert b"ICONPIXELSECRET" not in out.read_bytes()
+    _assert_same_structure(src, out)
