@@ -137,8 +137,9 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
             action, reason = judged
             whole = action == "X"
             # A sequence the profile removes, empties or replaces with a dummy: all it holds
-            # goes with it. X/Z/U* names what happens inside (UIDs replaced, each judged).
-            if whole or (action != "X/Z/U*" and _holds_items(index, i)):
+            # goes with it. Not under X/Z/U*, which names what happens inside (UIDs replaced,
+            # each judged), nor C: pixel data to clean keeps its fragments.
+            if whole or (action in _EMPTIED and _holds_items(index, i)):
                 removed[i] = format_tag(tag)
             mark = _mark(index, i, action, reason, whole=whole)
             if mark.length > 0:
@@ -155,6 +156,10 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
             "X",
             "the deflated data set (PS3.5 A.5): its bytes encode the identifying values in it",
         )
+
+
+# Actions that leave nothing of a sequence's content: it is emptied or replaced by a dummy.
+_EMPTIED = frozenset({"D", "Z", "X/Z", "X/D", "Z/D", "X/Z/D"})
 
 
 def _holds_items(index: ElementIndex, node: int) -> bool:
