@@ -47,24 +47,44 @@ if TYPE_CHECKING:
 OPTIONS = specdata.DEID_OPTIONS
 
 BURNED_IN_ANNOTATION = 0x00280301
-_META_AE_TITLES = {
-    0x00020016: "Source Application Entity Title",
-    0x00020017: "Sending Application Entity Title",
-    0x00020018: "Receiving Application Entity Title",
+# File Meta elements outside Table E.1-1 that identify: the AE titles name the sending and
+# receiving sites; Private Information (PS3.10 7.1) may hold anything.
+_META_EXTRA = {
+    0x00020016: ("D", "Source Application Entity Title: names a site"),
+    0x00020017: ("D", "Sending Application Entity Title: names a site"),
+    0x00020018: ("D", "Receiving Application Entity Title: names a site"),
+    0x00020102: ("X", "Private Information: may hold anything"),
 }
 _PREAMBLE_LENGTH = 128  # PS3.10 7.1
 
 
+def private(tag: int) -> bool:
+    """An odd group: private (PS3.5 7.8), or one of the odd groups no one may use (0001-0007,
+    FFFF), which may hold anything just as well."""
+    return bool((tag >> 16) & 1)
+
+
 def identifying(tag: int | None) -> bool:
-    """Is an element with ``tag`` identifying under the Basic Profile: in Table E.1-1 (with an
-    action other than keep) or private? A finding about one never quotes its value in a log."""
+    """Is an element with ``tag`` identifying under the Basic Profile: in Table E.1-1, private,
+    or one of the File Meta elements beyond the table (:data:`_META_EXTRA`)? A finding about
+    one never quotes its value in a log."""
     if tag is None:
         return False
-    group = tag >> 16
-    if group & 1 and group not in (0x0001, 0x0003, 0x0005, 0x0007, 0xFFFF):
-        return True
-    entry = specdata.deid_entry(tag)
-    return entry is not None or tag in _META_AE_TITLES
+    return private(tag) or specdata.deid_entry(tag) is not None or tag in _META_EXTRA
+
+
+def identifying_path(path: str) -> bool:
+    """Does a finding's ``path`` (``0009,1001[0]/0008,0104``) run through an identifying
+    element? A value inside a private or removed sequence is as identifying as its container."""
+    for step in path.split("/"):
+        text = step.split("[", 1)[0]
+        try:
+            tag = int(text.replace(",", ""), 16)
+        except ValueError:
+            continue
+        if identifying(tag):
+            return True
+    return False
 
 
 # From the first quote to the last: a value that holds a quote itself is still covered whole.
@@ -112,8 +132,9 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
         outer = removed.get(parent) if parent >= 0 else None
         if outer is not None:
             removed[i] = outer
-            # Fragments too: an icon's encapsulated pixels go with its removed sequence.
-            if kind in (Kind.ELEMENT, Kind.FRAGMENT):
+            # Fragments and unparsed bytes too: an icon's encapsulated pixels, the remains of a
+            # broken item, go with the removed sequence that holds them.
+            if kind in (Kind.ELEMENT, Kind.FRAGMENT, Kind.TRAILING):
                 inflated |= int(c.stream[i]) == Stream.INFLATED
                 nested = _mark(
                     index, i, "X", f"inside {outer}, which is removed or replaced", whole=True
@@ -139,12 +160,14 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
             # A sequence the profile removes, empties or replaces with a dummy: all it holds
             # goes with it. Not under X/Z/U*, which names what happens inside (UIDs replaced,
             # each judged), nor C: pixel data to clean keeps its fragments.
-            if whole or (action in _EMPTIED and _holds_items(index, i)):
+            cleaned = action == "C" and tag != PIXEL_DATA  # nothing here can clean: emptied
+            if whole or ((action in _EMPTIED or cleaned) and _holds_items(index, i)):
                 removed[i] = format_tag(tag)
             mark = _mark(index, i, action, reason, whole=whole)
             if mark.length > 0:
                 inflated |= mark.stream == Stream.INFLATED
                 yield mark
+    yield from _unrecorded(index)
     if inflated and index.deflated and index.dataset_offset is not None:
         start = index.dataset_offset
         yield Mark(
@@ -162,6 +185,25 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
 _EMPTIED = frozenset({"D", "Z", "X/Z", "X/D", "Z/D", "X/Z/D"})
 
 
+def _unrecorded(index: ElementIndex) -> Iterator[Mark]:
+    """What the index did not record (past its node limit, or nested past its depth limit):
+    it may hold anything, a name included."""
+    c = index.columns
+    for fault in index.faults:
+        if fault.code == "NODE_LIMIT_EXCEEDED" and fault.length > 0:
+            yield Mark(
+                fault.offset, fault.length, fault.stream, -1, None, "X",
+                "bytes the index did not record (its node limit): they may hold anything",
+            )  # fmt: skip
+        elif fault.code == "NESTING_TOO_DEEP" and 0 <= fault.node < len(c):
+            start, end = int(c.value_offset[fault.node]), int(c.end[fault.node])
+            if 0 <= start < end:
+                yield Mark(
+                    start, end - start, Stream(int(c.stream[fault.node])), -1, None, "X",
+                    "a branch nested past the index's depth limit: it may hold anything",
+                )  # fmt: skip
+
+
 def _holds_items(index: ElementIndex, node: int) -> bool:
     """Is the element a sequence (or a UN value read as one): are there nodes inside it?"""
     return bool(len(index.children(node, array=True)))
@@ -173,8 +215,7 @@ def _judge(
     """The action and reason for an element that is not inside a removed one, if any."""
     if tag == NO_TAG:
         return None
-    group = tag >> 16
-    if group & 1 and group not in (0x0001, 0x0003, 0x0005, 0x0007, 0xFFFF):
+    if private(tag):
         why = "a private attribute: removed (PS3.15 E.1-1)"
         if "retain_safe_private" in options:
             why += "; no safe-private list (Table E.3.10-1) is available, so none is kept"
@@ -186,9 +227,9 @@ def _judge(
             return None
         name = entry.name or format_tag(tag)
         return action, f"{name} (PS3.15 E.1-1)"
-    title = _META_AE_TITLES.get(tag)
-    if title is not None and int(index.columns.parent[node]) < 0:
-        return "D", f"{title}: names a site (File Meta Information, outside Table E.1-1)"
+    extra = _META_EXTRA.get(tag)
+    if extra is not None and int(index.columns.parent[node]) < 0:
+        return extra[0], f"{extra[1]} (File Meta Information, outside Table E.1-1)"
     if tag == PIXEL_DATA and int(index.columns.parent[node]) < 0:
         burned = _burned_in(index)
         if burned != "NO":
@@ -345,7 +386,6 @@ def masked_ranges(index: ElementIndex, hidden: npt.NDArray[np.bool_]) -> dict[in
         if fault.code == "NESTING_TOO_DEEP" and 0 <= fault.node < len(c):
             deep[fault.node] = True
     has_value |= deep & (c.value_offset >= 0)
-    # An element with items under it (an SQ read as UN, say) shows them as nodes.
     whole = trailing | (c.kind == Kind.PREAMBLE)
     has_value |= c.kind == Kind.PREAMBLE
     out: dict[int, RangeSet] = {}

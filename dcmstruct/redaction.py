@@ -15,7 +15,10 @@ values change, never a header, an item or a delimiter:
   (``19000101`` for DA, ``REDACTED`` for names and texts, ``0`` for numbers), padded to length;
 * a value it empties or removes (Z, X) becomes spaces (a string) or zeros (binary): an empty
   value of the same length, since the element itself stays;
-* a sequence that is removed keeps its items; every value inside is replaced as above;
+* a sequence that is removed keeps its items; every value inside is replaced as above, but
+  numbers that are neither private nor in the table (an icon's Rows): they name no one, and
+  zeroing them would add faults;
+* a value the profile cleans (C, under an option) is emptied: nothing here can clean it;
 * pixel data that may show burned-in text (action C) is left as it is: no change to its bytes
   can be known to remove the text (the caller says so).
 
@@ -30,7 +33,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from dcmstruct import specdata
 from dcmstruct.model import UNDEFINED, Kind, Stream, vr_text
-from dcmstruct.privacy import Mark
+from dcmstruct.privacy import Mark, identifying
+from dcmstruct.schema.layout import PIXEL_DATA
 
 if TYPE_CHECKING:
     from dcmstruct.index import ElementIndex
@@ -60,8 +64,9 @@ _UID_ROOT = b"2.25."  # PS3.5 B.2: a UID derived from a UUID-sized integer
 
 def patches(index: ElementIndex, marks: Iterable[Mark]) -> tuple[list[Patch], list[Mark]]:
     """The patches that redact ``marks`` (those of ``index``), in stream and offset order, and
-    the marks left as they are (pixel data to clean by other means; a deflated data set's file
-    bytes, which the caller writes again from the patched inflated stream)."""
+    the marks left as they are: pixel data to clean by other means, and ranges the index did
+    not record (the caller refuses those files). A deflated data set's file bytes are neither:
+    the caller writes them again from the patched inflated stream."""
     out: list[Patch] = []
     left: list[Mark] = []
     c = index.columns
@@ -75,8 +80,8 @@ def patches(index: ElementIndex, marks: Iterable[Mark]) -> tuple[list[Patch], li
         if kind in (Kind.PREAMBLE, Kind.TRAILING):
             out.append(Patch(mark.stream, mark.offset, bytes(mark.length), mark))
             continue
-        if mark.action == "C":
-            left.append(mark)
+        if mark.action == "C" and int(c.tag[mark.node]) == PIXEL_DATA:
+            left.append(mark)  # no change to pixel bytes is known to remove burned-in text
             continue
         patch = _value_patch(index, mark)
         if patch is not None:
@@ -93,15 +98,18 @@ def _value_patch(index: ElementIndex, mark: Mark) -> Patch | None:
     end = int(c.end[node])
     tag = int(c.tag[node])
     vr = _effective_vr(tag, vr_text(int(c.vr[node])) or "")
-    if start < 0 or end <= start or vr == "SQ" or int(c.length[node]) == UNDEFINED:
-        return None  # no value, or a sequence (its values are marks of their own)
+    if start < 0 or end <= start or int(c.length[node]) == UNDEFINED:
+        return None  # no value, or an undefined length: its items are marks of their own
     if len(index.children(node, array=True)):
-        return None  # a value read as items (UN holding a sequence): its nodes are marked
-    if mark.inside and vr in _NUMBERS:
+        return None  # a value read as items (a sequence, UN holding one): its nodes are marked
+    if mark.inside and vr in _NUMBERS and not identifying(tag):
         # In a removed sequence, numbers (an icon's Rows, Bits Allocated) name no one, and
-        # zeroing them would add faults the file does not have; its texts and pixels go.
+        # zeroing them would add faults the file does not have; its texts and pixels go, and
+        # so does any number that is private or in the table itself.
         return None
     size = end - start
+    if vr == "SQ":
+        return Patch(Stream(int(c.stream[node])), start, bytes(size), mark)  # no items read
     if (tag >> 16) & 1 and 0x0010 <= tag & 0xFFFF <= 0x00FF:
         data = private_creator(index.value_bytes(node, size) or b"", size)
     elif (tag >> 16) & 1 and vr != "UI":
@@ -119,9 +127,10 @@ _NUMBERS = frozenset({"AT", "FD", "FL", "SL", "SS", "SV", "UL", "US", "UV"})
 
 
 def _effective_vr(tag: int, vr: str) -> str:
-    """The VR a value is encoded in: the dictionary's where the file says UN or nothing
-    (PS3.5 6.2.2: a UN value is the implicit little endian encoding of the real VR)."""
-    if vr not in ("UN", ""):
+    """The VR a value is encoded in: the dictionary's where the file says UN, nothing, or bytes
+    that are no VR (PS3.5 6.2.2: a UN value is the implicit little endian encoding of the real
+    VR)."""
+    if vr not in ("UN", "") and specdata.vr_info(vr) is not None:
         return vr
     entry = specdata.lookup(tag)
     if entry is None or len(entry.vrs) != 1 or entry.vrs[0] in ("NONE", "UN"):
@@ -150,7 +159,9 @@ def private_creator(raw: bytes, size: int) -> bytes:
     PS3.5 7.8.1, that redaction must not add)."""
     name = raw.rstrip(b" \0")
     code = hashlib.sha256(b"dcmstruct:" + name).hexdigest().upper().encode()
-    body = (b"PRIV" + code)[: len(name)] if len(name) > 4 else code[: len(name)]
+    # Hex digits only up to 12 characters (16**n names), "PRIV" and digits beyond: two
+    # creators of one group coincide only by a hash collision of that many digits.
+    body = code[: len(name)] if len(name) <= 12 else (b"PRIV" + code)[: len(name)]
     return body.ljust(size, b" ")
 
 

@@ -261,3 +261,21 @@ def test_validate_mask_shows_no_marker(capsys: pytest.CaptureFixture[str], tmp_p
         assert code == 1  # the unparsed bytes: TRAILING_BYTES
         for marker in [*MARKERS.values(), "MRKTRAILJJJ", "MRK CREATOR"]:
             assert marker not in out + err, (fmt, marker)
+
+
+def test_validate_quotes_nothing_inside_a_private_sequence(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    inner = Item([E("0008,0104", "LO", "MKINPRIV " + "X" * 70)])  # too long, not identifying
+    path = tmp_path / "nested.dcm"
+    path.write_bytes(
+        part10(
+            [
+                E("0008,0016", "UI", CT),
+                E("0009,0010", "LO", "ACME"),
+                E("0009,1001", "SQ", Seq([inner])),
+            ]
+        )  # fmt: skip
+    )
+    _, out, _ = _run(capsys, "validate", "--format", "text", str(path))
+    assert "VALUE_TOO_LONG" in out and "MKINPRIV" not in out

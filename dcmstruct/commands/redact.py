@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> ExitCode:
             return _usage(f"{out}: is the input; redact never writes over its input")
         if args.report and os.path.exists(args.report) and os.path.samefile(src, args.report):
             return _usage(f"{args.report}: is the input")
+        if args.report and os.path.abspath(args.report) == os.path.abspath(out):
+            return _usage(f"{args.report}: is OUT too; the report needs a file of its own")
         index = index_file(src)
     except OSError as exc:
         return _usage(f"{src}: {exc.strerror or exc}")
@@ -55,12 +57,19 @@ def run(args: argparse.Namespace) -> ExitCode:
             f"{src}: its deflated data set does not inflate whole ({broken[0].message}): "
             "it cannot be written again, so it is not redacted"
         )
+    unrecorded = [f for f in index.faults if f.code in ("NODE_LIMIT_EXCEEDED", "NESTING_TOO_DEEP")]
+    if unrecorded:
+        index.close()
+        return _usage(
+            f"{src}: the index did not record all of it ({unrecorded[0].code}): what it did "
+            "not record may hold anything, so it is not redacted (raise --max-nodes or "
+            "--max-depth)"
+        )
     try:
         with index:
             marks = classify(index, tuple(args.option or ()))
             found, left = patches(index, marks)
             size = _write(index, src, out, found)
-            index.check_unchanged()
     except OSError as exc:
         return _usage(f"{exc.filename or src}: {exc.strerror or exc}")
     if size != index.size:
@@ -73,14 +82,15 @@ def run(args: argparse.Namespace) -> ExitCode:
             _say(f"left as it is: {format_tag(mark.tag or 0)} at {mark.offset:#x}: {mark.reason}")
     if args.report:
         try:
-            _report(args.report, src, found)
+            with index_file(src) as again:  # the ranges' paths, from the input's own nodes
+                _report(args.report, src, again, found)
         except OSError as exc:
             return _usage(f"{args.report}: {exc.strerror or exc}")
     return ExitCode.OK
 
 
 def _usage(text: str) -> ExitCode:
-    print(f"dcmstruct redact: {terminal_safe(text)}", file=sys.stderr)
+    _say(text)
     return ExitCode.USAGE
 
 
@@ -91,7 +101,10 @@ def _say(text: str) -> None:
 def _write(index: ElementIndex, src: str, out: str, found: list[Patch]) -> int:
     """Write OUT through a temporary file beside it; return its size."""
     folder = os.path.dirname(os.path.abspath(out))
-    fd, tmp = tempfile.mkstemp(prefix=".redact-", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".redact-", dir=folder)
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, out) from None  # name OUT, not the temporary
     try:
         with os.fdopen(fd, "wb") as dst:
             source = index.sources[Stream.FILE]
@@ -104,6 +117,9 @@ def _write(index: ElementIndex, src: str, out: str, found: list[Patch]) -> int:
                 written = index.size
         # The copy gets the input's permissions, not the private ones of a temporary file.
         os.chmod(tmp, os.stat(src).st_mode & 0o777)
+        # A file that changed while it was read would be redacted by the wrong ranges: OUT is
+        # never put in place then.
+        index.check_unchanged()
         os.replace(tmp, out)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -173,8 +189,15 @@ def _stream_length(source: Source, start: int) -> int:
     return used
 
 
-def _report(path: str, src: str, found: list[Patch]) -> None:
-    ranges = [_record(p.mark, p.offset, len(p.data), p.stream) for p in found]
+def _report(path: str, src: str, index: ElementIndex, found: list[Patch]) -> None:
+    from dcmstruct.paths import item_numbers, node_path
+
+    numbers = item_numbers(index.columns)
+    ranges = []
+    for p in found:
+        rec = _record(p.mark, p.offset, len(p.data), p.stream)
+        where = node_path(index.columns, numbers, p.mark.node) if p.mark.tag is not None else ""
+        ranges.append({**rec, "path": where})
     doc = {"files": [{"path": clean(src), "phi": ranges}], "summary": {"files": 1,
            "ranges": len(ranges)}}  # fmt: skip
     with open(path, "w", encoding="utf-8") as f:

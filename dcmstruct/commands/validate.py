@@ -135,11 +135,11 @@ def _private(findings: list[Finding], *, every: bool) -> list[Finding]:
     ``every``: no value at all). Private by default: these messages end up in CI logs."""
     from dataclasses import replace
 
-    from dcmstruct.privacy import identifying, without_values
+    from dcmstruct.privacy import identifying, identifying_path, without_values
 
     return [
         replace(f, message=without_values(f.message))
-        if (every or identifying(f.tag)) and "'" in f.message
+        if "'" in f.message and (every or identifying(f.tag) or identifying_path(f.path))
         else f
         for f in findings
     ]
