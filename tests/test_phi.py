@@ -275,7 +275,7 @@ def test_validate_quotes_nothing_inside_a_private_sequence(
                 E("0009,0010", "LO", "ACME"),
                 E("0009,1001", "SQ", Seq([inner])),
             ]
-        )  # fmt: skip
+        )
     )
     _, out, _ = _run(capsys, "validate", "--format", "text", str(path))
     assert "VALUE_TOO_LONG" in out and "MKINPRIV" not in out
