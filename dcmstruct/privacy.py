@@ -36,7 +36,7 @@ from dcmstruct import specdata
 from dcmstruct.arrays import distinct, member
 from dcmstruct.model import NO_TAG, UNDEFINED, Kind, Stream, vr_code
 from dcmstruct.ranges import RangeSet
-from dcmstruct.schema.layout import PIXEL_DATA, format_tag
+from dcmstruct.schema.layout import LONG_HEADER, PIXEL_DATA, format_tag
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -127,6 +127,15 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
     parents = c.parent.tolist()
     removed: dict[int, str] = {}  # node -> the tag text of the removed element it is in
     inflated = False
+    # A header cut short by the end of the file: a tag, a VR, part of a length; no value.
+    cut_headers = {
+        f.node
+        for f in index.faults
+        if f.code == "FILE_TRUNCATED"
+        and 0 <= f.node < len(c)
+        and kinds[f.node] == Kind.TRAILING
+        and int(c.end[f.node]) - int(c.offset[f.node]) < LONG_HEADER  # no value field
+    }
     for i, kind in enumerate(kinds):
         parent = parents[i]
         outer = removed.get(parent) if parent >= 0 else None
@@ -146,8 +155,8 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
             if mark is not None:
                 yield mark
         elif kind == Kind.TRAILING:
-            if _all_zero(index, i):
-                continue  # padding (a deflate stream's NUL, say): it holds nothing
+            if _all_zero(index, i) or i in cut_headers:
+                continue  # padding (a deflate stream's NUL), or a cut header: they hold nothing
             inflated |= int(c.stream[i]) == Stream.INFLATED
             yield _mark(index, i, "X", "bytes that form no element can hold anything", whole=True)
         elif kind == Kind.ELEMENT:

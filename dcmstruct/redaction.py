@@ -78,7 +78,7 @@ def patches(index: ElementIndex, marks: Iterable[Mark]) -> tuple[list[Patch], li
             continue
         kind = int(c.kind[mark.node])
         if kind in (Kind.PREAMBLE, Kind.TRAILING):
-            out.append(Patch(mark.stream, mark.offset, bytes(mark.length), mark))
+            out.append(Patch(mark.stream, mark.offset, _blank(kind, mark.length), mark))
             continue
         if mark.action == "C" and int(c.tag[mark.node]) == PIXEL_DATA:
             left.append(mark)  # no change to pixel bytes is known to remove burned-in text
@@ -88,6 +88,13 @@ def patches(index: ElementIndex, marks: Iterable[Mark]) -> tuple[list[Patch], li
             out.append(patch)
     out.sort(key=lambda p: (int(p.stream), p.offset))
     return out, left
+
+
+def _blank(kind: int, size: int) -> bytes:
+    """What replaces the preamble (zeros, PS3.10 7.1's advice) or unparsed bytes: FFH, which
+    no walk reads as an element (group FFFF is not used, and FFFFH is no VR), where zeros
+    would read as a (0000,0000) element in Implicit VR and change the file's structure."""
+    return bytes(size) if kind == Kind.PREAMBLE else b"\xff" * size
 
 
 def _value_patch(index: ElementIndex, mark: Mark) -> Patch | None:

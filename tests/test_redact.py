@@ -317,3 +317,19 @@ def test_the_report_is_phi_json_and_not_out(
     ranges = json.loads(report.read_text())["files"][0]["phi"]
     assert {"offset", "length", "tag", "path", "action", "reason"} <= set(ranges[0])
     assert "0040,0275[0]/0040,0008[0]/0008,0104" in {r["path"] for r in ranges}
+
+
+def test_unparsed_bytes_are_blanked_without_forming_an_element(tmp_path: Path) -> None:
+    """Zeros would read as a (0000,0000) element in Implicit VR; FFH reads as none. A header cut
+    short by the end of the file (a tag, a VR: no value) stays as it is, and so does its fault."""
+    from dcmstruct.builder import IMPLICIT_VR_LITTLE_ENDIAN, Raw
+
+    base = [E("0008,0016", "UI", CT), E("0008,0018", "UI", "1.2.3.4")]
+    trailing = part10([*base, Raw(b"\x01MKTRAILING")], transfer_syntax=IMPLICIT_VR_LITTLE_ENDIAN)
+    cut = part10([*base, E("0010,0010", "PN", "DOE^JANE")])[:-14]  # ends inside PN's header
+    for name, data in (("trailing", trailing), ("cut", cut)):
+        src, out = tmp_path / f"{name}.dcm", tmp_path / f"{name}.out"
+        src.write_bytes(data)
+        assert _redact(src, out) == 0
+        assert b"MKTRAILING" not in out.read_bytes()
+        _assert_same_structure(src, out)
