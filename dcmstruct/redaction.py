@@ -8,9 +8,10 @@ values change, never a header, an item or a delimiter:
 
 * a UID (VR UI, whatever the action) becomes a UID of the same length derived from the original
   (``2.25.`` and digits of its SHA-256, PS3.5 B.2), so references between files still match;
-* unparsed bytes and the preamble become zeros; a private value becomes an empty value of its
-  VR (spaces, or zeros where the VR is binary or unknown), and a private creator a name derived
-  from the original (never empty, never shared by two creators);
+* the preamble becomes zeros and unparsed bytes FFH (no walk reads that as an element);
+* a private value becomes an empty value of its VR (spaces, or zeros where the VR is binary or
+  unknown), and a private creator a name derived from the original (hex digits of its hash: two
+  creators of one group coincide only by a collision);
 * a value the profile replaces with a dummy (an action with D) becomes a dummy valid for its VR
   (``19000101`` for DA, ``REDACTED`` for names and texts, ``0`` for numbers), padded to length;
 * a value it empties or removes (Z, X) becomes spaces (a string) or zeros (binary): an empty
