@@ -104,21 +104,30 @@ def _ranges(path: str, options: tuple[str, ...]) -> list[dict[str, object]]:
             from dcmstruct.paths import item_numbers
 
             numbers = item_numbers(index.columns)
-            found = [_record(index, numbers, mark) for mark in marks]
+            found = [range_record(index, numbers, mark) for mark in marks]
         index.check_unchanged()
     return found
 
 
-def _record(index: ElementIndex, numbers: npt.NDArray[np.int32], mark: Mark) -> dict[str, object]:
-    """The contract's range object (and ``"stream": "inflated"`` inside a deflated data set)."""
+def range_record(
+    index: ElementIndex,
+    numbers: npt.NDArray[np.int32],
+    mark: Mark,
+    *,
+    offset: int | None = None,
+    length: int | None = None,
+) -> dict[str, object]:
+    """The contract's range object (and ``"stream": "inflated"`` inside a deflated data set):
+    ``mark``'s, or the part of it at ``offset``/``length`` (what redact changed in it).
+    ``numbers``: :func:`dcmstruct.paths.item_numbers` of the index, for the path."""
     from dcmstruct.paths import node_path
 
-    path = node_path(index.columns, numbers, mark.node) if mark.node >= 0 and mark.tag else ""
+    has_path = mark.node >= 0 and mark.tag is not None
     rec: dict[str, object] = {
-        "offset": mark.offset,
-        "length": mark.length,
+        "offset": mark.offset if offset is None else offset,
+        "length": mark.length if length is None else length,
         "tag": None if mark.tag is None else format_tag(mark.tag),
-        "path": path,
+        "path": node_path(index.columns, numbers, mark.node) if has_path else "",
         "action": mark.action,
         "reason": mark.reason,
     }
@@ -207,4 +216,4 @@ class _Text(_Writer):
 _WRITERS: dict[str, type[_Writer]] = {"json": _Json, "jsonl": _Jsonl, "text": _Text}
 FORMATS = tuple(_WRITERS)
 
-__all__ = ["FORMATS", "run"]
+__all__ = ["FORMATS", "range_record", "run"]

@@ -21,10 +21,11 @@ import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
+from dcmstruct.commands.phi import range_record
 from dcmstruct.exitcode import ExitCode
 from dcmstruct.index import index_file
 from dcmstruct.model import Stream
-from dcmstruct.privacy import Mark, classify
+from dcmstruct.privacy import classify
 from dcmstruct.redaction import Patch, apply, patches
 from dcmstruct.safetext import clean, terminal_safe
 from dcmstruct.schema.layout import RAW_DEFLATE_WBITS, format_tag
@@ -50,26 +51,16 @@ def run(args: argparse.Namespace) -> ExitCode:
         index = index_file(src)
     except OSError as exc:
         return _usage(f"{src}: {exc.strerror or exc}")
-    broken = [f for f in index.faults if f.code == "DEFLATE_STREAM_INVALID"]
-    if broken:
+    refused = _refusal(index)
+    if refused is not None:
         index.close()
-        return _usage(
-            f"{src}: its deflated data set does not inflate whole ({broken[0].message}): "
-            "it cannot be written again, so it is not redacted"
-        )
-    unrecorded = [f for f in index.faults if f.code in ("NODE_LIMIT_EXCEEDED", "NESTING_TOO_DEEP")]
-    if unrecorded:
-        index.close()
-        return _usage(
-            f"{src}: the index did not record all of it ({unrecorded[0].code}): what it did "
-            "not record may hold anything, so it is not redacted (raise --max-nodes or "
-            "--max-depth)"
-        )
+        return _usage(f"{src}: {refused}, so it is not redacted")
     try:
         with index:
             marks = classify(index, tuple(args.option or ()))
             found, left = patches(index, marks)
             size = _write(index, src, out, found)
+            ranges = _ranges(index, found) if args.report else []
     except OSError as exc:
         return _usage(f"{exc.filename or src}: {exc.strerror or exc}")
     if size != index.size:
@@ -82,11 +73,27 @@ def run(args: argparse.Namespace) -> ExitCode:
             _say(f"left as it is: {format_tag(mark.tag or 0)} at {mark.offset:#x}: {mark.reason}")
     if args.report:
         try:
-            with index_file(src) as again:  # the ranges' paths, from the input's own nodes
-                _report(args.report, src, again, found)
+            _report(args.report, src, ranges)
         except OSError as exc:
             return _usage(f"{args.report}: {exc.strerror or exc}")
     return ExitCode.OK
+
+
+def _refusal(index: ElementIndex) -> str | None:
+    """Why a file cannot be redacted: a deflated data set that does not inflate whole cannot
+    be written again, and what the index did not record may hold anything."""
+    for fault in index.faults:
+        if fault.code == "DEFLATE_STREAM_INVALID":
+            return (
+                f"its deflated data set does not inflate whole ({fault.message}): it cannot be "
+                "written again"
+            )
+        if fault.code in ("NODE_LIMIT_EXCEEDED", "NESTING_TOO_DEEP"):
+            return (
+                f"the index did not record all of it ({fault.code}): what it did not record "
+                "may hold anything (raise --max-nodes or --max-depth)"
+            )
+    return None
 
 
 def _usage(text: str) -> ExitCode:
@@ -189,33 +196,22 @@ def _stream_length(source: Source, start: int) -> int:
     return used
 
 
-def _report(path: str, src: str, index: ElementIndex, found: list[Patch]) -> None:
-    from dcmstruct.paths import item_numbers, node_path
+def _ranges(index: ElementIndex, found: list[Patch]) -> list[dict[str, object]]:
+    """What was changed, as ``phi``'s range objects (each patch's own bytes)."""
+    from dcmstruct.paths import item_numbers
 
     numbers = item_numbers(index.columns)
-    ranges = []
-    for p in found:
-        rec = _record(p.mark, p.offset, len(p.data), p.stream)
-        where = node_path(index.columns, numbers, p.mark.node) if p.mark.tag is not None else ""
-        ranges.append({**rec, "path": where})
+    return [
+        range_record(index, numbers, p.mark, offset=p.offset, length=len(p.data)) for p in found
+    ]
+
+
+def _report(path: str, src: str, ranges: list[dict[str, object]]) -> None:
     doc = {"files": [{"path": clean(src), "phi": ranges}], "summary": {"files": 1,
            "ranges": len(ranges)}}  # fmt: skip
     with open(path, "w", encoding="utf-8") as f:
         json.dump(doc, f)
         f.write("\n")
-
-
-def _record(mark: Mark, offset: int, length: int, stream: Stream) -> dict[str, object]:
-    rec: dict[str, object] = {
-        "offset": offset,
-        "length": length,
-        "tag": None if mark.tag is None else format_tag(mark.tag),
-        "action": mark.action,
-        "reason": mark.reason,
-    }
-    if stream == Stream.INFLATED:
-        rec["stream"] = "inflated"
-    return rec
 
 
 __all__ = ["run"]
