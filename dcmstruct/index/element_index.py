@@ -12,6 +12,7 @@ import numpy as np
 from dcmstruct import specdata
 from dcmstruct.arrays import distinct
 from dcmstruct.index.table import Table
+from dcmstruct.index.window import WINDOW, window_start
 from dcmstruct.model import UNDEFINED, Columns, Fault, Node, Stream
 from dcmstruct.ranges import join
 from dcmstruct.schema.layout import Encoding
@@ -20,7 +21,6 @@ from dcmstruct.source import Source
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-_READ_WINDOW = 1 << 16
 _MERGE_GAP = 1 << 16  # ranges closer than this are read in one piece
 
 
@@ -40,11 +40,11 @@ class _ReadCache:
         end = min(pos + n, src.size)  # a read past the end gets what there is: a hit too
         if base <= pos and end <= base + len(buf):
             return buf[pos - base : end - base]
-        if n > _READ_WINDOW or src.buf is not None:
+        if n > WINDOW or src.buf is not None:
             return src.read(pos, n)
-        # As the walk's window (dcmstruct.index.window): a small file is read whole, once.
-        start = max(0, min(pos, src.size - _READ_WINDOW))
-        data = src.read(start, _READ_WINDOW)
+        # As the walk's window: a small file is read whole, once.
+        start = window_start(pos, src.size)
+        data = src.read(start, WINDOW)
         self.current = (data, start)
         return data[pos - start : pos - start + n]
 

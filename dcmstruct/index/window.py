@@ -16,6 +16,13 @@ from dcmstruct.source import Buffer, Source
 WINDOW = 1 << 16  # bytes read at a time from a file on disk
 
 
+def window_start(pos: int, size: int) -> int:
+    """Where a window of :data:`WINDOW` bytes that must hold ``pos`` starts: at ``pos``, or
+    earlier near the end of the stream so that it still holds WINDOW bytes (a small file is
+    then read whole by its first read)."""
+    return max(0, min(pos, size - WINDOW))
+
+
 class Window:
     """Bytes ``[base, top)`` of ``src`` in ``buf``; :meth:`fill` moves the window."""
 
@@ -34,10 +41,9 @@ class Window:
         """Make ``[pos, pos + need)`` readable (clipped to the stream's end)."""
         if self.memory or (self.base <= pos and pos + need <= self.top):
             return
-        # Near the end of the stream the window starts earlier, so that it still holds WINDOW
-        # bytes: a small file is then read whole by its first read (the preamble's), and the
-        # rules' reads of it later cost no system call (ElementIndex.keep_window).
-        start = max(0, min(pos, self.size - WINDOW)) if need <= WINDOW else pos
+        # A small file is read whole by its first read (the preamble's), and the rules'
+        # reads of it later cost no system call (ElementIndex.keep_window).
+        start = window_start(pos, self.size) if need <= WINDOW else pos
         data = self.src.read(start, max(need, WINDOW))
         self.buf, self.base, self.top = data, start, start + len(data)
 
