@@ -351,16 +351,14 @@ def masked_nodes(index: ElementIndex, *, uids: bool = False) -> npt.NDArray[np.b
     n = len(c)
     is_element = c.kind == Kind.ELEMENT
     tag = c.tag.astype(np.int64)
-    group = (tag >> 16) & 0xFFFF
-    # Odd groups below 0009 are illegal (PS3.5 7.8.1) but may hold anything: hidden as well.
-    private = is_element & (group & 1 == 1)
+    # Private elements among them: every odd group (see private()).
     direct = is_element & member(tag, identifying_tags(tag[is_element], uids=uids))
     # Pixels that may show burned-in text are identifying too (PS3.15 E.3.1).
     for node in np.flatnonzero(is_element & (tag == PIXEL_DATA) & (c.parent < 0)).tolist():
         direct[node] = burned_in_warning(index, node) is not None
     # Bytes that form no element may be the remains of any value, a patient's name included.
     unparsed = (c.kind == Kind.TRAILING) | (c.kind == Kind.PREAMBLE)
-    hidden: npt.NDArray[np.bool_] = np.asarray(private | direct | unparsed, dtype=np.bool_)
+    hidden: npt.NDArray[np.bool_] = np.asarray(direct | unparsed, dtype=np.bool_)
     if n == 0 or not hidden.any():
         return hidden
     # Inherit down the tree: each vectorised pass pushes the mask one tree level further

@@ -360,14 +360,12 @@ class DeidEntry(NamedTuple):
 
 _DEID: dict[int, DeidEntry] = {}
 _DEID_MASKED: list[tuple[int, int, DeidEntry]] = []  # (fixed digits, value, entry)
-_deid_meta: dict[str, str] = {}
 
 
 def _load_deid() -> None:
     if _DEID or _DEID_MASKED:
         return
-    meta, lines = _read_lines("deid_profile.tsv", _DEID_COLUMNS)
-    _deid_meta.update(meta)
+    _meta, lines = _read_lines("deid_profile.tsv", _DEID_COLUMNS)
     for line in lines:
         mask, name, basic, *options = line.split("\t")
         entry = DeidEntry(mask, name, basic, tuple(options))
@@ -402,12 +400,6 @@ def deid_entries() -> list[DeidEntry]:
 
 def _deid_order(entry: DeidEntry) -> str:
     return entry.mask.replace("x", "0")
-
-
-def deid_edition() -> str:
-    """Where Table E.1-1 comes from: the header's ``edition`` line."""
-    _load_deid()
-    return _deid_meta.get("edition", "")
 
 
 def lookup(tag: int) -> DictEntry | None:

@@ -217,13 +217,13 @@ def _check(
     pairs = [(path, index) for _, path, index in opened]
     try:
         return check_opened(pairs, selection)
-    except MemoryError:
-        if len(pairs) > 1:  # the batch may be what did not fit: each file alone
+    except Exception as exc:  # MemoryError too
+        if len(pairs) > 1:
+            # The batch may be what did not fit, or one file's check fails: each file alone,
+            # so that the others keep their reports.
             return [_check([item], selection)[0] for item in opened]
-        return [FileReport(pairs[0][0], [], error=_NO_MEMORY)]
-    except Exception:
-        if len(pairs) > 1:  # find the file whose check fails; the others keep their reports
-            return [_check([item], selection)[0] for item in opened]
+        if isinstance(exc, MemoryError):
+            return [FileReport(pairs[0][0], [], error=_NO_MEMORY)]
         return [FileReport(pairs[0][0], [], internal=[f"validating failed:\n{_traceback()}"])]
 
 

@@ -84,13 +84,6 @@ class Batch:
         found[picked] = True
         return found
 
-    def every(self) -> npt.NDArray[np.bool_]:
-        """Every file flagged: what a screen answers where it cannot judge."""
-        return np.ones(len(self.indexes), dtype=np.bool_)
-
-    def per_file(self, flags: list[bool]) -> npt.NDArray[np.bool_]:
-        return np.array(flags, dtype=np.bool_).reshape(len(self.indexes))
-
     @cached_property
     def elements(self) -> npt.NDArray[np.bool_]:
         mask: npt.NDArray[np.bool_] = self.columns.kind == Kind.ELEMENT
