@@ -14,7 +14,8 @@ and their combinations; K, kept, is not listed) and why:
 * the File Meta Information's AE titles (0002,0016-0018), which name the sending and receiving
   sites (the File Meta Information is outside Table E.1-1, but these are identifying);
 * the preamble's bytes when any is not zero (PS3.10 7.1: it may hold anything);
-* bytes that form no element (they may hold anything);
+* bytes that form no element (they may hold anything), and the value of a SQ or UN element
+  that may be a sequence the index could not read as items (cut short or broken);
 * Pixel Data whose Burned In Annotation (0028,0301) is YES or absent: its pixels may show text
   (PS3.15 E.3.1, Clean Pixel Data Option); no de-identification of values removes that;
 * the bytes of a deflated data set in the file (PS3.5 A.5): they encode every value inside it.
@@ -56,6 +57,8 @@ _META_EXTRA = {
     0x00020102: ("X", "Private Information: may hold anything"),
 }
 _PREAMBLE_LENGTH = 128  # PS3.10 7.1
+_SQ_CODE = vr_code("SQ")
+_UN_CODE = vr_code("UN")
 
 
 def private(tag: int) -> bool:
@@ -136,6 +139,7 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
         and kinds[f.node] == Kind.TRAILING
         and int(c.end[f.node]) - int(c.offset[f.node]) < LONG_HEADER  # no value field
     }
+    unread = set(np.flatnonzero(unread_sequences(index)).tolist())
     for i, kind in enumerate(kinds):
         parent = parents[i]
         outer = removed.get(parent) if parent >= 0 else None
@@ -162,6 +166,8 @@ def _marks(index: ElementIndex, options: frozenset[str]) -> Iterator[Mark]:
         elif kind == Kind.ELEMENT:
             tag = tags[i]
             judged = _judge(index, i, tag, options)
+            if judged is None and i in unread:
+                judged = "X", _UNREAD_REASON
             if judged is None:
                 continue
             action, reason = judged
@@ -211,6 +217,42 @@ def _unrecorded(index: ElementIndex) -> Iterator[Mark]:
                     start, end - start, Stream(int(c.stream[fault.node])), -1, None, "X",
                     "a branch nested past the index's depth limit: it may hold anything",
                 )  # fmt: skip
+
+
+_UNREAD_REASON = (
+    "a value that may be a sequence the index could not read (cut short or broken): "
+    "it may hold anything"
+)
+_ITEM_STARTS = (b"\xfe\xff\x00\xe0", b"\xff\xfe\xe0\x00")  # (FFFE,E000), either byte order
+
+
+def unread_sequences(index: ElementIndex) -> npt.NDArray[np.bool_]:
+    """Per node: is it an element whose value may be a sequence the index did not read as
+    items? A SQ, or a UN (PS3.5 6.2.2) that the dictionary calls SQ or whose value starts with
+    an item tag, with value bytes and no node inside: its length runs past the end of its
+    stream, or its items are broken. Whatever its tag, such a value can hold any attribute."""
+    c = index.columns
+    n = len(c)
+    out = np.zeros(n, dtype=np.bool_)
+    if n == 0:
+        return out
+    has_child = np.zeros(n, dtype=np.bool_)
+    parents = c.parent[c.parent >= 0]
+    has_child[parents] = True
+    vr = c.vr
+    rows = np.flatnonzero(
+        (c.kind == Kind.ELEMENT)
+        & ((vr == _SQ_CODE) | (vr == _UN_CODE))
+        & ~has_child
+        & (c.value_offset >= 0)
+        & (c.end > c.value_offset)
+    )
+    for node in rows.tolist():
+        if int(vr[node]) == _SQ_CODE or specdata.dictionary_vr(int(c.tag[node])) == "SQ":
+            out[node] = True
+        else:
+            out[node] = (index.value_bytes(node, 4) or b"") in _ITEM_STARTS
+    return out
 
 
 def _holds_items(index: ElementIndex, node: int) -> bool:
@@ -331,9 +373,6 @@ def identifying_tags(tags: npt.NDArray[np.int64], *, uids: bool = False) -> npt.
     return np.array(out, dtype=np.int64)
 
 
-_SQ_CODE = vr_code("SQ")
-
-
 def burned_in_warning(index: ElementIndex, node: int) -> str | None:
     """Why the pixels of ``node`` may identify (it is the top level's Pixel Data and Burned In
     Annotation (0028,0301) is YES or absent), or None."""
@@ -353,6 +392,7 @@ def masked_nodes(index: ElementIndex, *, uids: bool = False) -> npt.NDArray[np.b
     tag = c.tag.astype(np.int64)
     # Private elements among them: every odd group (see private()).
     direct = is_element & member(tag, identifying_tags(tag[is_element], uids=uids))
+    direct |= unread_sequences(index)
     # Pixels that may show burned-in text are identifying too (PS3.15 E.3.1).
     for node in np.flatnonzero(is_element & (tag == PIXEL_DATA) & (c.parent < 0)).tolist():
         direct[node] = burned_in_warning(index, node) is not None
@@ -383,7 +423,7 @@ def masked_ranges(index: ElementIndex, hidden: npt.NDArray[np.bool_]) -> dict[in
         hidden
         & (c.value_offset >= 0)
         & (c.length != UNDEFINED)
-        & (c.vr != _SQ_CODE)
+        & ((c.vr != _SQ_CODE) | unread_sequences(index))
         & ((c.kind == Kind.ELEMENT) | (c.kind == Kind.FRAGMENT))
     )
     # Past the nesting limit nothing is recorded: the bytes of such a branch can hold any

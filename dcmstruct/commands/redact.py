@@ -63,6 +63,11 @@ def run(args: argparse.Namespace) -> ExitCode:
             ranges = _ranges(index, found) if args.report else []
     except OSError as exc:
         return _usage(f"{exc.filename or src}: {exc.strerror or exc}")
+    except NoOddEnding:
+        return _usage(
+            f"{src}: its deflate stream lacks the pad byte of an odd length, and no stream "
+            "deflated again came out odd to keep that fault, so it is not redacted"
+        )
     if size != index.size:
         _say(
             f"the deflated data set was redacted and deflated again: {out} is {size:,} bytes, "
@@ -83,7 +88,7 @@ def _refusal(index: ElementIndex) -> str | None:
     """Why a file cannot be redacted: a deflated data set that does not inflate whole cannot
     be written again, and what the index did not record may hold anything."""
     for fault in index.faults:
-        if fault.code == "DEFLATE_STREAM_INVALID":
+        if fault.code == "DEFLATE_STREAM_INVALID" and not _pad_missing(index):
             return (
                 f"its deflated data set does not inflate whole ({fault.message}): it cannot be "
                 "written again"
@@ -94,6 +99,19 @@ def _refusal(index: ElementIndex) -> str | None:
                 "may hold anything (raise --max-nodes or --max-depth)"
             )
     return None
+
+
+def _pad_missing(index: ElementIndex) -> bool:
+    """Is a deflated data set's one fault that its odd-length stream, which inflates whole and
+    ends the file, lacks the NUL pad byte (PS3.5 A.5)? Then OUT keeps that fault: its stream
+    is written to an odd length too, with no pad."""
+    faults = [f for f in index.faults if f.code == "DEFLATE_STREAM_INVALID"]
+    if not faults or index.dataset_offset is None or Stream.INFLATED not in index.sources:
+        return False
+    if any(f.offset != index.size or f.length != 0 for f in faults):
+        return False
+    used, whole = _stream_length(index.sources[Stream.FILE], index.dataset_offset)
+    return whole and used % 2 == 1 and index.dataset_offset + used == index.size
 
 
 def _usage(text: str) -> ExitCode:
@@ -167,21 +185,51 @@ def _deflated(
             piece = packer.compress(bytes(data))
             dst.write(piece)
             written += len(piece)
-        piece = packer.flush()
+        if _pad_missing(index):
+            piece = _odd_ending(packer, written)
+        else:
+            piece = packer.flush()
+            if (written + len(piece)) % 2:
+                piece += b"\0"  # PS3.5 A.5: an odd-length stream gets one NUL pad byte
         dst.write(piece)
         written += len(piece)
-        if written % 2:
-            dst.write(b"\0")  # PS3.5 A.5: an odd-length stream gets one NUL pad byte
-            written += 1
-    rest = index.size - start - _stream_length(source, start)
+    rest = index.size - start - _stream_length(source, start)[0]
     if rest > 0:
         dst.write(bytes(rest))
         written += rest
     return written
 
 
-def _stream_length(source: Source, start: int) -> int:
-    """How many bytes from ``start`` the original deflate stream (and its NUL pad) takes."""
+# Ways to end a deflate stream: each adds empty blocks of its own length (an aligned empty
+# stored block, an empty fixed block), so that among them both parities of the whole stream
+# are found (checked by tests/test_redact.py over many streams).
+_ENDINGS = (
+    (zlib.Z_FINISH,),
+    (zlib.Z_SYNC_FLUSH, zlib.Z_FINISH),
+    (zlib.Z_PARTIAL_FLUSH, zlib.Z_FINISH),
+    (zlib.Z_SYNC_FLUSH, zlib.Z_FULL_FLUSH, zlib.Z_FINISH),
+    (zlib.Z_PARTIAL_FLUSH, zlib.Z_SYNC_FLUSH, zlib.Z_FINISH),
+)
+
+
+class NoOddEnding(Exception):
+    """No ending of the deflate stream gives it the odd length that keeps a missing pad."""
+
+
+def _odd_ending(packer: zlib._Compress, written: int) -> bytes:
+    """The end of a stream of which ``written`` bytes are out, such that the whole stream is
+    of odd length: the input's missing pad byte stays missing, and stays a fault."""
+    for ending in _ENDINGS:
+        trial = packer.copy()
+        piece = b"".join(trial.flush(mode) for mode in ending)
+        if (written + len(piece)) % 2:
+            return piece
+    raise NoOddEnding
+
+
+def _stream_length(source: Source, start: int) -> tuple[int, bool]:
+    """How many bytes from ``start`` the original deflate stream (and its NUL pad) takes, and
+    whether it ends there (False: it runs to the end of the file unfinished)."""
     unpack = zlib.decompressobj(RAW_DEFLATE_WBITS)
     used = 0
     for _base, data in _chunks(source, start, source.size):
@@ -191,9 +239,9 @@ def _stream_length(source: Source, start: int) -> int:
         if unpack.eof:
             used += len(data) - len(unpack.unused_data)
             pad = unpack.unused_data[:1] == b"\0" and used % 2 == 1
-            return used + (1 if pad else 0)
+            return used + (1 if pad else 0), True
         used += len(data)
-    return used
+    return used, False
 
 
 def _ranges(index: ElementIndex, found: list[Patch]) -> list[dict[str, object]]:
