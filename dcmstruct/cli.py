@@ -189,6 +189,7 @@ def _phi_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         "--format", choices=("text", "json", "jsonl"), help="text on a terminal, else json"
     )
     _option_flag(v)
+    _limit_flags(v)
 
 
 def _option_flag(p: argparse.ArgumentParser) -> None:
@@ -219,6 +220,7 @@ def _redact_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     r.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write")
     _option_flag(r)
     r.add_argument("--report", metavar="FILE", help="write the changed ranges there (phi JSON)")
+    _limit_flags(r)
 
 
 def _validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -298,6 +300,60 @@ def _validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     v.add_argument("--no-config", action="store_true", help="read no config file")
     v.add_argument("--stdin-limit", metavar="SIZE", help=_STDIN_HELP)
     _limit_flags(v)
+    a = v.add_argument_group(
+        "archive scale", "(a cluster needs the extra: pip install 'dcmstruct[distributed]')"
+    )
+    a.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        default=None,
+        help=(
+            "run on the dask.distributed cluster of this scheduler (tcp://HOST:8786); also "
+            "DCMSTRUCT_SCHEDULER or the config key scheduler. Workers read the files by "
+            "their absolute paths"
+        ),
+    )
+    a.add_argument(
+        "--connect-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=30.0,
+        help="how long to wait for the scheduler before giving up (exit 2; default 30)",
+    )
+    a.add_argument(
+        "--local-cluster",
+        type=int,
+        metavar="N",
+        default=None,
+        help="start a dask LocalCluster of N worker processes here and run on it",
+    )
+    a.add_argument(
+        "--list-on-workers",
+        action="store_true",
+        help="list directories on the cluster's workers (trees this machine walks slowly)",
+    )
+    a.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        default=None,
+        help=(
+            "write the report as sharded JSON Lines (and Parquet with pyarrow) with a "
+            "manifest; a run given the same DIR again skips the files already done"
+        ),
+    )
+    a.add_argument(
+        "--shard-files",
+        type=int,
+        metavar="N",
+        default=None,
+        help="with --output-dir: files per shard (default 100,000)",
+    )
+    a.add_argument(
+        "--device-summary",
+        metavar="FILE",
+        default=None,
+        help="write findings by rule x Manufacturer / Model / Software Versions to FILE (JSON)",
+    )
 
 
 def _limit_flags(p: argparse.ArgumentParser) -> None:
@@ -373,10 +429,12 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "redact":
             from dcmstruct.commands.redact import run as run_redact
 
+            args.limits = _limits(args)
             return run_redact(args)
         if args.command == "phi":
             from dcmstruct.commands.phi import run as run_phi
 
+            args.limits = _limits(args)
             return run_phi(args)
         if args.command == "rule":
             return _cmd_rule(args)

@@ -543,9 +543,9 @@ def test_jobs_1000_with_3_files_starts_3_workers(
     sizes: list[int] = []
     real = batch._Pool.__init__
 
-    def recording(self: batch._Pool, jobs: int, selection: object) -> None:
+    def recording(self: batch._Pool, jobs: int, *args: object) -> None:
         sizes.append(jobs)
-        real(self, jobs, selection)  # type: ignore[arg-type]
+        real(self, jobs, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(batch._Pool, "__init__", recording)
     paths = []

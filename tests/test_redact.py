@@ -406,3 +406,19 @@ def test_unparsed_bytes_are_blanked_without_forming_an_element(tmp_path: Path) -
         assert _redact(src, out) == 0
         assert b"MKTRAILING" not in out.read_bytes()
         _assert_same_structure(src, out)
+
+
+def test_a_file_deeper_than_the_limit_is_redacted_with_a_higher_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refusal names --max-depth: redact (and phi) take it, as dump and validate do."""
+    src = ROOT / "fixtures" / "rules" / "NESTING_TOO_DEEP.dcm"
+    out = tmp_path / "out.dcm"
+    assert cli.main(["redact", str(src), "-o", str(out)]) == 2
+    assert "--max-depth" in capsys.readouterr().err and not out.exists()
+    assert cli.main(["redact", str(src), "-o", str(out), "--max-depth", "200"]) == 0
+    assert out.stat().st_size == src.stat().st_size
+    capsys.readouterr()
+    assert cli.main(["phi", str(src), "--format", "json", "--max-depth", "200"]) in (0, 1)
+    ranges = json.loads(capsys.readouterr().out)["files"][0]["phi"]
+    assert not any("depth limit" in r["reason"] for r in ranges)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from itertools import chain, islice
 from typing import TYPE_CHECKING, TypeAlias
 
+from dcmstruct.devices import device_of
 from dcmstruct.source import check_regular
 from dcmstruct.spool import STDIN_NAME
 from dcmstruct.validate.batch import BATCH_NODES, BATCH_ROWS
@@ -57,6 +58,8 @@ class Target:
     label: str | None = None
     # Bytes, as the walk found it (0: not known): sets the chunks, not what the target is.
     size: int = field(default=0, compare=False)
+    # Modification time in ns, as the walk found it (0: not known): a resumed run's key.
+    mtime: int = field(default=0, compare=False)
 
 
 # -- the walk -----------------------------------------------------------------------------
@@ -75,12 +78,12 @@ def iter_targets(
         try:
             st = os.stat(path)
         except OSError as exc:
-            yield Target(path, _reason(exc, path))
+            yield Target(path, reason(exc, path))
             continue
         if stat.S_ISDIR(st.st_mode):
             yield from _walk(path, st)
         else:
-            yield _file_target(path, st)
+            yield file_target(path, st)
 
 
 def _walk(root: str, root_stat: os.stat_result) -> Iterator[Target]:
@@ -92,7 +95,7 @@ def _walk(root: str, root_stat: os.stat_result) -> Iterator[Target]:
         try:
             names = sorted(os.listdir(directory))
         except OSError as exc:
-            return Target(directory, _reason(exc, directory))
+            return Target(directory, reason(exc, directory))
         key = (st.st_dev, st.st_ino)
         ancestors.add(key)
         stack.append((iter(names), directory, key))
@@ -113,7 +116,7 @@ def _walk(root: str, root_stat: os.stat_result) -> Iterator[Target]:
         try:
             st = os.stat(path)
         except OSError as exc:
-            yield Target(path, _reason(exc, path))
+            yield Target(path, reason(exc, path))
             continue
         if stat.S_ISDIR(st.st_mode):
             if (st.st_dev, st.st_ino) in ancestors:
@@ -123,18 +126,18 @@ def _walk(root: str, root_stat: os.stat_result) -> Iterator[Target]:
             if failed is not None:
                 yield failed
         else:
-            yield _file_target(path, st)
+            yield file_target(path, st)
 
 
-def _file_target(path: str, st: os.stat_result) -> Target:
+def file_target(path: str, st: os.stat_result) -> Target:
     try:
         check_regular(path, st)
     except OSError as exc:
-        return Target(path, _reason(exc, path))
-    return Target(path, size=st.st_size)
+        return Target(path, reason(exc, path))
+    return Target(path, size=st.st_size, mtime=st.st_mtime_ns)
 
 
-def _reason(exc: OSError, path: str) -> str:
+def reason(exc: OSError, path: str) -> str:
     text = exc.strerror or str(exc)
     if isinstance(exc, FileNotFoundError) and os.path.islink(path):
         text += " (dangling symbolic link)"
@@ -144,16 +147,21 @@ def _reason(exc: OSError, path: str) -> str:
 # -- one file -----------------------------------------------------------------------------
 
 
-def validate_target(target: Target, selection: Selection | None = None) -> FileReport:
+def validate_target(
+    target: Target, selection: Selection | None = None, devices: bool = False
+) -> FileReport:
     """Validate one target. Never raises: an unreadable file is an ``error``, an exception
     anywhere is an ``internal`` entry (a bug)."""
-    return validate_targets([target], selection)[0]
+    return validate_targets([target], selection, devices)[0]
 
 
-def validate_targets(targets: list[Target], selection: Selection | None = None) -> list[FileReport]:
+def validate_targets(
+    targets: list[Target], selection: Selection | None = None, devices: bool = False
+) -> list[FileReport]:
     """:func:`validate_target` for each of a chunk of targets (one task of a worker): the files
     are indexed one by one, then checked together, so the rules' screens run once for the
-    chunk (:func:`dcmstruct.validate.engine.check_opened`). Never raises."""
+    chunk (:func:`dcmstruct.validate.engine.check_opened`). ``devices``: each report carries
+    the file's device (:func:`dcmstruct.devices.device_of`). Never raises."""
     reports: list[FileReport | None] = []
     opened: list[tuple[int, str, ElementIndex]] = []
     rows = 0
@@ -161,8 +169,8 @@ def validate_targets(targets: list[Target], selection: Selection | None = None) 
     def check_opened_ones() -> None:
         nonlocal rows
         try:
-            for (k, _, _), report in zip(opened, _check(opened, selection), strict=True):
-                reports[k] = report
+            for (k, _, index), report in zip(opened, _check(opened, selection), strict=True):
+                reports[k] = _with_device(report, index) if devices else report
         finally:
             for _, _, index in opened:
                 index.close()
@@ -176,7 +184,8 @@ def validate_targets(targets: list[Target], selection: Selection | None = None) 
                 reports.append(got)
             elif len(got) > BATCH_NODES:  # checked at once: big indexes are never held together
                 with got:
-                    reports.append(_check([(0, target.path, got)], selection)[0])
+                    report = _check([(0, target.path, got)], selection)[0]
+                    reports.append(_with_device(report, got) if devices else report)
             else:
                 if rows + len(got) > BATCH_ROWS:  # the indexes held at once stay bounded
                     check_opened_ones()
@@ -196,6 +205,16 @@ def validate_targets(targets: list[Target], selection: Selection | None = None) 
     return out
 
 
+def _with_device(report: FileReport, index: ElementIndex) -> FileReport:
+    if report.error is None:
+        try:
+            found = device_of(index)
+            report.device = (found.manufacturer, found.model, found.software)
+        except Exception:  # a bug here must not cost the file its findings
+            report.internal.append(f"reading its device failed:\n{_traceback()}")
+    return report
+
+
 def _open(target: Target, selection: Selection | None) -> ElementIndex | FileReport:
     path = target.path
     if target.error is not None:
@@ -204,7 +223,7 @@ def _open(target: Target, selection: Selection | None) -> ElementIndex | FileRep
         # Source.open refuses a FIFO, device or socket before opening it (it could block).
         return open_index(path, selection)
     except OSError as exc:  # gone or changed since the walk
-        return FileReport(path, [], error=_reason(exc, path))
+        return FileReport(path, [], error=reason(exc, path))
     except MemoryError:
         return FileReport(path, [], error=_NO_MEMORY)
     except Exception:  # reported as an internal error; the batch goes on
@@ -285,6 +304,7 @@ def run_batch(
     window: int | None = None,
     chunk: int = CHUNK,
     on_wait: Callable[[], None] | None = None,
+    devices: bool = False,
 ) -> Iterator[FileReport]:
     """One report per target, in input order, as they are ready. ``jobs`` <= 1 runs in this
     process; otherwise a pool of at most ``jobs`` worker processes (see :func:`plan_pool`),
@@ -293,13 +313,14 @@ def run_batch(
     rules' screens run once per chunk; a chunk ends sooner at ``CHUNK_BYTES``), with at most
     ``window`` tasks pending (default ``4 * workers``). ``on_wait`` is called whenever no
     further report is ready yet (a writer flushes its output there: a consumer sees every
-    report that is done, at a system call per wait rather than per file)."""
+    report that is done, at a system call per wait rather than per file). ``devices``: see
+    :func:`validate_targets`."""
     wait = on_wait or (lambda: None)
     it = iter(targets)
     if jobs <= 1:
-        for part in _chunks(it, chunk):
+        for part in chunks(it, chunk):
             wait()
-            yield from validate_targets(part, selection)
+            yield from validate_targets(part, selection, devices)
         return
     # Look ahead as far as a full first round of tasks: a batch that ends there has a known
     # size, which sets the pool (a huge tree is still never listed whole).
@@ -308,15 +329,15 @@ def run_batch(
     workers, size = plan_pool(jobs, first, len(first) < ahead, chunk)
     rest = chain(first, it)
     if workers <= 1:  # a pool would only add its start-up time
-        for part in _chunks(rest, chunk):
+        for part in chunks(rest, chunk):
             wait()
-            yield from validate_targets(part, selection)
+            yield from validate_targets(part, selection, devices)
         return
-    pool = _Pool(workers, selection)
+    pool = _Pool(workers, selection, devices)
     limit = max(2, window if window is not None else 4 * workers)
     pending: deque[_Job] = deque()
     try:
-        for part in _chunks(rest, size):
+        for part in chunks(rest, size):
             pending.append(pool.submit(part))
             while len(pending) >= limit:
                 if not pending[0].ready():
@@ -330,14 +351,16 @@ def run_batch(
         pool.shutdown()
 
 
-def _chunks(targets: Iterator[Target], count: int) -> Iterator[list[Target]]:
-    """Up to ``count`` targets at a time, fewer where their sizes reach ``CHUNK_BYTES``."""
+def chunks(
+    targets: Iterable[Target], count: int, size: int = CHUNK_BYTES
+) -> Iterator[list[Target]]:
+    """Up to ``count`` targets at a time, fewer where their sizes reach ``size`` bytes."""
     part: list[Target] = []
     total = 0
     for target in targets:
         part.append(target)
         total += target.size
-        if len(part) >= count or total >= CHUNK_BYTES:
+        if len(part) >= count or total >= size:
             yield part
             part, total = [], 0
     if part:
@@ -363,24 +386,29 @@ def _context() -> BaseContext:
 
 # Targets and reports cross the process boundary as plain tuples: a tuple pickles several
 # times faster than a dataclass instance (at 10,000 small files, a few percent of the run).
-_TargetRow: TypeAlias = "tuple[str, str | None, str | None, int]"
-_ReportRow: TypeAlias = "tuple[str, list[Finding], str | None, list[str]]"
+TargetRow: TypeAlias = "tuple[str, str | None, str | None, int, int]"
+ReportRow: TypeAlias = (
+    "tuple[str, list[Finding], str | None, list[str], tuple[str, str, str] | None]"
+)
 
 
-def _rows(targets: list[Target]) -> list[_TargetRow]:
-    return [(t.path, t.error, t.label, t.size) for t in targets]
+def target_rows(targets: list[Target]) -> list[TargetRow]:
+    return [(t.path, t.error, t.label, t.size, t.mtime) for t in targets]
 
 
-def _validate_rows(rows: list[_TargetRow], selection: Selection | None) -> list[_ReportRow]:
-    """:func:`validate_targets` in a worker, on tuples."""
-    reports = validate_targets([Target(*row) for row in rows], selection)
-    return [(r.path, r.findings, r.error, r.internal) for r in reports]
+def validate_rows(
+    rows: list[TargetRow], selection: Selection | None, devices: bool = False
+) -> list[ReportRow]:
+    """:func:`validate_targets` in a worker (a process of the pool, or of a cluster), on
+    tuples."""
+    reports = validate_targets([Target(*row) for row in rows], selection, devices)
+    return [(r.path, r.findings, r.error, r.internal, r.device) for r in reports]
 
 
 @dataclass
 class _Job:
     targets: list[Target]
-    future: Future[list[_ReportRow]] | None = None
+    future: Future[list[ReportRow]] | None = None
     reports: list[FileReport] | None = None
     broken: int = 0  # how many times a pool broke while this job was in it
 
@@ -391,9 +419,10 @@ class _Job:
 class _Pool:
     """A process pool that survives the death of a worker."""
 
-    def __init__(self, jobs: int, selection: Selection | None) -> None:
+    def __init__(self, jobs: int, selection: Selection | None, devices: bool = False) -> None:
         self.jobs = jobs
         self.selection = selection
+        self.devices = devices
         self.context = _context()
         self.executor = self._new(jobs)
 
@@ -405,9 +434,11 @@ class _Pool:
     def submit(self, targets: list[Target]) -> _Job:
         job = _Job(targets)
         if all(t.error is not None for t in targets):
-            job.reports = validate_targets(targets)
+            job.reports = validate_targets(targets, self.selection, self.devices)
         else:
-            job.future = self.executor.submit(_validate_rows, _rows(targets), self.selection)
+            job.future = self.executor.submit(
+                validate_rows, target_rows(targets), self.selection, self.devices
+            )
         return job
 
     def result(self, job: _Job, pending: deque[_Job]) -> list[FileReport]:
@@ -443,7 +474,7 @@ class _Pool:
                 job.reports = [self._alone(t) for t in job.targets]
             else:
                 job.future = self.executor.submit(
-                    _validate_rows, _rows(job.targets), self.selection
+                    validate_rows, target_rows(job.targets), self.selection, self.devices
                 )
 
     def _alone(self, target: Target) -> FileReport:
@@ -452,7 +483,7 @@ class _Pool:
 
         executor = self._new(1)
         try:
-            return executor.submit(validate_target, target, self.selection).result()
+            return executor.submit(validate_target, target, self.selection, self.devices).result()
         except BrokenProcessPool:
             return FileReport(
                 target.path,
@@ -468,11 +499,18 @@ class _Pool:
 
 __all__ = [
     "JOBS_PER_CORE",
+    "ReportRow",
     "Target",
+    "TargetRow",
+    "chunks",
+    "file_target",
     "iter_targets",
     "plan_pool",
+    "reason",
     "run_batch",
+    "target_rows",
     "usable_cores",
+    "validate_rows",
     "validate_target",
     "validate_targets",
 ]

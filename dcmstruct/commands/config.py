@@ -20,13 +20,17 @@ Keys::
     max-nodes = 4194304                                # nodes indexed per file (safety limit)
     max-depth = 128                                    # nesting levels recorded
     max-inflate-ratio = 64                             # deflated data set: inflated / file size
+    scheduler = "tcp://scheduler.example:8786"         # run on this dask cluster
 
     [severity]              # [tool.dcmstruct.severity] in pyproject.toml
     VR_MISMATCH_DICTIONARY = "error"
 
 A flag on the command line replaces the file's value of the same key (``--select`` replaces
 ``select``, ``--ignore`` replaces ``ignore``); ``--severity RULE=LEVEL`` overrides the file's
-entry for that rule only. Rule names are matched without regard to case; an unknown name, key
+entry for that rule only. For ``scheduler``, the environment variable ``DCMSTRUCT_SCHEDULER``
+comes between the two (the flag, then the environment, then the file).
+
+Rule names are matched without regard to case; an unknown name, key
 or value, a value of the wrong type or out of range, a selection that leaves no rule, and a
 file that is not valid TOML, is larger than 1 MiB or is not a regular file, are usage errors
 (exit code 2) with a one-line reason naming the file and the closest known names.
@@ -59,7 +63,9 @@ KEYS = (
     "max-nodes",
     "max-depth",
     "max-inflate-ratio",
+    "scheduler",
 )
+SCHEDULER_ENV = "DCMSTRUCT_SCHEDULER"
 
 # A value beyond these is a typo or an attack, not a setting (run_batch also caps the workers
 # at the files known and at a few per core).
@@ -84,6 +90,7 @@ class FileConfig:
     jobs: int | None = None
     severity: dict[str, Severity] = field(default_factory=dict)
     limits: dict[str, float] = field(default_factory=dict)  # LIMIT_RANGES keys
+    scheduler: str | None = None
 
 
 @dataclass
@@ -99,6 +106,7 @@ class Flags:
     config: str | None = None
     no_config: bool = False
     limits: dict[str, float | None] = field(default_factory=dict)  # LIMIT_RANGES keys
+    scheduler: str | None = None
 
 
 @dataclass
@@ -110,6 +118,7 @@ class Settings:
     format: str | None = None  # None: text on a terminal, json otherwise
     jobs: int | None = None  # None: all cores
     config: Path | None = None  # the config file read, if any
+    scheduler: str | None = None  # a dask scheduler's address (None: run here)
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -207,6 +216,8 @@ def load_config(path: Path, known: Collection[str]) -> FileConfig:
             cfg.jobs = check_jobs(value, f"{where}: {shown}")
         elif key in LIMIT_RANGES:
             cfg.limits[key] = check_limit(key, value, f"{where}: {shown}")
+        elif key == "scheduler":
+            cfg.scheduler = check_scheduler(value, f"{where}: {shown}")
         else:  # severity
             if not isinstance(value, dict):
                 raise ConfigError(
@@ -223,6 +234,15 @@ def check_jobs(value: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOBS:
         raise ConfigError(f"{where} {_show(value)}: must be a whole number from 1 to {MAX_JOBS}")
     return value
+
+
+def check_scheduler(value: object, where: str) -> str:
+    """A scheduler's address: ``tcp://HOST:PORT`` (or another dask protocol, or HOST:PORT)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > 1024:
+        raise ConfigError(f"{where} {_show(value)}: must be an address, e.g. tcp://HOST:8786")
+    if any(ord(ch) < 0x20 or ch.isspace() for ch in value.strip()):
+        raise ConfigError(f"{where} {_show(value)}: an address holds no space or control")
+    return value.strip()
 
 
 def check_limit(key: str, value: object, where: str) -> float:
@@ -288,6 +308,12 @@ def resolve(flags: Flags, known: Collection[str], cwd: Path | None = None) -> Se
     jobs = cfg.jobs
     if flags.jobs is not None:
         jobs = check_jobs(flags.jobs, "--jobs")
+    scheduler = cfg.scheduler
+    env = os.environ.get(SCHEDULER_ENV)
+    if env:
+        scheduler = check_scheduler(env, SCHEDULER_ENV)
+    if flags.scheduler is not None:
+        scheduler = check_scheduler(flags.scheduler, "--scheduler")
     selection = Selection(
         select=None if select is None else frozenset(select),
         ignore=frozenset(ignore),
@@ -302,6 +328,7 @@ def resolve(flags: Flags, known: Collection[str], cwd: Path | None = None) -> Se
         format=fmt,
         jobs=jobs,
         config=cfg.path,
+        scheduler=scheduler,
     )
 
 
@@ -414,11 +441,13 @@ def environment_jobs() -> int:
 
 __all__ = [
     "MAX_JOBS",
+    "SCHEDULER_ENV",
     "ConfigError",
     "FileConfig",
     "Flags",
     "Settings",
     "check_jobs",
+    "check_scheduler",
     "environment_jobs",
     "find_config",
     "load_config",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, NamedTuple, TextIO
 from dcmstruct.commands.batch import Target, iter_targets
 from dcmstruct.commands.streams import isatty
 from dcmstruct.exitcode import ExitCode
-from dcmstruct.index import index_file
+from dcmstruct.index import Limits, index_file
 from dcmstruct.model import Stream
 from dcmstruct.privacy import Mark, classify
 from dcmstruct.safetext import clean, terminal_safe
@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     files = ranges = unreadable = internal = 0
     out = sys.stdout
     writer = _WRITERS[fmt](out)
-    for report in _reports(iter_targets(args.paths), options):
+    limits = getattr(args, "limits", None) or Limits()
+    for report in _reports(iter_targets(args.paths), options, limits):
         files += 1
         ranges += len(report.ranges)
         unreadable += report.error is not None
@@ -82,22 +83,24 @@ def run(args: argparse.Namespace) -> ExitCode:
     return ExitCode.FINDINGS if ranges else ExitCode.OK
 
 
-def _reports(targets: Iterator[Target], options: tuple[str, ...]) -> Iterator[FileRanges]:
+def _reports(
+    targets: Iterator[Target], options: tuple[str, ...], limits: Limits
+) -> Iterator[FileRanges]:
     for target in targets:
         name = target.label or target.path
         if target.error is not None:
             yield FileRanges(name, [], error=target.error)
             continue
         try:
-            yield FileRanges(name, _ranges(target.path, options))
+            yield FileRanges(name, _ranges(target.path, options, limits))
         except OSError as exc:  # unreadable, or changed while it was read
             yield FileRanges(name, [], error=exc.strerror or str(exc))
         except Exception:  # a bug: reported (exit code 3), the run goes on
             yield FileRanges(name, [], internal=traceback.format_exc())
 
 
-def _ranges(path: str, options: tuple[str, ...]) -> list[dict[str, object]]:
-    with index_file(path) as index:
+def _ranges(path: str, options: tuple[str, ...], limits: Limits) -> list[dict[str, object]]:
+    with index_file(path, **limits._asdict()) as index:
         marks = classify(index, options)
         found = []
         if marks:

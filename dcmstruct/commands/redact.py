@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from dcmstruct.commands.phi import range_record
 from dcmstruct.exitcode import ExitCode
-from dcmstruct.index import index_file
+from dcmstruct.index import Limits, index_file
 from dcmstruct.model import Stream
 from dcmstruct.privacy import classify
 from dcmstruct.redaction import Patch, apply, patches
@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> ExitCode:
             return _usage(f"{args.report}: is the input")
         if args.report and os.path.abspath(args.report) == os.path.abspath(out):
             return _usage(f"{args.report}: is OUT too; the report needs a file of its own")
-        index = index_file(src)
+        limits = getattr(args, "limits", None) or Limits()
+        index = index_file(src, **limits._asdict())
     except OSError as exc:
         return _usage(f"{src}: {exc.strerror or exc}")
     refused = _refusal(index)

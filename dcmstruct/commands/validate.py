@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, TextIO
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dcmstruct.commands.batch import Target, iter_targets, run_batch
 from dcmstruct.commands.config import ConfigError, Flags, Settings, environment_jobs, resolve
@@ -20,6 +22,8 @@ from dcmstruct.spool import STDIN_NAME, SpoolError
 from dcmstruct.validate.registry import load_all
 
 if TYPE_CHECKING:
+    from dcmstruct.commands.archive import Archive
+    from dcmstruct.report.devices import DeviceTable
     from dcmstruct.validate.engine import FileReport
     from dcmstruct.validate.finding import Finding
     from dcmstruct.validate.registry import Rule
@@ -46,6 +50,7 @@ def run(args: argparse.Namespace) -> ExitCode:
         severity=args.severity,
         config=args.config,
         no_config=args.no_config,
+        scheduler=args.scheduler,
         limits={
             "max-nodes": args.max_nodes,
             "max-depth": args.max_depth,
@@ -84,50 +89,195 @@ def _spool_target(limit: int) -> tuple[Target, str | None]:
 def _validate(
     args: argparse.Namespace, rules: Mapping[str, Rule], settings: Settings, stdin: Target | None
 ) -> ExitCode:
-    if args.output:
-        try:
-            out: TextIO = open(args.output, "w", encoding="utf-8")  # noqa: SIM115
-        except OSError as exc:
-            why = exc.strerror or str(exc)
-            print(f"dcmstruct validate: {terminal_safe(f'{args.output}: {why}')}", file=sys.stderr)
-            return ExitCode.USAGE
-    else:
-        out = sys.stdout
-        if isinstance(out, io.TextIOWrapper):
-            out.reconfigure(errors="backslashreplace")
-    try:
+    usage = _archive_usage(args, settings)
+    if usage is not None:
+        return _usage(usage)
+    with contextlib.ExitStack() as stack:
+        client = None
+        if settings.scheduler or args.local_cluster:
+            from dcmstruct.commands.cluster import ClusterError, connect
+
+            try:
+                client = stack.enter_context(
+                    connect(settings.scheduler, args.local_cluster, args.connect_timeout)
+                )
+            except ClusterError as exc:
+                return _usage(str(exc))
+        archive = None
+        if args.output_dir:
+            from dcmstruct.commands.archive import Archive, ArchiveError, settings_record
+
+            archive = Archive(
+                args.output_dir,
+                settings_record(settings.selection, settings.fail_on),
+                show_values=args.show_values,
+            )
+            if args.shard_files is not None:
+                archive.shard_files = args.shard_files
+            stack.callback(archive.close)
+            try:
+                archive.open()
+            except ArchiveError as exc:
+                return _usage(str(exc))
+        if args.output and archive is None:
+            try:
+                out: TextIO = stack.enter_context(open(args.output, "w", encoding="utf-8"))
+            except OSError as exc:
+                return _usage(f"{args.output}: {exc.strerror or exc}")
+        else:
+            out = sys.stdout
+            if isinstance(out, io.TextIOWrapper):
+                out.reconfigure(errors="backslashreplace")
+        run = _Run(args, rules, settings, stdin, client, archive)
+        return run.go(out)
+
+
+def _archive_usage(args: argparse.Namespace, settings: Settings) -> str | None:
+    """Flags of the archive group that do not go together."""
+    if args.local_cluster is not None and not 1 <= args.local_cluster <= 1024:
+        return f"--local-cluster {args.local_cluster}: must be a whole number from 1 to 1024"
+    if not 0 < args.connect_timeout <= 3600:
+        return f"--connect-timeout {args.connect_timeout:g}: must be from 0 to 3600 seconds"
+    if args.list_on_workers and not (settings.scheduler or args.local_cluster):
+        return "--list-on-workers needs a cluster: --scheduler ADDRESS or --local-cluster N"
+    if args.shard_files is not None and not (args.output_dir and args.shard_files >= 1):
+        return "--shard-files: a whole number from 1, with --output-dir"
+    if args.output_dir and args.output:
+        return "--output-dir and -o: the report goes to one of them"
+    return None
+
+
+def _usage(text: str) -> ExitCode:
+    print(f"dcmstruct validate: {terminal_safe(text)}", file=sys.stderr)
+    return ExitCode.USAGE
+
+
+class _Run:
+    """One run of the command: the targets, where they are validated, where reports go."""
+
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        rules: Mapping[str, Rule],
+        settings: Settings,
+        stdin: Target | None,
+        client: Any,
+        archive: Archive | None,
+    ) -> None:
+        self.args = args
+        self.rules = rules
+        self.settings = settings
+        self.stdin = stdin
+        self.client = client
+        self.archive = archive
+        self.devices: DeviceTable | None = None
+        if args.device_summary:
+            from dcmstruct.report.devices import DeviceTable
+
+            self.devices = DeviceTable(show_values=args.show_values)
+
+    def targets(self) -> Iterator[Target]:
+        if self.client is not None and self.args.list_on_workers:
+            from dcmstruct.commands.cluster import worker_targets
+
+            found = worker_targets(self.args.paths, self.client, self.stdin)
+        else:
+            found = iter_targets(self.args.paths, self.stdin)
+        return self.archive.pending(found) if self.archive is not None else found
+
+    def reports(
+        self, targets: Iterator[Target], on_wait: Callable[[], None]
+    ) -> Iterator[FileReport]:
+        devices = self.archive is not None or self.devices is not None
+        selection = self.settings.selection
+        if self.client is not None:
+            from dcmstruct.commands.cluster import run_on_cluster
+
+            return run_on_cluster(targets, selection, self.client, on_wait=on_wait, devices=devices)
+        jobs = self.settings.jobs or environment_jobs()
+        return run_batch(targets, selection, jobs, on_wait=on_wait, devices=devices)
+
+    def go(self, out: TextIO) -> ExitCode:
+        args, settings = self.args, self.settings
         fmt = settings.format or ("text" if isatty(out) else "json")
         selection = settings.selection
-        enabled = [n for n in rules if selection.enabled(n)]
+        enabled = [n for n in self.rules if selection.enabled(n)]
         options = ReportOptions(
             fail_on=settings.fail_on, color=fmt == "text" and use_color(out, args.color)
         )
-        writer = make_writer(fmt, out, options)
-        writer.start(rule_runs(rules, enabled, selection.severities))
+        writer = None
+        if self.archive is None:
+            writer = make_writer(fmt, out, options)
+            writer.start(rule_runs(self.rules, enabled, selection.severities))
         summary = Summary(fail_on=settings.fail_on)
         progress = None
-        if fmt == "text" and isatty(sys.stderr):
-            progress = _Progress(sys.stderr, _count(args.paths, stdin))
-        jobs = settings.jobs or environment_jobs()
-        targets = iter_targets(args.paths, stdin)
-        for report in run_batch(targets, selection, jobs, on_wait=writer.flush):
+        if isatty(sys.stderr) and (fmt == "text" or self.archive is not None):
+            progress = _Progress(sys.stderr, self._total(), self.client)
+        # Reports come out one per target, in order: the target of each is the oldest taken.
+        taken: deque[Target] = deque()
+
+        def take(targets: Iterator[Target]) -> Iterator[Target]:
+            for target in targets:
+                taken.append(target)
+                yield target
+
+        flush = writer.flush if writer is not None else (lambda: None)
+        for report in self.reports(take(self.targets()), flush):
+            target = taken.popleft()
             if report.findings and (args.mask or not args.show_values):
                 report.findings = _private(report.findings, every=args.mask)
             if progress is not None:
                 progress.clear()
-            writer.file(report)
+            if self.archive is not None:
+                self.archive.write(target, report)
+            else:
+                assert writer is not None
+                writer.file(report)
             summary.add(report)
-            _diagnose(report, fmt)
+            if self.devices is not None and report.error is None:
+                self.devices.add(report.device, [f.rule for f in report.findings])
+            _diagnose(report, fmt if writer is not None else "json")
             if progress is not None:
-                writer.flush()  # the line above the bar, before the bar is drawn again
-                progress.step(report.path)
+                flush()  # the line above the bar, before the bar is drawn again
+                progress.step(report.path, target.size)
         if progress is not None:
             progress.clear()
-        writer.finish(summary)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-    return summary.exit_code()
+        if self.archive is not None:
+            summary, record = self.archive.finish(settings.fail_on)
+            if fmt == "text":
+                print(_archive_text(args.output_dir, record), file=out)
+            else:
+                json.dump(record, out)
+                out.write("\n")
+            out.flush()
+        else:
+            assert writer is not None
+            writer.finish(summary)
+        if self.devices is not None:
+            try:
+                with open(args.device_summary, "w", encoding="utf-8") as f:
+                    json.dump(self.devices.record(), f, indent=1)
+                    f.write("\n")
+            except OSError as exc:
+                _usage(f"{args.device_summary}: {exc.strerror or exc}")
+                return ExitCode.USAGE
+        return summary.exit_code()
+
+    def _total(self) -> int | None:
+        if self.client is not None and self.args.list_on_workers:
+            return None  # the tree is listed on the workers: counting it here is what is slow
+        return _count(self.args.paths, self.stdin)
+
+
+def _archive_text(root: str, record: Mapping[str, Any]) -> str:
+    s = record["summary"]
+    run = record["this_run"]
+    return (
+        f"{terminal_safe(root)}: {s['files']:,} files in {record['shards']} shard(s) "
+        f"({run['validated']:,} validated now, {run['skipped_as_done']:,} done before): "
+        f"{s['error']:,} errors, {s['warning']:,} warnings, {s['info']:,} info, "
+        f"{s['unreadable']:,} unreadable, {s['internal']:,} internal errors"
+    )
 
 
 def _private(findings: list[Finding], *, every: bool) -> list[Finding]:
@@ -163,28 +313,43 @@ def _count(paths: Sequence[str], stdin: Target | None) -> int:
 
 
 class _Progress:
-    """A one-line progress bar on a terminal (stderr), redrawn at most ten times a second."""
+    """A one-line progress bar on a terminal (stderr), redrawn at most ten times a second:
+    files done, files and bytes per second, the cluster's workers, the time left."""
 
-    def __init__(self, stream: TextIO, total: int) -> None:
+    def __init__(self, stream: TextIO, total: int | None, client: Any = None) -> None:
+        from dcmstruct.commands.rate import Rate
+
         self.stream = stream
         self.total = total
-        self.done = 0
+        self.client = client
+        self.rate = Rate()
+        self.workers: int | None = None
+        self.asked = 0.0
         self.last = 0.0
         self.shown = False
 
-    def step(self, path: str) -> None:
+    def step(self, path: str, size: int) -> None:
         import shutil
         import time
 
-        self.done += 1
+        self.rate.add(size)
+        done = self.rate.files
         now = time.monotonic()
-        if now - self.last < 0.1 and self.done < self.total:
+        if now - self.last < 0.1 and done != self.total:
             return
         self.last = now
+        if self.client is not None and now - self.asked >= 1.0:
+            from dcmstruct.commands.cluster import workers_of
+
+            self.workers, self.asked = workers_of(self.client), now
         width = shutil.get_terminal_size((80, 24)).columns
-        filled = 20 * self.done // max(1, self.total)
-        name = terminal_safe(path)
-        text = f"[{'#' * filled}{'.' * (20 - filled)}] {self.done}/{self.total} {name}"
+        if self.total:
+            filled = 20 * done // max(1, self.total)
+            head = f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.total}"
+        else:
+            head = f"{done:,} files"
+        speed = self.rate.text(self.total, self.workers)
+        text = f"{head} ({speed}) {terminal_safe(path)}"
         self.stream.write("\r\x1b[K" + text[: max(10, width - 1)])
         self.stream.flush()
         self.shown = True

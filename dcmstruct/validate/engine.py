@@ -42,6 +42,8 @@ class FileReport:
     findings: list[Finding]
     error: str | None = None  # the file could not be read at all (missing, permission)
     internal: list[str] = field(default_factory=list)  # bugs met: exit code 3
+    # Manufacturer, model and software versions, where asked for (dcmstruct.devices).
+    device: tuple[str, str, str] | None = None
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
