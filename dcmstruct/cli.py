@@ -147,6 +147,7 @@ def _parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentPars
     _validate_parser(sub)
     _phi_parser(sub)
     _redact_parser(sub)
+    _diff_parser(sub)
     _view_flags(
         sub.add_parser("view", help="explore a file in the terminal: hex, structure, findings")
     )
@@ -190,6 +191,39 @@ def _phi_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     )
     _option_flag(v)
     _limit_flags(v)
+
+
+def _diff_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    d = sub.add_parser(
+        "diff",
+        help="compare two files by structure: added, removed, changed values, encoding",
+        description=(
+            "Compare A and B element by element, matched by path with item indices "
+            "(0008,1140[1]/0008,1155). Each difference is added, removed, value (the decoded "
+            "values differ) or encoding (the same value in other bytes: explicit/implicit VR, "
+            "byte order, length form, padding, group lengths, transfer syntax), with offsets "
+            "in both files. Exit code: 0 no added, removed or value difference, 1 some, 2 "
+            "usage error or unreadable input, 3 internal error."
+        ),
+    )
+    d.add_argument("a", metavar="A", help="the first file")
+    d.add_argument("b", metavar="B", help="the second file")
+    d.add_argument(
+        "--format", choices=("text", "json", "jsonl"), help="text on a terminal, else json"
+    )
+    d.add_argument(
+        "--ignore",
+        action="append",
+        metavar="TAGS",
+        help="leave out these tags or keywords, and all they hold (comma-separated, repeatable)",
+    )
+    d.add_argument("--ignore-private", action="store_true", help="leave out private elements")
+    d.add_argument(
+        "--show-values",
+        action="store_true",
+        help="text: show the values of identifying attributes beside a value change too",
+    )
+    _limit_flags(d)
 
 
 def _option_flag(p: argparse.ArgumentParser) -> None:
@@ -436,6 +470,11 @@ def _run(args: argparse.Namespace) -> int:
 
             args.limits = _limits(args)
             return run_phi(args)
+        if args.command == "diff":
+            from dcmstruct.commands.diff import run as run_diff
+
+            args.limits = _limits(args)
+            return run_diff(args)
         if args.command == "rule":
             return _cmd_rule(args)
         if args.command == "view":
