@@ -376,6 +376,11 @@ def _validate_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
         ),
     )
     a.add_argument(
+        "--prune",
+        action="store_true",
+        help="with --output-dir: take out the files of DIR this run's paths do not hold",
+    )
+    a.add_argument(
         "--shard-files",
         type=int,
         metavar="N",

@@ -11,6 +11,8 @@ import contextlib
 import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,7 +50,13 @@ def _plain(root: Path) -> tuple[int, dict[str, object]]:
 
 
 def _shards(out: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for f in sorted(out.glob("shard-*.jsonl")) for line in f.open()]
+    """The shard lines, without ``key`` (each line's absolute path: checked here)."""
+    lines = [json.loads(line) for f in sorted(out.glob("shard-*.jsonl")) for line in f.open()]
+    for line in lines:
+        key = line.pop("key")
+        assert isinstance(key, str) and Path(key).is_absolute()
+        assert key.endswith(str(line["path"]).lstrip("."))
+    return lines
 
 
 def _assert_once(root: Path, out: Path) -> None:
@@ -72,7 +80,12 @@ def test_the_shards_are_the_report(tree: Path, tmp_path: Path) -> None:
     assert json.loads(printed) == summary
     _, report = _run(str(tree), "--format", "json")
     assert summary["summary"] == json.loads(report)["summary"]
-    assert summary["this_run"] == {"validated": len(plain), "skipped_as_done": 0}
+    assert summary["this_run"] == {
+        "validated": len(plain),
+        "skipped_as_done": 0,
+        "not_seen": 0,
+        "pruned": 0,
+    }
 
 
 def test_parquet_holds_every_finding_and_every_file(tree: Path, tmp_path: Path) -> None:
@@ -142,13 +155,36 @@ def test_other_settings_and_a_second_writer_are_refused(
     args = ["validate", "--no-config", str(tree), "--output-dir", str(out)]
     assert cli.main([*args, "--ignore", "ODD_VALUE_LENGTH"]) == 2
     assert "other settings" in capsys.readouterr().err
-    import fcntl
-
-    with (out / ".lock").open("ab") as held:
-        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+    # Another process holds DIR's lock (a POSIX lock is per process: not this one).
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(out / ".lock")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
         assert cli.main(args) == 2
         assert "another run is writing it" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli.main(args) in (0, 1)  # the lock went with its process
     assert cli.main([*args, "-o", str(tmp_path / "r.json")]) == 2
+    assert cli.main(["validate", "--no-config", "-", "--output-dir", str(out)]) == 2
+    assert cli.main(["validate", "--no-config", str(tree), "--prune"]) == 2
+    (tmp_path / "a-file").write_text("")
+    assert (
+        cli.main(["validate", "--no-config", str(tree), "--output-dir", str(tmp_path / "a-file")])
+        == 2
+    )
+    assert "not a directory" in capsys.readouterr().err
+
+
+_HOLD = """
+import fcntl, sys, time
+f = open(sys.argv[1], "ab")
+fcntl.lockf(f.fileno(), fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(60)
+"""
 
 
 def test_findings_by_device(tmp_path: Path) -> None:
@@ -190,3 +226,133 @@ def test_findings_by_device(tmp_path: Path) -> None:
     _run(str(root), "--output-dir", str(out))
     _run(str(root), "--output-dir", str(out))
     assert json.loads((out / "summary.json").read_text())["devices"] == table
+
+
+@pytest.mark.parametrize("stop", ["before the manifest is committed", "after it"])
+def test_a_run_stopped_in_its_compaction_loses_nothing(
+    tree: Path, tmp_path: Path, stop: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compaction writes new shards, commits a new manifest, then deletes the old shards:
+    a stop at either point leaves a DIR the next run reads (no line lost, none twice)."""
+    import dcmstruct.commands.archive as archive
+
+    out = tmp_path / "out"
+    _run(str(tree), "--output-dir", str(out), "--shard-files", "8")
+    changed = sorted((tree / "a").iterdir())[:3]
+    for f in changed:
+        with f.open("ab") as g:
+            g.write(b"\0\0")
+    real_replace, real_unlink = archive.os.replace, archive.os.unlink
+
+    class Stop(Exception):
+        pass
+
+    def replace(src: str, dst: str) -> None:
+        if stop.startswith("before") and str(dst).endswith(archive.MANIFEST):
+            raise Stop
+        real_replace(src, dst)
+
+    def unlink(path: str) -> None:
+        if stop == "after it" and str(path).endswith(".jsonl"):
+            raise Stop
+        real_unlink(path)
+
+    monkeypatch.setattr(archive.os, "replace", replace)
+    monkeypatch.setattr(archive.os, "unlink", unlink)
+    # The command turns any exception into an internal error (exit 3): here, the stop.
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert cli.main(["validate", "--no-config", str(tree), "--output-dir", str(out)]) == 3
+    assert "Stop" in err.getvalue()
+    monkeypatch.undo()
+    code, _printed = _run(str(tree), "--output-dir", str(out), "--format", "json")
+    assert code == _plain(tree)[0]
+    _assert_once(tree, out)
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").open()][1:]
+    assert len(manifest) == len({m["key"] for m in manifest}) == len(_shards(out))
+
+
+def test_a_file_that_met_an_internal_error_is_validated_again(
+    tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An internal error (a bug, a worker or the cluster lost) is no report to keep."""
+    import dcmstruct.commands.batch as batch
+
+    out = tmp_path / "out"
+    victim = sorted((tree / "b").iterdir())[2].name
+    real = batch.check_opened
+
+    def failing(opened: list, selection: object = None) -> list:  # type: ignore[type-arg]
+        if any(path.endswith(victim) for path, _ in opened):
+            raise RuntimeError("a bug met here")
+        return real(opened, selection)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(batch, "check_opened", failing)
+    code, _ = _run(str(tree), "--output-dir", str(out), "-j", "1")
+    assert code == 3
+    monkeypatch.undo()
+    code, printed = _run(str(tree), "--output-dir", str(out), "--format", "json")
+    assert json.loads(printed)["this_run"]["validated"] == 1
+    assert code == _plain(tree)[0]
+    _assert_once(tree, out)
+
+
+def test_a_broken_manifest_is_refused_not_misread(
+    tree: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    _run(str(tree), "--output-dir", str(out))
+    manifest = out / "manifest.jsonl"
+    good = manifest.read_bytes()
+    args = ["validate", "--no-config", str(tree), "--output-dir", str(out)]
+    lines = good.split(b"\n")
+    for bad in (b'{"oops": 1}', b"\xff\xfe not text", b'{"key": [1]}'):
+        manifest.write_bytes(b"\n".join([*lines[:5], bad, *lines[6:]]))
+        assert cli.main(args) == 2, bad
+        assert "line 6 is not a manifest entry" in capsys.readouterr().err
+    # A last line cut short is where a run stopped: it is dropped, and the file done again.
+    manifest.write_bytes(good.rstrip(b"\n")[:-7])
+    _code, printed = _run(str(tree), "--output-dir", str(out), "--format", "json")
+    assert json.loads(printed)["this_run"]["validated"] == 1
+    _assert_once(tree, out)
+    # Shards without their manifest: refused, not written twice.
+    manifest.unlink()
+    assert cli.main(args) == 2
+    assert "no manifest.jsonl" in capsys.readouterr().err
+    manifest.mkdir()
+    assert cli.main(args) == 2
+
+
+def test_prune_takes_out_what_this_run_did_not_see(tree: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _run(str(tree), "--output-dir", str(out))
+    gone = sorted((tree / "a").iterdir())[0]
+    gone.unlink()
+    code, printed = _run(str(tree), "--output-dir", str(out), "--format", "text")
+    assert "1 file(s) of DIR were not among this run's paths" in printed
+    assert len(_shards(out)) == len(_plain(tree)[1]) + 1  # kept until pruned
+    code, printed = _run(str(tree), "--output-dir", str(out), "--prune", "--format", "json")
+    assert json.loads(printed)["this_run"]["pruned"] == 1
+    assert code == _plain(tree)[0]
+    _assert_once(tree, out)
+
+
+def test_dir_inside_the_tree_and_paths_given_twice(tree: Path) -> None:
+    files = len(_plain(tree)[1])
+    out = tree / "reports"
+    _run(str(tree), "--output-dir", str(out))
+    _run(str(tree), str(tree / "a"), str(tree), "--output-dir", str(out))
+    lines = _shards(out)
+    assert len(lines) == len({line["path"] for line in lines}) == files
+    assert not any("reports" in str(line["path"]) for line in lines)
+
+
+def test_parquet_says_which_files_could_not_be_read(tree: Path, tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    (tree / "a" / "dangling.dcm").symlink_to(tree / "no-such-file")
+    out = tmp_path / "out"
+    assert _run(str(tree), "--output-dir", str(out))[0] == 2
+    rows = [r for f in sorted(out.glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    dangling = [r for r in rows if r["file"].endswith("dangling.dcm")]
+    assert len(dangling) == 1 and dangling[0]["rule"] is None
+    assert "dangling" in dangling[0]["error"]
+    assert all(r["error"] is None for r in rows if r is not dangling[0])

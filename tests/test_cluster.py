@@ -226,3 +226,17 @@ def test_an_output_dir_fills_the_same_from_the_cluster(scheduler: str, tmp_path:
     for name in sorted(p.name for p in here.glob("shard-*.jsonl")):
         assert (there / name).read_bytes() == (here / name).read_bytes(), name
     assert (there / "summary.json").read_bytes() == (here / "summary.json").read_bytes()
+
+
+def test_a_cluster_gone_mid_run_loses_no_file(scheduler: str) -> None:
+    """Every file still gets its report when the client can no longer reach the cluster: an
+    internal error that names the cause (exit 3), never a gap or a traceback."""
+    from dcmstruct.commands.batch import iter_targets
+    from dcmstruct.commands.cluster import run_on_cluster
+
+    targets = list(iter_targets([str(FIXTURES / "rules")]))
+    client = distributed.Client(scheduler)
+    client.close()
+    reports = list(run_on_cluster(iter(targets), None, client, chunk=7))
+    assert [r.path for r in reports] == [t.path for t in targets]
+    assert all(r.internal and "--output-dir started again" in r.internal[0] for r in reports)

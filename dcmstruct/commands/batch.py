@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -374,7 +375,30 @@ def _worker_init() -> None:
 
     # Ctrl-C goes to the whole process group: the parent stops the batch, workers just end.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _end_with_parent()
     load_all()
+
+
+def _end_with_parent() -> None:
+    """On Linux, a worker is killed when the process that started it dies: a parent killed
+    with SIGKILL (the OOM killer) leaves no workers behind, blocked on a result pipe that no
+    one reads any more. The pool starts its workers from the thread that runs the batch (fork
+    start method), the thread this signal watches."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the signal was asked for
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _context() -> BaseContext:

@@ -90,17 +90,19 @@ def connect(
                 n_workers=local_workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                # The scheduler serves HTTP whatever is asked (8787 by default): on a port of
+                # its own, so a second run beside a cluster does not warn that 8787 is taken.
+                dashboard_address=":0",
                 silence_logs=logging.ERROR,
             )
             client = Client(cluster)
         else:
             client = Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except Exception as exc:  # an address dask cannot use raises what its protocol raises
         if cluster is not None:
             cluster.close()
         where = f"the scheduler at {address}" if not local_workers else "a local cluster"
-        raise ClusterError(f"cannot reach {where}: {exc}") from None
+        raise ClusterError(f"cannot reach {where}: {type(exc).__name__}: {exc}") from None
     try:
         yield client
     finally:
@@ -151,7 +153,10 @@ def run_on_cluster(
     ``on_wait`` is called whenever the next report is not back yet."""
     wait = on_wait or (lambda: None)
     runner = _Runner(client, selection, devices)
-    threads = sum(client.nthreads().values()) or 1
+    try:
+        threads = sum(client.nthreads().values()) or 1
+    except Exception:  # the cluster is already gone: each task says so below
+        threads = 1
     limit = max(2, window if window is not None else AHEAD_PER_THREAD * threads)
     pending: deque[_Remote] = deque()
     for part in chunks(targets, chunk, chunk_bytes):
@@ -167,6 +172,7 @@ class _Runner:
         self.client = client
         self.selection = selection
         self.devices = devices
+        self.lost: BaseException | None = None  # the cluster is gone: nothing more is sent
 
     def submit(self, targets: list[Target]) -> _Remote:
         job = _Remote(targets)
@@ -175,8 +181,14 @@ class _Runner:
         )
         if local:  # nothing to read, or a spooled standard input only this machine has
             job.reports = validate_targets(targets, self.selection, self.devices)
+        elif self.lost is not None:
+            job.reports = [_lost(t, self.lost) for t in targets]
         else:
-            job.future = self._send([_absolute(t) for t in targets])
+            try:
+                job.future = self._send([_absolute(t) for t in targets])
+            except Exception as exc:  # the client is closed: the scheduler went away
+                self.lost = exc
+                job.reports = [_lost(t, exc) for t in targets]
         return job
 
     def _send(self, targets: list[Target]) -> Future:
@@ -194,6 +206,8 @@ class _Runner:
         try:
             return [FileReport(*row) for row in job.future.result()]
         except Exception as exc:
+            if not _killed(exc):
+                self.lost = exc  # not one task's fault: the cluster itself failed
             return self._failed(job.targets, exc)
 
     def _failed(self, targets: list[Target], exc: Exception) -> list[FileReport]:
@@ -202,9 +216,7 @@ class _Runner:
         kills workers; a file is tried twice, as a task that was only queued on a worker a
         killer took down counts as suspect too. A file that cannot be run is an internal
         error in its report, never left out."""
-        from distributed.scheduler import KilledWorker
-
-        if not isinstance(exc, KilledWorker):
+        if not _killed(exc) or self.lost is not None:
             return [_lost(t, exc) for t in targets]
         reports = []
         for target in targets:
@@ -215,7 +227,8 @@ class _Runner:
                     break
                 except Exception as alone:
                     exc = alone
-                    if not isinstance(alone, KilledWorker):
+                    if not _killed(alone):
+                        self.lost = alone
                         break
             reports.append(report if report is not None else _lost(target, exc))
         return reports
@@ -223,6 +236,12 @@ class _Runner:
 
 # A file run alone is tried this many times before it is called the one that kills workers.
 _TRIES_ALONE = 2
+
+
+def _killed(exc: BaseException) -> bool:
+    from distributed.scheduler import KilledWorker
+
+    return isinstance(exc, KilledWorker)
 
 
 def _absolute(target: Target) -> Target:
@@ -244,7 +263,10 @@ def _lost(target: Target, exc: BaseException) -> FileReport:
             "the scheduler's distributed.scheduler.allowed-failures)"
         )
     else:
-        text = f"the cluster did not return this file's report: {type(exc).__name__}: {exc}"
+        text = (
+            f"the cluster did not return this file's report ({type(exc).__name__}: {exc}); "
+            "a run with --output-dir started again validates it"
+        )
     return FileReport(shown, [], internal=[text])
 
 

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
 from dcmstruct.commands.batch import Target, iter_targets, run_batch
@@ -107,10 +107,12 @@ def _validate(
         if args.output_dir:
             from dcmstruct.commands.archive import Archive, ArchiveError, settings_record
 
+            messages = "mask" if args.mask else "values" if args.show_values else "private"
             archive = Archive(
                 args.output_dir,
-                settings_record(settings.selection, settings.fail_on),
+                settings_record(settings.selection, settings.fail_on, messages),
                 show_values=args.show_values,
+                prune=args.prune,
             )
             if args.shard_files is not None:
                 archive.shard_files = args.shard_files
@@ -119,6 +121,12 @@ def _validate(
                 archive.open()
             except ArchiveError as exc:
                 return _usage(str(exc))
+        devices_out: TextIO | None = None
+        if args.device_summary:  # opened now: a path that cannot be written fails first
+            try:
+                devices_out = stack.enter_context(open(args.device_summary, "w", encoding="utf-8"))
+            except OSError as exc:
+                return _usage(f"{args.device_summary}: {exc.strerror or exc}")
         if args.output and archive is None:
             try:
                 out: TextIO = stack.enter_context(open(args.output, "w", encoding="utf-8"))
@@ -128,7 +136,7 @@ def _validate(
             out = sys.stdout
             if isinstance(out, io.TextIOWrapper):
                 out.reconfigure(errors="backslashreplace")
-        run = _Run(args, rules, settings, stdin, client, archive)
+        run = _Run(args, rules, settings, stdin, client, archive, devices_out)
         return run.go(out)
 
 
@@ -144,6 +152,12 @@ def _archive_usage(args: argparse.Namespace, settings: Settings) -> str | None:
         return "--shard-files: a whole number from 1, with --output-dir"
     if args.output_dir and args.output:
         return "--output-dir and -o: the report goes to one of them"
+    if args.output_dir and STDIN_NAME in args.paths:
+        return "--output-dir and -: standard input has no path to resume by"
+    if args.prune and not args.output_dir:
+        return "--prune goes with --output-dir"
+    if args.scheduler is not None and args.local_cluster is not None:
+        return "--scheduler and --local-cluster: one cluster at a time"
     return None
 
 
@@ -163,8 +177,10 @@ class _Run:
         stdin: Target | None,
         client: Any,
         archive: Archive | None,
+        devices_out: TextIO | None = None,
     ) -> None:
         self.args = args
+        self.devices_out = devices_out
         self.rules = rules
         self.settings = settings
         self.stdin = stdin
@@ -242,6 +258,7 @@ class _Run:
                 progress.step(report.path, target.size)
         if progress is not None:
             progress.clear()
+        record: dict[str, Any] = {}
         if self.archive is not None:
             summary, record = self.archive.finish(settings.fail_on)
             if fmt == "text":
@@ -253,31 +270,40 @@ class _Run:
         else:
             assert writer is not None
             writer.finish(summary)
-        if self.devices is not None:
-            try:
-                with open(args.device_summary, "w", encoding="utf-8") as f:
-                    json.dump(self.devices.record(), f, indent=1)
-                    f.write("\n")
-            except OSError as exc:
-                _usage(f"{args.device_summary}: {exc.strerror or exc}")
-                return ExitCode.USAGE
+        if self.devices is not None and self.devices_out is not None:
+            # With --output-dir: the devices of everything in DIR, as in its summary.json.
+            table = {"devices": record["devices"]} if self.archive is not None else None
+            json.dump(table or self.devices.record(), self.devices_out, indent=1)
+            self.devices_out.write("\n")
+            self.devices_out.flush()
         return summary.exit_code()
 
     def _total(self) -> int | None:
         if self.client is not None and self.args.list_on_workers:
             return None  # the tree is listed on the workers: counting it here is what is slow
-        return _count(self.args.paths, self.stdin)
+        found = iter_targets(self.args.paths, self.stdin)
+        if self.archive is not None:
+            return sum(1 for t in found if not self.archive.is_done(t))
+        return sum(1 for _ in found)
 
 
 def _archive_text(root: str, record: Mapping[str, Any]) -> str:
     s = record["summary"]
     run = record["this_run"]
-    return (
+    text = (
         f"{terminal_safe(root)}: {s['files']:,} files in {record['shards']} shard(s) "
         f"({run['validated']:,} validated now, {run['skipped_as_done']:,} done before): "
         f"{s['error']:,} errors, {s['warning']:,} warnings, {s['info']:,} info, "
         f"{s['unreadable']:,} unreadable, {s['internal']:,} internal errors"
     )
+    if run["not_seen"]:
+        text += (
+            f"; {run['not_seen']:,} file(s) of DIR were not among this run's paths (deleted, "
+            "or not given): --prune takes them out"
+        )
+    if run["pruned"]:
+        text += f"; {run['pruned']:,} file(s) not among this run's paths taken out"
+    return text
 
 
 def _private(findings: list[Finding], *, every: bool) -> list[Finding]:
@@ -306,10 +332,6 @@ def _diagnose(report: FileReport, fmt: str) -> None:
     for text in report.internal:
         note = "internal error (a bug: please report it)"
         print(f"dcmstruct validate: {path}: {note}:\n{safe_lines(text)}", file=sys.stderr)
-
-
-def _count(paths: Sequence[str], stdin: Target | None) -> int:
-    return sum(1 for _ in iter_targets(paths, stdin))
 
 
 class _Progress:
