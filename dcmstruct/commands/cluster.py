@@ -98,6 +98,17 @@ def connect(
             client = Client(cluster)
         else:
             client = Client(address, timeout=timeout)
+            try:
+                # Tasks sent to a cluster without workers would wait for ever.
+                client.wait_for_workers(1, timeout=timeout)
+            except Exception:
+                client.close()
+                raise ClusterError(
+                    f"the scheduler at {address} has no workers (waited {timeout:g} s; "
+                    "--connect-timeout)"
+                ) from None
+    except ClusterError:
+        raise
     except Exception as exc:  # an address dask cannot use raises what its protocol raises
         if cluster is not None:
             cluster.close()
@@ -253,6 +264,10 @@ def _absolute(target: Target) -> Target:
     return Target(path, target.error, target.label or target.path, target.size, target.mtime)
 
 
+# How the internal entries this module writes begin: not bugs, but files the cluster lost.
+LOST_PREFIXES = ("the worker validating this file died", "the cluster did not return")
+
+
 def _lost(target: Target, exc: BaseException) -> FileReport:
     from distributed.scheduler import KilledWorker
 
@@ -387,6 +402,7 @@ def _walk(client: Client, given: str) -> Iterator[Target]:
 __all__ = [
     "CLUSTER_CHUNK",
     "CLUSTER_CHUNK_BYTES",
+    "LOST_PREFIXES",
     "ClusterError",
     "connect",
     "run_on_cluster",

@@ -238,6 +238,7 @@ class _Run:
                 yield target
 
         flush = writer.flush if writer is not None else (lambda: None)
+        lost = [0]  # files a cluster lost (said on stderr, the first few by name)
         for report in self.reports(take(self.targets()), flush):
             target = taken.popleft()
             if report.findings and (args.mask or not args.show_values):
@@ -252,12 +253,18 @@ class _Run:
             summary.add(report)
             if self.devices is not None and report.error is None:
                 self.devices.add(report.device, [f.rule for f in report.findings])
-            _diagnose(report, fmt if writer is not None else "json")
+            _diagnose(report, fmt if writer is not None else "json", lost)
             if progress is not None:
                 flush()  # the line above the bar, before the bar is drawn again
                 progress.step(report.path, target.size)
         if progress is not None:
             progress.clear()
+        if lost[0] > _LOST_SHOWN:
+            print(
+                f"dcmstruct validate: ... and {lost[0] - _LOST_SHOWN:,} more files not "
+                "validated, for the same kind of reason (each is an internal error in the report)",
+                file=sys.stderr,
+            )
         record: dict[str, Any] = {}
         if self.archive is not None:
             summary, record = self.archive.finish(settings.fail_on)
@@ -321,17 +328,29 @@ def _private(findings: list[Finding], *, every: bool) -> list[Finding]:
     ]
 
 
-def _diagnose(report: FileReport, fmt: str) -> None:
-    """Unreadable files and internal errors on stderr (the text report shows the former)."""
+def _diagnose(report: FileReport, fmt: str, lost: list[int]) -> None:
+    """Unreadable files and internal errors on stderr (the text report shows the former).
+    Files a cluster lost are no bug: the first few are named, then only counted (``lost``)."""
     if (report.error is None or fmt == "text") and not report.internal:
         return
     path = terminal_safe(display_path(report.path))
     if report.error is not None and fmt != "text":
         why = terminal_safe(report.error)
         print(f"dcmstruct validate: {path}: cannot read: {why}", file=sys.stderr)
+    from dcmstruct.commands.cluster import LOST_PREFIXES
+
     for text in report.internal:
+        if text.startswith(LOST_PREFIXES):
+            lost[0] += 1
+            if lost[0] <= _LOST_SHOWN:
+                print(f"dcmstruct validate: {path}: not validated: {safe_lines(text)}",
+                      file=sys.stderr)  # fmt: skip
+            continue
         note = "internal error (a bug: please report it)"
         print(f"dcmstruct validate: {path}: {note}:\n{safe_lines(text)}", file=sys.stderr)
+
+
+_LOST_SHOWN = 10
 
 
 class _Progress:
