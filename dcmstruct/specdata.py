@@ -424,15 +424,28 @@ def keyword(tag: int) -> str | None:
     return entry.keyword
 
 
-def tag_for_keyword(keyword: str) -> int | None:
+def tag_for_keyword(keyword: str, *, any_case: bool = False) -> int | None:
     """The tag for a dictionary keyword, or None.
 
     For a repeating-group keyword: the lowest tag that :func:`lookup` resolves to
     that entry, normally the masked digits zero ("OverlayData" -> 0x60003000).
+    ``any_case``: "patientname" finds PatientName too, where the spelling is the only
+    keyword of that name in any case (an exact match always wins).
     """
     if not _BY_KEYWORD:
         _load_keywords()
-    return _BY_KEYWORD.get(keyword)
+    found = _BY_KEYWORD.get(keyword)
+    if found is not None or not any_case:
+        return found
+    if not _BY_FOLDED:
+        folded: dict[str, list[int]] = {}
+        for kw, tag in _BY_KEYWORD.items():
+            folded.setdefault(kw.casefold(), []).append(tag)
+        _BY_FOLDED.update({k: v[0] for k, v in folded.items() if len(v) == 1})
+    return _BY_FOLDED.get(keyword.casefold())
+
+
+_BY_FOLDED: Final[dict[str, int]] = {}
 
 
 def dictionary_vr(tag: int) -> str | None:

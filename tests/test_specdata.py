@@ -537,3 +537,13 @@ def test_transfer_syntaxes_against_pydicom() -> None:
             ), uid
     assert count == len(_rows(SPECS / "transfer_syntaxes.tsv"))
     assert len(_rows(SPECS / "uids.tsv")) == len(UID_dictionary)
+
+
+def test_keywords_in_any_case() -> None:
+    from dcmstruct import specdata
+
+    assert specdata.tag_for_keyword("patientname") is None  # exact by default
+    assert specdata.tag_for_keyword("patientname", any_case=True) == 0x00100010
+    assert specdata.tag_for_keyword("PATIENTID", any_case=True) == 0x00100020
+    assert specdata.tag_for_keyword("PatientName", any_case=True) == 0x00100010
+    assert specdata.tag_for_keyword("nosuchkeyword", any_case=True) is None

@@ -283,6 +283,11 @@ def test_go_to_offset_and_tag() -> None:
         await pilot.press("t", *"0028,0010", "enter")
         await pilot.pause()
         assert hex_view.cursor == 0x884
+        # A keyword in any case (issue 11: "patientname" was rejected).
+        await pilot.press("t", *"patientname", "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, PromptScreen)
+        assert hex_view.cursor == 0x5A2
 
     drive(SAMPLE, body)
 
@@ -717,6 +722,10 @@ def test_find_text_value_and_hex() -> None:
         await pilot.press("shift+f3")  # before the first: the last one
         await pilot.pause()
         assert hex_view.cursor == search.matches[-1][0]
+        # What many terminals send for shift+F3 (issue 11: it never fired).
+        await pilot.press("f15")
+        await pilot.pause()
+        assert hex_view.cursor == search.matches[-2][0]
         # A decoded value: the transfer syntax UID.
         await ask(pilot, "slash", "value:1.2.840.10008.1.2.1")
         await settle(pilot)
@@ -1417,3 +1426,34 @@ def test_mask_hides_branches_past_the_nesting_limit() -> None:
     secret = data.index(b"DEEP^SECRET")
     ranges = masked_ranges(index, masked_nodes(index))[0]
     assert any(a <= secret and secret + 11 <= b for a, b in ranges)
+
+
+def test_row_width_stays_on_screen() -> None:
+    """Issue 11: ``w`` to 32 bytes at 80 columns pushed the ASCII column and the border off
+    screen, and a resize kept it so. ``w`` now cycles through the widths that fit, and a
+    chosen width comes back when the screen is wide enough again."""
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        hex_view = app.query_one(HexView)
+        seen = set()
+        for _ in range(4):
+            await pilot.press("w")
+            await pilot.pause()
+            seen.add(hex_view.bytes_per_row)
+            assert hex_view.region.right <= app.size.width, hex_view.bytes_per_row
+        assert seen == {8}  # beside the structure pane, 16 bytes a row need more than 80
+        await pilot.resize_terminal(200, 40)
+        await pilot.pause()
+        while hex_view.bytes_per_row != 32:
+            await pilot.press("w")
+            await pilot.pause()
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert hex_view.bytes_per_row == 16 and hex_view.region.right <= 120
+        await pilot.resize_terminal(200, 40)
+        await pilot.pause()
+        assert hex_view.bytes_per_row == 32  # the choice comes back
+
+    drive(SAMPLE, body, size=(80, 40))

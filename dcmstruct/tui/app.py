@@ -146,9 +146,11 @@ class DcmViewApp(App[int]):
         ),
         Binding("f3", "find_next(1)", "Next match", show=False, tooltip="Go to the next match"),
         Binding(
-            "shift+f3",
+            # Many terminals send shift+F3 as F15 (xterm's numbering of shifted F-keys).
+            "shift+f3,f15",
             "find_next(-1)",
             "Prev match",
+            key_display="shift+f3",
             show=False,
             tooltip="Go to the previous match",
         ),
@@ -378,9 +380,19 @@ class DcmViewApp(App[int]):
     def on_resize(self, event: events.Resize) -> None:
         self._fit_width(event.size.width)
 
+    def _fits(self, columns: int) -> list[int]:
+        """The row widths whose hex view fits the screen's columns (8 always: the least)."""
+        size = self.structure.streams[self.hex.stream].size if self.structure else 0
+        # The structure pane keeps its min-width (the stylesheet's) beside the hex pane.
+        least = self.element_tree.styles.min_width
+        tree = int(least.value) if least is not None else 0
+        fits = [w for w in ROW_WIDTHS if hex_view_width(w, size) + _HEX_CHROME + tree <= columns]
+        return fits or [ROW_WIDTHS[0]]
+
     def _fit_width(self, columns: int) -> None:
-        """The widest row of 8/16/32 bytes that leaves the tree its columns (unless the user
-        chose one with ``w``)."""
+        """The widest row of 8/16/32 bytes that leaves the tree its columns; or the one the
+        user chose with ``w``, as wide as the screen allows (the ASCII column and the border
+        stay on screen; the choice comes back when the screen is wide enough again)."""
         size = self.structure.streams[self.hex.stream].size if self.structure else 0
         width = self._user_width
         if width is None:
@@ -388,6 +400,8 @@ class DcmViewApp(App[int]):
             for w in ROW_WIDTHS:
                 if hex_view_width(w, size) + _HEX_CHROME + _TREE_MIN <= columns:
                     width = w
+        else:
+            width = max(w for w in self._fits(columns) if w <= width or w == ROW_WIDTHS[0])
         # Below 100 columns the footer drops its padding so every key still shows.
         self.query_one(Footer).compact = columns < 100
         hex_view = self.hex
@@ -757,8 +771,13 @@ class DcmViewApp(App[int]):
         self.push_screen(prompt, done)
 
     def action_row_width(self) -> None:
+        fits = self._fits(self.size.width)
         current = self.hex.bytes_per_row
-        self._user_width = ROW_WIDTHS[(ROW_WIDTHS.index(current) + 1) % len(ROW_WIDTHS)]
+        self._user_width = (
+            fits[(fits.index(current) + 1) % len(fits)] if current in fits else fits[0]
+        )
+        if len(fits) < len(ROW_WIDTHS):
+            self.notify(f"{self.size.width} columns: rows of up to {fits[-1]} bytes fit")
         self._fit_width(self.size.width)
 
     def action_switch_stream(self) -> None:

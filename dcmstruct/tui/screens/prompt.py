@@ -50,7 +50,7 @@ def parse_tag(text: str) -> int:
     m = _TAG.match(t)
     if m:
         return int(m.group(1), 16) << 16 | int(m.group(2), 16)
-    tag = specdata.tag_for_keyword(t)
+    tag = specdata.tag_for_keyword(t, any_case=True)
     if tag is None:
         raise ValueError(f"{t!r} is no tag (gggg,eeee) and no keyword of the dictionary")
     return tag
