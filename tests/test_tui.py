@@ -1457,3 +1457,23 @@ def test_row_width_stays_on_screen() -> None:
         assert hex_view.bytes_per_row == 32  # the choice comes back
 
     drive(SAMPLE, body, size=(80, 40))
+
+
+def test_the_status_line_shows_the_structure_path() -> None:
+    """Issue 11: a breadcrumb for the cursor, as validate writes paths (item indices)."""
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        # CodeValue inside EquivalentCodeSequence, inside ProcedureCodeSequence (0x34e).
+        await pilot.press("g", *"0x34e", "enter")
+        await pilot.pause()
+        assert "0008,1032[0]/0008,0121[0]/0008,0100 CodeValue SH" in status_text(app)
+        await pilot.press("g", *"0x33e", "enter")  # the item itself
+        await pilot.pause()
+        assert "0008,1032[0]/0008,0121[0] Item" in status_text(app)
+        await pilot.press("t", *"PatientName", "enter")  # top level: as before
+        await pilot.pause()
+        assert "(0010,0010) PatientName PN" in status_text(app)
+
+    drive(SAMPLE, body, size=(160, 40))

@@ -672,8 +672,12 @@ class DcmViewApp(App[int]):
         what = "no element"
         if node >= 0:
             n = index.node(node)
-            if n.kind == Kind.ELEMENT and n.tag is not None:
+            if n.kind == Kind.ELEMENT and n.tag is not None and n.depth == 0:
                 what = f"({format_tag(n.tag)}) {n.keyword or ''} {n.vr or ''}".rstrip()
+            elif n.kind in (Kind.ELEMENT, Kind.ITEM, Kind.FRAGMENT):
+                # Inside a sequence: the breadcrumb, as validate writes paths (issue 11).
+                label = n.keyword if n.kind == Kind.ELEMENT else kind_name(n.kind)
+                what = f"{self.structure.path(node)} {label or ''} {n.vr or ''}".rstrip()
             else:
                 what = kind_name(n.kind)
         found = len(self.findings)

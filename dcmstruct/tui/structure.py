@@ -119,8 +119,18 @@ class Structure:
         self._hidden: npt.NDArray[np.bool_] | None = None
         self._hidden_ranges: dict[Stream, RangeSet] = {}
         self.change: FileChange | None = None  # how the file changed on disk, once it did
+        self._numbers: npt.NDArray[np.int32] | None = None  # items' positions, for paths
 
     # -- tree ------------------------------------------------------------------------------
+
+    def path(self, node: int) -> str:
+        """The node's structure path, as ``validate`` writes it (``5200,9230[17]/0020,9111[0]/
+        0020,9057``); the items' numbers are counted once, on first use."""
+        from dcmstruct.paths import item_numbers, node_path
+
+        if self._numbers is None:
+            self._numbers = item_numbers(self.index.columns)
+        return node_path(self.index.columns, self._numbers, node)
 
     def children(self, node: int) -> I64:
         """Indices of the nodes directly inside ``node`` (-1: the top level), in file order
