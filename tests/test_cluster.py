@@ -183,7 +183,7 @@ def test_the_scheduler_from_the_environment_and_the_config(
     assert code == 1 and "ODD_VALUE_LENGTH" in out
     # The environment comes before the file, the flag before both.
     monkeypatch.setenv("DCMSTRUCT_SCHEDULER", unreachable)
-    assert _run_config(f, "--connect-timeout", "1")[0] == 2
+    assert _run_config(f, "--connect-timeout", "0.3")[0] == 2
     assert _run_config(f, "--scheduler", scheduler, "--format", "jsonl")[0] == 1
 
 
@@ -197,7 +197,7 @@ def _run_config(*argv: str) -> tuple[int, str]:
 def test_an_unreachable_scheduler_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     f = str(FIXTURES / "rules" / "ODD_VALUE_LENGTH.dcm")
     args = ["validate", "--no-config", f, "--scheduler", "tcp://127.0.0.1:9"]
-    assert cli.main([*args, "--connect-timeout", "1"]) == 2
+    assert cli.main([*args, "--connect-timeout", "0.3"]) == 2
     assert "cannot reach the scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
     assert cli.main(["validate", "--no-config", f, "--list-on-workers"]) == 2
     assert "needs a cluster" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
+from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
@@ -1477,3 +1478,31 @@ def test_the_status_line_shows_the_structure_path() -> None:
         assert "(0010,0010) PatientName PN" in status_text(app)
 
     drive(SAMPLE, body, size=(160, 40))
+
+
+def test_keys_typed_in_one_go_after_a_dialog_key_reach_it() -> None:
+    """Issue 11: ``g1000`` typed in one go (as a terminal delivers a fast typist's or a paste's
+    keys: all at once) lost the keys after ``g``. Posted here without waiting between keys.
+    Letters that are bindings of the main screen (t, f, g) go into the dialog's input."""
+
+    def type_at_once(app: DcmViewApp, keys: str) -> None:
+        for ch in keys:
+            app.post_message(events.Key("slash" if ch == "/" else ch, ch))
+        app.post_message(events.Key("enter", None))
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        hex_view = app.query_one(HexView)
+        type_at_once(app, "g0x1000")
+        await settle(pilot)
+        assert not isinstance(app.screen, PromptScreen) and hex_view.cursor == 0x1000
+        type_at_once(app, "tpatientname")
+        await settle(pilot)
+        assert hex_view.cursor == 0x5A2
+        type_at_once(app, "/DCMSTRUCT_0_1")
+        await settle(pilot)
+        assert app.search is not None and app.search.matches
+        assert hex_view.cursor == app.search.matches[0][0]
+
+    drive(SAMPLE, body)

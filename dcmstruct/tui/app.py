@@ -135,14 +135,31 @@ class DcmViewApp(App[int]):
     # command palette say.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", tooltip="Quit"),
-        Binding("g", "goto_offset", "Offset", tooltip="Go to offset (decimal or 0x hex)"),
-        Binding("t", "goto_tag", "Tag", tooltip="Go to tag or keyword (the next one)"),
+        # Priority: a binding that opens a dialog runs as its key arrives, not after the key
+        # has bubbled up through the panes; otherwise the keys typed right after it (g1000 in
+        # one go, a paste, tmux send-keys) went to the panes and were lost. In a dialog,
+        # check_action turns these bindings off, so the keys reach its input.
+        Binding(
+            "g",
+            "goto_offset",
+            "Offset",
+            tooltip="Go to offset (decimal or 0x hex)",
+            priority=True,
+        ),
+        Binding(
+            "t",
+            "goto_tag",
+            "Tag",
+            tooltip="Go to tag or keyword (the next one)",
+            priority=True,
+        ),
         Binding(
             "slash,f",
             "find",
             "Find",
             key_display="/",
             tooltip="Find bytes (hex), text, or a decoded value",
+            priority=True,
         ),
         Binding("f3", "find_next(1)", "Next match", show=False, tooltip="Go to the next match"),
         Binding(
