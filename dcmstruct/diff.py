@@ -34,7 +34,13 @@ from dcmstruct import specdata
 from dcmstruct.model import NO_TAG, UNDEFINED, Kind, Stream, vr_code, vr_text
 from dcmstruct.paths import item_numbers, node_path
 from dcmstruct.schema.layout import format_tag
-from dcmstruct.values import NUMERIC_DTYPES, little_endian
+from dcmstruct.values import (
+    NUMERIC_DTYPES,
+    decode_numbers,
+    decoding_vr,
+    little_endian,
+    split_values,
+)
 
 if TYPE_CHECKING:
     from dcmstruct.index import ElementIndex
@@ -228,7 +234,7 @@ def _pair(a: ElementIndex, i: int, b: ElementIndex, j: int, path: str) -> Differ
             how.append("explicit / implicit VR")
         elif sa.vr != sb.vr and na.vr_explicit:
             how.append(f"VR {sa.vr} / {sb.vr}")
-        if _little(a, i) != _little(b, j):
+        if little_endian(a, i) != little_endian(b, j):
             how.append("byte order")
     if kind in (Kind.ELEMENT, Kind.FRAGMENT, Kind.PREAMBLE, Kind.TRAILING) and _has_value(a, i):
         same_bytes = _same_bytes(a, i, b, j)
@@ -245,10 +251,6 @@ def _pair(a: ElementIndex, i: int, b: ElementIndex, j: int, path: str) -> Differ
     if how:
         return Difference("encoding", path, tag, sa, sb, "; ".join(how), i, j)
     return None
-
-
-def _little(index: ElementIndex, i: int) -> bool:
-    return little_endian(index, i)
 
 
 def _has_value(index: ElementIndex, i: int) -> bool:
@@ -280,20 +282,16 @@ def _same_bytes(a: ElementIndex, i: int, b: ElementIndex, j: int) -> bool:
     return True
 
 
-def _effective_vr(index: ElementIndex, i: int) -> str:
-    """The VR a value is decoded in: the dictionary's where the file says UN or none."""
-    vr = vr_text(int(index.columns.vr[i])) or ""
-    if vr not in ("", "UN") and specdata.vr_info(vr) is not None:
-        return vr
-    found = specdata.dictionary_vr(int(index.columns.tag[i]))
-    return found if found not in (None, "NONE", "UN") else vr
+def _vr(index: ElementIndex, i: int) -> str:
+    c = index.columns
+    return decoding_vr(int(c.tag[i]), vr_text(int(c.vr[i])) or "")
 
 
 def _same_value(a: ElementIndex, i: int, b: ElementIndex, j: int) -> bool:
     kind = int(a.columns.kind[i])
     if kind != Kind.ELEMENT:
         return False  # no decoding: the bytes are the value
-    vr_a, vr_b = _effective_vr(a, i), _effective_vr(b, j)
+    vr_a, vr_b = _vr(a, i), _vr(b, j)
     info_a, info_b = specdata.vr_info(vr_a), specdata.vr_info(vr_b)
     if info_a is not None and info_b is not None and info_a.is_string and info_b.is_string:
         text_a, text_b = _text(a, i, vr_a), _text(b, j, vr_b)
@@ -308,8 +306,7 @@ def _text(index: ElementIndex, i: int, vr: str) -> list[str] | None:
     if end - start > _TEXT_WHOLE:
         return None
     raw = index.value_bytes(i, end - start) or b""
-    text = raw.decode("latin-1")
-    values = [text] if vr in ("LT", "ST", "UT", "UR") else text.split("\\")
+    values = split_values(vr, raw.decode("latin-1"))
     if vr == "UI":
         return [v.rstrip("\0 ") for v in values]
     if vr in _BOTH_ENDS:
@@ -318,25 +315,27 @@ def _text(index: ElementIndex, i: int, vr: str) -> list[str] | None:
 
 
 def _same_numbers(a: ElementIndex, i: int, vr_a: str, b: ElementIndex, j: int, vr_b: str) -> bool:
-    dtype_a = np.dtype(NUMERIC_DTYPES[vr_a]).newbyteorder("<" if _little(a, i) else ">")
-    dtype_b = np.dtype(NUMERIC_DTYPES[vr_b]).newbyteorder("<" if _little(b, j) else ">")
-    if dtype_a.kind != dtype_b.kind or dtype_a.itemsize != dtype_b.itemsize:
+    kind_a, kind_b = np.dtype(NUMERIC_DTYPES[vr_a]), np.dtype(NUMERIC_DTYPES[vr_b])
+    if kind_a.kind != kind_b.kind or kind_a.itemsize != kind_b.itemsize:
         return False
     (stream_a, start_a, end_a), (stream_b, start_b, end_b) = _span(a, i), _span(b, j)
     if end_a - start_a != end_b - start_b:
         return False
-    window = _WINDOW - _WINDOW % dtype_a.itemsize
+    little_a, little_b = little_endian(a, i), little_endian(b, j)
+    window = _WINDOW - _WINDOW % kind_a.itemsize
     for pos in range(0, end_a - start_a, window):
         n = min(window, end_a - start_a - pos)
-        xa = np.frombuffer(a.read(stream_a, start_a + pos, n), dtype=np.uint8)
-        xb = np.frombuffer(b.read(stream_b, start_b + pos, n), dtype=np.uint8)
-        usable = len(xa) - len(xa) % dtype_a.itemsize
-        if len(xb) != len(xa):
+        raw_a, raw_b = a.read(stream_a, start_a + pos, n), b.read(stream_b, start_b + pos, n)
+        if len(raw_a) != len(raw_b):
             return False
-        # Compared as little endian bytes: a NaN is equal to itself, -0.0 is not 0.0.
-        va = xa[:usable].view(dtype_a).astype(dtype_a.newbyteorder("<"))
-        vb = xb[:usable].view(dtype_b).astype(dtype_b.newbyteorder("<"))
-        if va.tobytes() != vb.tobytes() or xa[usable:].tobytes() != xb[usable:].tobytes():
+        va, vb = decode_numbers(vr_a, raw_a, little_a), decode_numbers(vr_b, raw_b, little_b)
+        # Compared as little endian bytes: a NaN is equal to itself, -0.0 is not 0.0; a
+        # partial last value (left out by the decoder) byte for byte.
+        if (
+            va.astype(va.dtype.newbyteorder("<")).tobytes()
+            != vb.astype(vb.dtype.newbyteorder("<")).tobytes()
+            or raw_a[va.nbytes :] != raw_b[vb.nbytes :]
+        ):
             return False
     return True
 

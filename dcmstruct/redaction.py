@@ -36,6 +36,7 @@ from dcmstruct import specdata
 from dcmstruct.model import UNDEFINED, Kind, Stream, vr_text
 from dcmstruct.privacy import Mark, identifying
 from dcmstruct.schema.layout import PIXEL_DATA
+from dcmstruct.values import decoding_vr
 
 if TYPE_CHECKING:
     from dcmstruct.index import ElementIndex
@@ -105,7 +106,7 @@ def _value_patch(index: ElementIndex, mark: Mark) -> Patch | None:
     start = int(c.value_offset[node])
     end = int(c.end[node])
     tag = int(c.tag[node])
-    vr = _effective_vr(tag, vr_text(int(c.vr[node])) or "")
+    vr = decoding_vr(tag, vr_text(int(c.vr[node])) or "")
     if start < 0 or end <= start or int(c.length[node]) == UNDEFINED:
         return None  # no value, or an undefined length: its items are marks of their own
     if len(index.children(node, array=True)):
@@ -132,18 +133,6 @@ def _value_patch(index: ElementIndex, mark: Mark) -> Patch | None:
 
 # Binary numeric VRs (PS3.5 6.2): kept inside a removed sequence (see _value_patch).
 _NUMBERS = frozenset({"AT", "FD", "FL", "SL", "SS", "SV", "UL", "US", "UV"})
-
-
-def _effective_vr(tag: int, vr: str) -> str:
-    """The VR a value is encoded in: the dictionary's where the file says UN, nothing, or bytes
-    that are no VR (PS3.5 6.2.2: a UN value is the implicit little endian encoding of the real
-    VR)."""
-    if vr not in ("UN", "") and specdata.vr_info(vr) is not None:
-        return vr
-    entry = specdata.lookup(tag)
-    if entry is None or len(entry.vrs) != 1 or entry.vrs[0] in ("NONE", "UN"):
-        return vr
-    return entry.vrs[0]
 
 
 def filler(vr: str, size: int, *, dummy: bool) -> bytes:

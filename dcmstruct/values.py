@@ -81,6 +81,18 @@ def split_values(vr: str, text: str) -> list[str]:
     return [text] if vr in SINGLE_VALUED else text.split("\\")
 
 
+def decoding_vr(tag: int, vr: str) -> str:
+    """The VR a value is encoded in: the dictionary's where the file says UN, nothing, or bytes
+    that are no VR (PS3.5 6.2.2: a UN value is the implicit little endian encoding of the real
+    VR); ``vr`` itself where the dictionary gives none, or more than one."""
+    if vr not in ("UN", "") and specdata.vr_info(vr) is not None:
+        return vr
+    entry = specdata.lookup(tag)
+    if entry is None or len(entry.vrs) != 1 or entry.vrs[0] in ("NONE", "UN"):
+        return vr
+    return entry.vrs[0]
+
+
 def little_endian(index: ElementIndex, i: int) -> bool:
     """The byte order node ``i``'s value was read in, decided for everyone here.
 

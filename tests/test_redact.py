@@ -238,7 +238,7 @@ def test_no_removed_value_survives_in_the_corpus(tmp_path: Path) -> None:
     from dcmstruct import specdata
     from dcmstruct.model import vr_text
     from dcmstruct.privacy import classify
-    from dcmstruct.redaction import _effective_vr
+    from dcmstruct.values import decoding_vr
 
     out = tmp_path / "out.dcm"
     paths = [*FILES, *corpus_files()]
@@ -256,7 +256,7 @@ def test_no_removed_value_survives_in_the_corpus(tmp_path: Path) -> None:
             for m in marks:
                 if m.node < 0 or m.action == "C":
                     continue
-                vr = _effective_vr(int(c.tag[m.node]), vr_text(int(c.vr[m.node])) or "")
+                vr = decoding_vr(int(c.tag[m.node]), vr_text(int(c.vr[m.node])) or "")
                 info = specdata.vr_info(vr)
                 if info is None or not info.is_string or vr == "UI":
                     continue
