@@ -132,6 +132,20 @@ def resolve(index: ElementIndex, steps: list[Step]) -> int:
     return node
 
 
+# What a person types for a tag: 0010,0010, (0010,0010), 00100010 or 0010 0010.
+_TYPED_TAG = re.compile(r"^\(?\s*([0-9a-f]{4})\s*[,\s]?\s*([0-9a-f]{4})\s*\)?$", re.IGNORECASE)
+
+
+def typed_tag(text: str) -> int | None:
+    """The tag ``text`` names as a person types it (the viewer's ``t``, ``diff --ignore``): a
+    tag in any of the usual spellings, or a keyword in any case; None if it names none."""
+    t = text.strip()
+    m = _TYPED_TAG.match(t)
+    if m:
+        return int(m.group(1), 16) << 16 | int(m.group(2), 16)
+    return specdata.tag_for_keyword(t, any_case=True) if t else None
+
+
 def tag_of(key: str | int) -> int | None:
     """The tag ``key`` names by itself (an int, ``GGGG,EEEE`` or an exact keyword)."""
     if isinstance(key, int):

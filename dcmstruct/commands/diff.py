@@ -56,20 +56,12 @@ def run(args: argparse.Namespace) -> ExitCode:
 def _tags(given: list[str]) -> set[int] | str:
     """``--ignore`` values: tags (``0008,0018``, ``(0008,0018)``, ``00080018``) or keywords,
     comma-separated; or why one is none."""
-    from dcmstruct import specdata
-    from dcmstruct.paths import tag_of
+    from dcmstruct.paths import typed_tag
 
     out: set[int] = set()
     for item in given:
         for word in _WORDS.findall(item):
-            tag = tag_of(word)
-            if tag is None:
-                tag = specdata.tag_for_keyword(word, any_case=True)
-            if tag is None and len(word) == 8:
-                try:
-                    tag = int(word, 16)
-                except ValueError:
-                    tag = None
+            tag = typed_tag(word)
             if tag is None:
                 return f"--ignore {word!r}: not a tag (GGGG,EEEE) or a keyword"
             out.add(tag)

@@ -3,7 +3,6 @@ answers. The dialog checks the answer as it is typed and only closes on a valid 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -13,10 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label
 
-from dcmstruct import specdata
+from dcmstruct.paths import typed_tag
 from dcmstruct.tui.literal import literal
-
-_TAG = re.compile(r"^\(?\s*([0-9a-f]{4})\s*[,\s]?\s*([0-9a-f]{4})\s*\)?$", re.IGNORECASE)
 
 
 def parse_offset(text: str, size: int) -> int:
@@ -47,10 +44,7 @@ def parse_tag(text: str) -> int:
     t = text.strip()
     if not t:
         raise ValueError("type a tag (gggg,eeee) or a keyword")
-    m = _TAG.match(t)
-    if m:
-        return int(m.group(1), 16) << 16 | int(m.group(2), 16)
-    tag = specdata.tag_for_keyword(t, any_case=True)
+    tag = typed_tag(t)
     if tag is None:
         raise ValueError(f"{t!r} is no tag (gggg,eeee) and no keyword of the dictionary")
     return tag
