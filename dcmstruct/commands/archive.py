@@ -43,7 +43,7 @@ from typing import IO, Any
 
 from dcmstruct.commands.batch import Target
 from dcmstruct.report import Summary, file_summary
-from dcmstruct.report.devices import DeviceTable
+from dcmstruct.report.devices import DeviceTable, rule_counts
 from dcmstruct.report.json import file_record
 from dcmstruct.validate.engine import FileReport, Selection
 from dcmstruct.validate.finding import Severity
@@ -349,7 +349,7 @@ class Archive:
             report.error is not None,
             bool(report.internal),
             None if report.device is None else _shared(tuple(report.device)),
-            _shared(tuple(sorted(_rules(report).items()))),
+            _shared(tuple(sorted(rule_counts(report.findings).items()))),
         )
         self._manifest.write(json.dumps(done.record(key)) + "\n")
         self._manifest.flush()
@@ -394,7 +394,7 @@ class Archive:
             summary.internal += done.internal
             summary.failing += done.worst is not None and done.worst >= int(fail_on)
             if not done.unreadable:
-                devices.add(done.device, [r for r, n in done.rules for _ in range(n)])
+                devices.add(done.device, dict(done.rules))
         record: dict[str, object] = {
             "summary": summary.contract(),
             "this_run": {
@@ -470,13 +470,6 @@ def _json_line(raw: bytes) -> object:
 
 def _key(target: Target) -> str:
     return os.path.abspath(target.path)
-
-
-def _rules(report: FileReport) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for f in report.findings:
-        out[f.rule] = out.get(f.rule, 0) + 1
-    return out
 
 
 _PARQUET_COLUMNS = ("file", "rule", "severity", "offset", "length", "tag", "path", "message")

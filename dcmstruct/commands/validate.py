@@ -252,7 +252,7 @@ class _Run:
                 writer.file(report)
             summary.add(report)
             if self.devices is not None and report.error is None:
-                self.devices.add(report.device, [f.rule for f in report.findings])
+                self.devices.add_findings(report.device, report.findings)
             _diagnose(report, fmt if writer is not None else "json", lost)
             if progress is not None:
                 flush()  # the line above the bar, before the bar is drawn again

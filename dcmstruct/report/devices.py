@@ -9,12 +9,13 @@ is in PS3.15 Table E.1-1 today; the check keeps it so if the table changes).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from dcmstruct.devices import TAGS
 from dcmstruct.privacy import identifying
 from dcmstruct.safetext import clean
+from dcmstruct.validate.finding import Finding
 
 Device = tuple[str, str, str]
 HIDDEN = "(hidden)"
@@ -36,17 +37,20 @@ class DeviceTable:
     show_values: bool = False
     rows: dict[Device, _Row] = field(default_factory=dict)
 
-    def add(self, device: Iterable[str] | None, rules: Iterable[str]) -> None:
-        """One file: its device (None: not read, an unreadable file) and the rule of each of
-        its findings."""
+    def add(self, device: Iterable[str] | None, rules: Mapping[str, int]) -> None:
+        """One file: its device (None: not read, an unreadable file) and its findings per
+        rule (:func:`rule_counts`)."""
         key: Device = tuple(device) if device is not None else ("", "", "")  # type: ignore[assignment]
         row = self.rows.setdefault(key, _Row())
         row.files += 1
-        counted = Counter(rules)
-        if counted:
+        if rules:
             row.failing += 1
-        row.rules.update(counted)
-        row.rule_files.update(counted.keys())
+        row.rules.update(rules)
+        row.rule_files.update(rules.keys())
+
+    def add_findings(self, device: Iterable[str] | None, findings: Iterable[Finding]) -> None:
+        """:meth:`add` of a file's findings."""
+        self.add(device, rule_counts(findings))
 
     def record(self) -> dict[str, object]:
         """``{"devices": [...]}``: most files first; per device its values, ``files``,
@@ -72,4 +76,9 @@ class DeviceTable:
         return clean(value)
 
 
-__all__ = ["DeviceTable"]
+def rule_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Findings per rule."""
+    return dict(Counter(f.rule for f in findings))
+
+
+__all__ = ["DeviceTable", "rule_counts"]
