@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dcmstruct.devices import device_of
 from dcmstruct.source import check_regular
@@ -76,58 +76,82 @@ def iter_targets(
         if stdin is not None and path == STDIN_NAME:
             yield stdin
             continue
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            yield Target(path, reason(exc, path))
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            yield from _walk(path, st)
-        else:
-            yield file_target(path, st)
+        yield from walk(entry(path), list_directory)
 
 
-def _walk(root: str, root_stat: os.stat_result) -> Iterator[Target]:
-    """Depth first, names sorted, with an explicit stack (no recursion on deep trees)."""
-    stack: list[tuple[Iterator[str], str, tuple[int, int]]] = []
+# What the walk meets: ("f", Target) a file (or a path that cannot be read: its error set),
+# or ("d", path, st_dev, st_ino) a directory. Plain tuples: they cross to a cluster's workers
+# when those list the trees (dcmstruct.commands.cluster).
+Entry: TypeAlias = "tuple[Any, ...]"
+# How a directory is listed: why it cannot be (None: it can), and its entries in name order.
+Listing: TypeAlias = "tuple[str | None, Iterable[Entry]]"
+LOOP = "symbolic link loop: links to a directory that contains it"
+
+
+def entry(path: str) -> Entry:
+    """What ``path`` is, from one ``stat``."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        return ("f", Target(path, reason(exc, path)))
+    if stat.S_ISDIR(st.st_mode):
+        return ("d", path, st.st_dev, st.st_ino)
+    return ("f", file_target(path, st))
+
+
+def list_directory(directory: str) -> Listing:
+    """The entries of ``directory``, names sorted, each stat'ed only when the walk reaches it
+    (a directory of a million files is not stat'ed whole before its first file)."""
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        return reason(exc, directory), ()
+    return None, (entry(os.path.join(directory, name)) for name in names)
+
+
+def walk(
+    first: Entry,
+    listing: Callable[[str], Listing],
+    shown: Callable[[Target], Target] | None = None,
+) -> Iterator[Target]:
+    """The targets of ``first``: itself if a file, else every file below it, depth first in
+    name order, with an explicit stack (no recursion on deep trees). A directory that links
+    back to one that contains it is reported, not followed. ``listing`` lists a directory
+    (here, or on a cluster's workers); ``shown`` gives a target the path its report shows."""
+    label = shown or (lambda target: target)
+    if first[0] == "f":
+        yield label(first[1])
+        return
+    stack: list[tuple[Iterator[Entry], tuple[int, int]]] = []
     ancestors: set[tuple[int, int]] = set()
 
-    def enter(directory: str, st: os.stat_result) -> Target | None:
-        try:
-            names = sorted(os.listdir(directory))
-        except OSError as exc:
-            return Target(directory, reason(exc, directory))
-        key = (st.st_dev, st.st_ino)
+    def enter(e: Entry) -> Target | None:
+        key = (e[2], e[3])
+        if key in ancestors:
+            return Target(e[1], LOOP)
+        why, entries = listing(e[1])
+        if why is not None:
+            return Target(e[1], why)
         ancestors.add(key)
-        stack.append((iter(names), directory, key))
+        stack.append((iter(entries), key))
         return None
 
-    failed = enter(root, root_stat)
+    failed = enter(first)
     if failed is not None:
-        yield failed
+        yield label(failed)
         return
     while stack:
-        names, directory, key = stack[-1]
-        name = next(names, None)
-        if name is None:
+        entries, key = stack[-1]
+        e = next(entries, None)
+        if e is None:
             stack.pop()
             ancestors.discard(key)
-            continue
-        path = os.path.join(directory, name)
-        try:
-            st = os.stat(path)
-        except OSError as exc:
-            yield Target(path, reason(exc, path))
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            if (st.st_dev, st.st_ino) in ancestors:
-                yield Target(path, "symbolic link loop: links to a directory that contains it")
-                continue
-            failed = enter(path, st)
+        elif e[0] == "d":
+            failed = enter(e)
             if failed is not None:
-                yield failed
+                yield label(failed)
         else:
-            yield file_target(path, st)
+            yield label(e[1])
 
 
 def file_target(path: str, st: os.stat_result) -> Target:
@@ -523,12 +547,17 @@ class _Pool:
 
 __all__ = [
     "JOBS_PER_CORE",
+    "LOOP",
+    "Entry",
+    "Listing",
     "ReportRow",
     "Target",
     "TargetRow",
     "chunks",
+    "entry",
     "file_target",
     "iter_targets",
+    "list_directory",
     "plan_pool",
     "reason",
     "run_batch",
@@ -537,4 +566,5 @@ __all__ = [
     "validate_rows",
     "validate_target",
     "validate_targets",
+    "walk",
 ]

@@ -30,18 +30,21 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dcmstruct.commands.batch import (
+    Entry,
+    Listing,
     Target,
     TargetRow,
     chunks,
-    file_target,
-    reason,
+    entry,
+    list_directory,
     target_rows,
     validate_rows,
     validate_targets,
+    walk,
 )
 from dcmstruct.spool import STDIN_NAME
 from dcmstruct.validate.engine import FileReport
@@ -287,41 +290,23 @@ def _lost(target: Target, exc: BaseException) -> FileReport:
 
 # -- the walk on the workers (--list-on-workers) ------------------------------------------
 
-Entry: TypeAlias = tuple[Any, ...]  # ("f", TargetRow) | ("d", path, dev, ino) | ("e", path, why)
 
-
-def _scan(path: str, top: bool) -> list[Entry]:
-    """On a worker: ``path`` itself (``top``) or the entries of the directory ``path``,
-    names sorted, each file stat'ed as the client's walk does."""
-    import stat
-
-    def entry(p: str) -> Entry:
-        try:
-            st = os.stat(p)
-        except OSError as exc:
-            return ("e", p, reason(exc, p))
-        if stat.S_ISDIR(st.st_mode):
-            return ("d", p, st.st_dev, st.st_ino)
-        t = file_target(p, st)
-        if t.error is not None:
-            return ("e", p, t.error)
-        return ("f", target_rows([t])[0])
-
+def _scan(path: str, top: bool) -> tuple[str | None, list[Entry]]:
+    """On a worker: ``path`` itself (``top``), or the listing of the directory ``path``, its
+    entries stat'ed there (the same functions as the client's walk)."""
     if top:
-        return [entry(path)]
-    try:
-        names = sorted(os.listdir(path))
-    except OSError as exc:
-        return [("e", path, reason(exc, path))]
-    return [entry(os.path.join(path, name)) for name in names]
+        return None, [entry(path)]
+    why, entries = list_directory(path)
+    return why, list(entries)
 
 
 def worker_targets(
     paths: Iterable[str], client: Client, stdin: Target | None = None
 ) -> Iterator[Target]:
-    """What :func:`dcmstruct.commands.batch.iter_targets` yields, in the same order, with the
-    directories listed and the files stat'ed on the workers: for trees on a file system the
-    client reaches slowly. Listings are asked for up to ``LIST_AHEAD`` directories ahead."""
+    """What :func:`dcmstruct.commands.batch.iter_targets` yields, in the same order (the same
+    :func:`~dcmstruct.commands.batch.walk`), with the directories listed and the files
+    stat'ed on the workers: for trees on a file system the client reaches slowly. Listings
+    are asked for up to ``LIST_AHEAD`` directories ahead."""
     for given in paths:
         if stdin is not None and given == STDIN_NAME:
             yield stdin
@@ -331,72 +316,36 @@ def worker_targets(
 
 def _walk(client: Client, given: str) -> Iterator[Target]:
     top = os.path.abspath(given)
-
-    def shown(path: str) -> str | None:
-        if path == top:
-            return None if given == top else given
-        return os.path.join(given, os.path.relpath(path, top))
-
-    def target(e: Entry) -> Target:
-        if e[0] == "e":
-            return Target(e[1], e[2], shown(e[1]))
-        row = e[1]
-        return Target(row[0], row[1], shown(row[0]), row[3], row[4])
-
     asked: dict[str, Future] = {}
+
+    def shown(target: Target) -> Target:
+        """The worker's absolute path, reported as the client was given it."""
+        path = target.path
+        if path == top:
+            label = None if given == top else given
+        else:
+            label = os.path.join(given, os.path.relpath(path, top))
+        return replace(target, label=label)
 
     def ask(path: str) -> None:
         if path not in asked:
             asked[path] = client.submit(_scan, path, False, pure=False)
 
-    def listing(path: str) -> list[Entry]:
+    def listing(path: str) -> Listing:
         ask(path)
         future = asked.pop(path)
         try:
-            return list(future.result())
+            why, entries = future.result()
         except Exception as exc:
-            return [("e", path, f"listing it on a worker failed: {type(exc).__name__}: {exc}")]
-
-    (first,) = client.submit(_scan, top, True, pure=False).result()
-    if first[0] != "d":
-        yield target(first)
-        return
-    ancestors: set[tuple[int, int]] = set()
-    stack: list[tuple[Iterator[Entry], tuple[int, int]]] = []
-
-    def enter(e: Entry) -> Target | None:
-        key = (e[2], e[3])
-        if key in ancestors:
-            return Target(e[1], "symbolic link loop: links to a directory that contains it",
-                          shown(e[1]))  # fmt: skip
-        entries = listing(e[1])
-        if len(entries) == 1 and entries[0][0] == "e" and entries[0][1] == e[1]:
-            return target(entries[0])  # the directory itself cannot be listed
+            return f"listing it on a worker failed: {type(exc).__name__}: {exc}", ()
         # Ask ahead for the subdirectories to come, so that workers list them meanwhile.
         for sub in entries:
             if sub[0] == "d" and len(asked) < LIST_AHEAD:
                 ask(sub[1])
-        ancestors.add(key)
-        stack.append((iter(entries), key))
-        return None
+        return why, entries
 
-    failed = enter(first)
-    if failed is not None:
-        yield failed
-        return
-    while stack:
-        entries, key = stack[-1]
-        e = next(entries, None)
-        if e is None:
-            stack.pop()
-            ancestors.discard(key)
-            continue
-        if e[0] == "d":
-            failed = enter(e)
-            if failed is not None:
-                yield failed
-        else:
-            yield target(e)
+    _, (first,) = client.submit(_scan, top, True, pure=False).result()
+    yield from walk(first, listing, shown)
 
 
 __all__ = [
