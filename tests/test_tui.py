@@ -491,39 +491,6 @@ def test_large_file_fills_the_tree_lazily(big_file: tuple[str, int]) -> None:
 # not change the pictures; the Pilot tests above run it.
 
 
-@pytest.fixture
-def snap(snapshot: Any) -> Callable[..., bool]:
-    """``snap_compare`` of pytest-textual-snapshot, with the files in tests/snapshots/test_tui/
-    (pytest-textual-snapshot has no option for the directory)."""
-    from pytest_textual_snapshot import SVGImageExtension  # type: ignore[import-untyped]
-    from textual._doc import take_svg_screenshot
-
-    class InSnapshotsDir(SVGImageExtension):  # type: ignore[misc]
-        @classmethod
-        def dirname(cls, *, test_location: Any) -> str:
-            return str(Path(test_location.filepath).parent / "snapshots" / test_location.basename)
-
-    assertion = snapshot.use_extension(InSnapshotsDir)
-
-    def compare(
-        app: DcmViewApp,
-        press: tuple[str, ...] = (),
-        terminal_size: tuple[int, int] = (120, 40),
-    ) -> bool:
-        async def run_before(pilot: Pilot[Any]) -> None:
-            await settle(pilot)
-            if press:
-                await pilot.press(*press)
-                await pilot.pause()
-            app.clear_notifications()  # toasts time out: keep them out of the picture
-            await pilot.pause()
-
-        svg = take_svg_screenshot(app=app, terminal_size=terminal_size, run_before=run_before)
-        return bool(assertion == svg)
-
-    return compare
-
-
 def test_snapshot_sample(snap: Callable[..., bool]) -> None:
     """The bundled sample at 120x40, cursor moved into the meta group's transfer syntax."""
     assert snap(DcmViewApp(SAMPLE, validate=False), press=("g", *"0xf0", "enter"))

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from textual import events, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.css.query import NoMatches
@@ -43,6 +43,7 @@ from dcmstruct.index import ElementIndex, Limits, index_file
 from dcmstruct.model import Kind, Stream
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
+from dcmstruct.tui.app_export import SelectionKeys
 from dcmstruct.tui.decode import kind_name
 from dcmstruct.tui.filechange import FileChange
 from dcmstruct.tui.literal import literal
@@ -52,6 +53,7 @@ from dcmstruct.tui.messages import (
     ElementChosen,
     FindingChosen,
     JumpRequested,
+    RangeChanged,
 )
 from dcmstruct.tui.pixels import image_info, pick_pixel_node
 from dcmstruct.tui.pointers import pointer_at
@@ -125,7 +127,7 @@ def faults_as_findings(structure: Structure) -> list[Finding]:
     return findings_from_faults(structure.index)
 
 
-class DcmViewApp(App[int]):
+class DcmViewApp(SelectionKeys):
     """The viewer for one file."""
 
     CSS_PATH = "app.tcss"
@@ -172,7 +174,26 @@ class DcmViewApp(App[int]):
             tooltip="Go to the previous match",
         ),
         Binding(
-            "escape", "stop_search", "Stop search", show=False, tooltip="Stop a running search"
+            "escape",
+            "escape",
+            "Unselect",
+            show=False,
+            tooltip="Drop the selection; or stop a running search",
+        ),
+        Binding(
+            "v",
+            "select_unit",
+            "Select",
+            show=False,
+            tooltip="Select the value under the cursor; again: its element, item, frame",
+        ),
+        Binding("y", "copy", "Copy", tooltip="Copy the selection (or the value): hex, base64, …"),
+        Binding(
+            "x",
+            "save",
+            "Save",
+            show=False,
+            tooltip="Save the selection (or the value; a frame's codestream) to a file",
         ),
         Binding("n", "finding(1)", "Finding", tooltip="Go to the next finding"),
         Binding(
@@ -210,6 +231,8 @@ class DcmViewApp(App[int]):
             "j",
             "jump",
             "Jump",
+            # Off the footer: at 80 columns it holds the keys most used, and ? still shows.
+            show=False,
             tooltip="Follow the offset under the cursor: a Basic or Extended Offset Table "
             "entry, a DICOMDIR record offset",
         ),
@@ -642,6 +665,7 @@ class DcmViewApp(App[int]):
     def _goto(self, stream: Stream, offset: int, *, reveal: bool) -> None:
         hex_view = self.hex
         if stream != hex_view.stream:
+            self.drop_selection()
             hex_view.show_stream(stream)
             hex_view.border_title = "Hex" if stream == Stream.FILE else "Hex: inflated data set"
             self._fit_width(self.size.width)
@@ -705,6 +729,8 @@ class DcmViewApp(App[int]):
         # Most important first: a narrow terminal cuts the line's end.
         parts = ["MASKED"] if self.structure.masking else []
         parts += [where, what]
+        if self.selection is not None:
+            parts.append(f"selected {self.selection.describe()}")
         if self.search is not None:
             parts.append(self.search.status(self.structure.masking))
         parts += [count, f"{stream.label} {size:,} bytes"]
@@ -948,6 +974,17 @@ class DcmViewApp(App[int]):
             self._goto_match(k)
         else:
             self.notify(search.status(self.structure is not None and self.structure.masking))
+
+    def action_escape(self) -> None:
+        if not self.drop_selection():
+            self.action_stop_search()
+
+    def on_range_changed(self, message: RangeChanged) -> None:
+        self.range_changed(message.stream, message.start, message.end)
+
+    def _refresh_status(self) -> None:
+        if self.structure is not None:
+            self._status_for(self._selected, self.hex.stream, self.hex.cursor)
 
     def action_stop_search(self) -> None:
         search = self.search

@@ -47,3 +47,13 @@ class BookmarkDeleted(Message):
 
     stream: Stream
     offset: int
+
+
+@dataclass
+class RangeChanged(Message):
+    """The user selected bytes [start, end) of ``stream`` in the hex pane (shift+arrows or a
+    mouse drag); ``start`` is None when the selection was cleared."""
+
+    stream: Stream
+    start: int | None
+    end: int = 0

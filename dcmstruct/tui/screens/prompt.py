@@ -66,7 +66,8 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self._title, classes="dialog-title")
+            # The title may quote a path or the file (a selection): never markup.
+            yield Label(literal(self._title), classes="dialog-title")
             yield Input(self._value, placeholder=self._placeholder, select_on_focus=True)
             yield Label("", classes="dialog-error")
 

@@ -17,7 +17,7 @@ as ``**`` in hex and ``*`` in ASCII: their real characters never reach the scree
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -31,7 +31,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from dcmstruct.model import Stream
-from dcmstruct.tui.messages import CursorMoved
+from dcmstruct.tui.messages import CursorMoved, RangeChanged
 from dcmstruct.tui.structure import Part, Structure
 
 ROW_WIDTHS = (8, 16, 32)
@@ -97,6 +97,9 @@ def _layout(bytes_per_row: int, size: int) -> _Layout:
 class HexView(ScrollView, can_focus=True):
     """Bytes of one stream (the file, or a deflated file's inflated data set) with a cursor."""
 
+    # A drag selects bytes (our selection), not the screen's text (Textual's).
+    ALLOW_SELECT = False
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left", "move(-1)", "Byte left", show=False),
         Binding("right", "move(1)", "Byte right", show=False),
@@ -110,6 +113,14 @@ class HexView(ScrollView, can_focus=True):
         Binding("ctrl+end", "file_edge(1)", "File end", show=False),
         Binding("right_square_bracket", "element(1)", "Next element", show=False),
         Binding("left_square_bracket", "element(-1)", "Previous element", show=False),
+        Binding("shift+left", "extend('move', -1)", "Select left", show=False),
+        Binding("shift+right", "extend('move', 1)", "Select right", show=False),
+        Binding("shift+up", "extend('move_rows', -1)", "Select up", show=False),
+        Binding("shift+down", "extend('move_rows', 1)", "Select down", show=False),
+        Binding("shift+pageup", "extend('move_page', -1)", "Select page up", show=False),
+        Binding("shift+pagedown", "extend('move_page', 1)", "Select page down", show=False),
+        Binding("shift+home", "extend('row_edge', 0)", "Select to row start", show=False),
+        Binding("shift+end", "extend('row_edge', 1)", "Select to row end", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -127,6 +138,7 @@ class HexView(ScrollView, can_focus=True):
         "hex--depth-2",
         "hex--depth-3",
         "hex--selected",
+        "hex--range",
         "hex--frame",
         "hex--fault",
         "hex--cursor",
@@ -152,6 +164,10 @@ class HexView(ScrollView, can_focus=True):
         self.bytes_per_row = bytes_per_row
         self.cursor = 0
         self.selection: tuple[int, int] | None = None
+        # The user's selection [start, end), and the byte it grows from (shift+arrows, drag).
+        self.range: tuple[int, int] | None = None
+        self.range_anchor: int | None = None
+        self._dragging = False
         self._marks_version = 0
         self._layout = _layout(bytes_per_row, 0)
         self._cache: LRUCache[tuple[object, ...], Strip] = LRUCache(1024)
@@ -192,6 +208,7 @@ class HexView(ScrollView, can_focus=True):
         self.stream = stream
         self.cursor = 0
         self.selection = None
+        self.range = self.range_anchor = None
         self._relayout()
 
     def set_bytes_per_row(self, bytes_per_row: int) -> None:
@@ -234,6 +251,12 @@ class HexView(ScrollView, can_focus=True):
         if self.selection != selection:
             self.selection = selection
             self.refresh()
+
+    def set_range(self, start: int | None, end: int = 0) -> None:
+        """Select bytes [start, end) (None: nothing); shift+arrows grow it from ``start``."""
+        self.range = None if start is None else (start, max(start + 1, end))
+        self.range_anchor = start
+        self.refresh()
 
     def move_cursor(self, offset: int, *, jump: bool = True, notify: bool = False) -> None:
         """Put the cursor on byte ``offset``. ``jump``: a move elsewhere (scroll only if the
@@ -298,29 +321,79 @@ class HexView(ScrollView, can_focus=True):
     def _step(self, delta: int) -> None:
         self.move_cursor(self.cursor + delta, jump=False, notify=True)
 
+    def clear_range(self, notify: bool = True) -> None:
+        if self.range is None and self.range_anchor is None:
+            return
+        self.range = self.range_anchor = None
+        self.refresh()
+        if notify:
+            self.post_message(RangeChanged(self.stream, None))
+
+    def _grow_to_cursor(self) -> None:
+        anchor = self.cursor if self.range_anchor is None else self.range_anchor
+        self.range_anchor = anchor
+        self.range = (min(anchor, self.cursor), max(anchor, self.cursor) + 1)
+        self.refresh()
+        self.post_message(RangeChanged(self.stream, *self.range))
+
+    def action_extend(self, move: str, argument: int) -> None:
+        """A cursor move that selects: the selection runs from where it started (the cursor,
+        when there was none) to where the cursor goes."""
+        if self.range_anchor is None:
+            self.range_anchor = self.cursor
+        self._MOVES[move](self, argument)
+        self._grow_to_cursor()
+
+    # A plain move drops the selection, as in any editor.
+
     def action_move(self, delta: int) -> None:
-        self._step(delta)
+        self.clear_range()
+        self._by(delta)
 
     def action_move_rows(self, rows: int) -> None:
+        self.clear_range()
+        self._by_rows(rows)
+
+    def action_move_page(self, pages: int) -> None:
+        self.clear_range()
+        self._by_page(pages)
+
+    def action_row_edge(self, end: int) -> None:
+        self.clear_range()
+        self._to_row_edge(end)
+
+    def _by(self, delta: int) -> None:
+        self._step(delta)
+
+    def _by_rows(self, rows: int) -> None:
         target = self.cursor + rows * self.bytes_per_row
         if 0 <= target < self.size_bytes:
             self._step(rows * self.bytes_per_row)
 
-    def action_move_page(self, pages: int) -> None:
+    def _by_page(self, pages: int) -> None:
         _, height = self._viewport()
         delta = pages * max(1, height - 1) * self.bytes_per_row
         self.scroll_to(y=self.scroll_offset.y + pages * max(1, height - 1), animate=False)
         self._step(delta)
 
-    def action_row_edge(self, end: int) -> None:
+    def _to_row_edge(self, end: int) -> None:
         start = self.cursor - self.cursor % self.bytes_per_row
         self.move_cursor(start + (self.bytes_per_row - 1 if end else 0), jump=False, notify=True)
 
+    _MOVES: ClassVar[dict[str, Callable[[HexView, int], None]]] = {
+        "move": _by,
+        "move_rows": _by_rows,
+        "move_page": _by_page,
+        "row_edge": _to_row_edge,
+    }
+
     def action_file_edge(self, end: int) -> None:
+        self.clear_range()
         self.move_cursor(self.size_bytes - 1 if end else 0, jump=False, notify=True)
 
     def action_element(self, direction: int) -> None:
         """Move to the first byte of the next (or this or the previous) node."""
+        self.clear_range()
         if self.structure is None:
             return
         sm = self.structure.streams.get(self.stream)
@@ -336,19 +409,50 @@ class HexView(ScrollView, can_focus=True):
             if k >= 0:
                 self.move_cursor(int(starts[k]), jump=False, notify=True)
 
-    async def _on_mouse_down(self, event: events.MouseDown) -> None:
+    def _offset_at(self, event: events.MouseEvent) -> int | None:
         where = event.get_content_offset(self)
         if where is None:
-            return
+            return None
         column = where.x + int(self.scroll_offset.x)
         row = where.y + int(self.scroll_offset.y)
         byte = self._layout.byte_at.get(column)
         if byte is None:
+            return None
+        offset = row * self.bytes_per_row + byte
+        return offset if offset < self.size_bytes else None
+
+    async def _on_mouse_down(self, event: events.MouseDown) -> None:
+        offset = self._offset_at(event)
+        if offset is None:
             return
         self.focus()
-        offset = row * self.bytes_per_row + byte
-        if offset < self.size_bytes:
+        if event.shift and event.button == 1:
             self.move_cursor(offset, jump=False, notify=True)
+            self._grow_to_cursor()
+            return
+        self.clear_range()
+        self.move_cursor(offset, jump=False, notify=True)
+        if event.button == 1:
+            # A drag from here selects; the mouse is ours until it is let go.
+            self.range_anchor = offset
+            self._dragging = True
+            self.capture_mouse()
+
+    async def _on_mouse_move(self, event: events.MouseMove) -> None:
+        if not self._dragging:
+            return
+        offset = self._offset_at(event)
+        if offset is None or offset == self.cursor:
+            return
+        self.move_cursor(offset, jump=False, notify=True)
+        self._grow_to_cursor()
+
+    async def _on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._dragging:
+            self._dragging = False
+            self.release_mouse()
+            if self.range is None:
+                self.range_anchor = None  # a click, not a drag
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -372,6 +476,9 @@ class HexView(ScrollView, can_focus=True):
             a, b = self.selection
             if a < stop + 1 and b > start - 1:
                 sel = (a, b)  # brackets sit in the gaps just outside the row's bytes
+        rng: tuple[int, int] | None = None
+        if self.range is not None and self.range[0] < stop and self.range[1] > start:
+            rng = (max(self.range[0], start), min(self.range[1], stop))
         hits = self._hits_in(start, stop)
         current = self.current_hit
         if current is not None and not (current[0] < stop and current[1] > start):
@@ -392,10 +499,13 @@ class HexView(ScrollView, can_focus=True):
             current,
             marks,
             masking,
+            rng,
         )
         cached = self._cache.get(key)
         if cached is None:
-            cached = self._cache[key] = self._draw(start, stop, cursor, sel, hits, current, marks)
+            cached = self._cache[key] = self._draw(
+                start, stop, cursor, sel, hits, current, marks, rng
+            )
         return cached
 
     def _bytes(self, start: int, stop: int) -> bytes:
@@ -432,8 +542,9 @@ class HexView(ScrollView, can_focus=True):
         hit: int = _NO_HIT,
         masked: bool = False,
         bookmark: bool = False,
+        ranged: bool = False,
     ) -> Style:
-        key = (part, shade, selected, fault, cursor, hit, masked, bookmark)
+        key = (part, shade, selected, fault, cursor, hit, masked, bookmark, ranged)
         style = self._styles.get(key)
         if style is not None:
             return style
@@ -446,6 +557,8 @@ class HexView(ScrollView, can_focus=True):
         if fault:
             f = get("hex--fault")
             style += Style(color=f.color, bgcolor=f.bgcolor, bold=f.bold, underline=selected)
+        if ranged:
+            style += Style(bgcolor=get("hex--range").bgcolor)
         if masked:
             style += Style(color=get("hex--masked").color)
         if hit:
@@ -481,12 +594,19 @@ class HexView(ScrollView, can_focus=True):
             self._styles[key] = style
         return style
 
-    def _gap_style(self, shade: int, selected: bool, fault: bool) -> Style:
-        key = ("gap", shade, selected, fault)
+    def _gap_style(self, shade: int, selected: bool, fault: bool, ranged: bool) -> Style:
+        key = ("gap", shade, selected, fault, ranged)
         style = self._styles.get(key)
         if style is None:
-            inner = self._style(Part.VALUE, shade, selected, fault, False)
+            inner = self._style(Part.VALUE, shade, selected, fault, False, ranged=ranged)
             style = self._styles[key] = self._named("base") + Style(bgcolor=inner.bgcolor)
+        return style
+
+    def _range_gap_style(self) -> Style:
+        style = self._styles.get("range-gap")
+        if style is None:
+            bg = self.get_component_rich_style("hex--range").bgcolor
+            style = self._styles["range-gap"] = self._named("base") + Style(bgcolor=bg)
         return style
 
     def _draw(
@@ -498,6 +618,7 @@ class HexView(ScrollView, can_focus=True):
         hits: tuple[tuple[int, int], ...] = (),
         current: tuple[int, int] | None = None,
         bookmarks: tuple[int, ...] = (),
+        rng: tuple[int, int] | None = None,
     ) -> Strip:
         assert self.structure is not None
         structure = self.structure
@@ -519,16 +640,18 @@ class HexView(ScrollView, can_focus=True):
                 hit[i] = _CURRENT_HIT
         marked_here = {b - start for b in bookmarks}
         sel_a, sel_b = sel if sel is not None else (-1, -1)
+        rng_a, rng_b = rng if rng is not None else (-1, -1)
         styles: list[Style] = []
-        shades: list[tuple[int, int, bool, bool]] = []
+        shades: list[tuple[int, int, bool, bool, bool]] = []
         for i in range(count):
             if i >= have:
                 styles.append(self._gone_style(i == cursor))
-                shades.append((-2, 0, False, False))
+                shades.append((-2, 0, False, False, False))
                 continue
             node, part, depth = parts[i]
             shade = 0 if depth <= 0 else 1 + (depth - 1) % _DEPTH_SHADES
             selected = sel_a <= start + i < sel_b
+            ranged = rng_a <= start + i < rng_b
             styles.append(
                 self._style(
                     part,
@@ -539,9 +662,10 @@ class HexView(ScrollView, can_focus=True):
                     hit[i],
                     hidden[i],
                     i in marked_here,
+                    ranged,
                 )
             )
-            shades.append((node, shade, selected, marked[i]))
+            shades.append((node, shade, selected, marked[i], ranged))
         out: list[tuple[str, Style]] = [(f"{start:0{lay.digits}x}", self._named("hex--offset"))]
         frame = self._named("hex--frame")
         x = lay.digits
@@ -560,6 +684,9 @@ class HexView(ScrollView, can_focus=True):
             elif 0 < i < count and shades[i - 1] == shades[i]:
                 # Inside one element the gap takes its colour, so elements read as blocks.
                 style = self._gap_style(*shades[i][1:])
+            elif 0 < i < count and rng_a < here < rng_b:
+                # The user's selection reads as one band, across element boundaries too.
+                style = self._range_gap_style()
             out.append((char, style))
             x = lay.sep_x[i] + 1
             if i < per_row:
