@@ -169,6 +169,17 @@ def _view_flags(w: argparse.ArgumentParser) -> None:
     )
     w.add_argument("--row-width", type=int, choices=(8, 16, 32), default=None,
                    help="bytes per hex row (default 16)")  # fmt: skip
+    w.add_argument(
+        "--workspace",
+        metavar="FILE",
+        help="keep the workspace (cursor, named bookmarks, panes) in FILE: restored on open, "
+        "saved on quit (default: one per file in the user's data directory)",
+    )
+    w.add_argument(
+        "--no-workspace",
+        action="store_true",
+        help="neither restore nor save a workspace",
+    )
     _limit_flags(w)
     w.set_defaults(command="view", prog=w.prog)  # the name its messages begin with
 
@@ -607,6 +618,8 @@ def _cmd_view(args: argparse.Namespace) -> int:
         bytes_per_row=args.row_width,
         limits=_limits(args),
         mask_uids=args.mask_uids,
+        workspace=args.workspace,
+        keep_workspace=not args.no_workspace,
     )
 
 

@@ -44,18 +44,20 @@ from dcmstruct.model import Kind, Stream
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.tui.app_export import SelectionKeys
+from dcmstruct.tui.app_workspace import WorkspaceKeeper
 from dcmstruct.tui.decode import kind_name
 from dcmstruct.tui.filechange import FileChange
 from dcmstruct.tui.literal import literal
 from dcmstruct.tui.messages import (
     BookmarkDeleted,
+    BookmarkRenamed,
     CursorMoved,
     ElementChosen,
     FindingChosen,
     JumpRequested,
     RangeChanged,
 )
-from dcmstruct.tui.pixels import image_info, pick_pixel_node
+from dcmstruct.tui.pixels import ImageInfo, image_info, pick_pixel_node
 from dcmstruct.tui.pointers import pointer_at
 from dcmstruct.tui.screens.bookmarks import BookmarksScreen
 from dcmstruct.tui.screens.find import FindRequest, FindScreen
@@ -67,6 +69,7 @@ from dcmstruct.tui.structure import Mark, Structure, find_tag, next_position
 from dcmstruct.tui.widgets import ElementTree, FindingsPanel, HexView, Inspector
 from dcmstruct.tui.widgets.element_tree import EXPAND_CAP
 from dcmstruct.tui.widgets.hex_view import ROW_WIDTHS, hex_view_width
+from dcmstruct.tui.workspace import default_location
 from dcmstruct.validate.engine import findings_from_faults, validate_index
 from dcmstruct.validate.finding import Finding
 
@@ -127,7 +130,7 @@ def faults_as_findings(structure: Structure) -> list[Finding]:
     return findings_from_faults(structure.index)
 
 
-class DcmViewApp(SelectionKeys):
+class DcmViewApp(SelectionKeys, WorkspaceKeeper):
     """The viewer for one file."""
 
     CSS_PATH = "app.tcss"
@@ -309,8 +312,10 @@ class DcmViewApp(SelectionKeys):
         validate: bool = True,
         limits: Limits | None = None,
         mask_uids: bool = False,
+        workspace: Path | None = None,
     ) -> None:
         super().__init__()
+        self.workspace_at = workspace  # where the workspace is kept (None: not kept)
         # The mask hides UIDs too (they stay visible by default: one follows them).
         self.mask_uids = mask_uids
         self.path = path
@@ -527,6 +532,8 @@ class DcmViewApp(SelectionKeys):
             self._show_bookmarks()
         self._sync_from_cursor(reveal=True)
         self.hex.focus()
+        if previous is None:
+            self.restore_workspace()
         if self.validate:
             self.findings_panel.border_subtitle = "validating …"
             self._validating[self._validate(structure)] = structure
@@ -657,6 +664,14 @@ class DcmViewApp(SelectionKeys):
 
     def on_jump_requested(self, message: JumpRequested) -> None:
         self.action_jump()
+
+    def on_bookmark_renamed(self, message: BookmarkRenamed) -> None:
+        if (message.stream, message.offset) in self.bookmarks:
+            self.bookmarks[(message.stream, message.offset)] = message.name
+
+    async def action_quit(self) -> None:
+        self.save_workspace()
+        await super().action_quit()
 
     def on_bookmark_deleted(self, message: BookmarkDeleted) -> None:
         self.bookmarks.pop((message.stream, message.offset), None)
@@ -1128,7 +1143,28 @@ class DcmViewApp(SelectionKeys):
         except Exception as exc:  # a broken header must not close the viewer
             self.notify(f"cannot read the image attributes: {exc}", severity="error")
             return
-        self.push_screen(PixelScreen(structure, info))
+        self.open_pixels(0, info)
+
+    def open_pixels(self, frame: int, info: ImageInfo | None = None) -> None:
+        structure = self.structure
+        if structure is None:
+            return
+        if info is None:
+            node = pick_pixel_node(structure, self._selected)
+            if node is None:
+                return
+            try:
+                info = image_info(structure, node)
+            except Exception:  # a broken header: the preview stays closed
+                return
+        frame = max(0, min(frame, info.frames - 1)) if info.frames else 0
+        self.push_screen(PixelScreen(structure, info, frame=frame))
+
+    def pixel_frame(self) -> int | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, PixelScreen):
+                return screen.frame
+        return None
 
     def action_mask(self) -> None:
         structure = self.structure
@@ -1218,8 +1254,12 @@ def run(
     bytes_per_row: int | None = None,
     limits: Limits | None = None,
     mask_uids: bool = False,
+    workspace: str | None = None,
+    keep_workspace: bool = True,
 ) -> int:
-    """Open ``path`` (the bundled sample if None) in the viewer; the exit code."""
+    """Open ``path`` (the bundled sample if None) in the viewer; the exit code.
+    ``workspace``: where its workspace is kept (default: the user's data directory);
+    ``keep_workspace`` False: none is read or written."""
     if path is None:
         from dcmstruct.sample import sample_path
 
@@ -1237,6 +1277,11 @@ def run(
         bytes_per_row=bytes_per_row,
         limits=limits,
         mask_uids=mask_uids,
+        workspace=(
+            None if not keep_workspace else Path(workspace) if workspace else default_location(path)
+        ),
     )
     result = app.run()
+    if app.exit_message:
+        print(f"dcmstruct: {terminal_safe(app.exit_message)}", file=sys.stderr)
     return result if isinstance(result, int) else ExitCode.OK

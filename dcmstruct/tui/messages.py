@@ -57,3 +57,12 @@ class RangeChanged(Message):
     stream: Stream
     start: int | None
     end: int = 0
+
+
+@dataclass
+class BookmarkRenamed(Message):
+    """The user named the bookmark at ``offset`` of ``stream`` in the bookmarks dialog."""
+
+    stream: Stream
+    offset: int
+    name: str

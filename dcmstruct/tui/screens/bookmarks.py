@@ -13,7 +13,8 @@ from textual.widgets.option_list import Option
 
 from dcmstruct.model import Stream
 from dcmstruct.tui.literal import literal
-from dcmstruct.tui.messages import BookmarkDeleted
+from dcmstruct.tui.messages import BookmarkDeleted, BookmarkRenamed
+from dcmstruct.tui.screens.prompt import PromptScreen
 
 Key = tuple[Stream, int]
 
@@ -25,6 +26,7 @@ class BookmarksScreen(ModalScreen[Key | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,B", "cancel", "Close"),
         Binding("d,delete", "delete", "Delete the bookmark"),
+        Binding("r", "rename", "Name the bookmark"),
     ]
 
     def __init__(self, bookmarks: dict[Key, str]) -> None:
@@ -36,7 +38,7 @@ class BookmarksScreen(ModalScreen[Key | None]):
             yield Label("Bookmarks", classes="dialog-title")
             yield OptionList(*self._options())
             yield Label(
-                "Enter goes there; d deletes; b in the hex pane adds or removes one",
+                "Enter goes there; r names it; d deletes; b (hex pane) sets one",
                 classes="dialog-hint",
             )
 
@@ -63,18 +65,48 @@ class BookmarksScreen(ModalScreen[Key | None]):
         self.dismiss(self._key(event.option))
 
     def action_delete(self) -> None:
+        found = self._highlighted()
+        if found is None:
+            return
+        k, key = found
+        self.bookmarks.pop(key, None)
+        self.post_message(BookmarkDeleted(*key))
+        self._refill(k)
+
+    def _highlighted(self) -> tuple[int, Key] | None:
         options = self.query_one(OptionList)
         k = options.highlighted
         if k is None:
-            return
+            return None
         key = self._key(options.get_option_at_index(k))
-        if key is None:
-            return
-        self.bookmarks.pop(key, None)
-        self.post_message(BookmarkDeleted(*key))
+        return None if key is None else (k, key)
+
+    def _refill(self, highlight: int) -> None:
+        options = self.query_one(OptionList)
         options.clear_options()
         options.add_options(self._options())
-        options.highlighted = min(k, len(self.bookmarks) - 1) if self.bookmarks else None
+        options.highlighted = min(highlight, len(self.bookmarks) - 1) if self.bookmarks else None
+
+    def action_rename(self) -> None:
+        found = self._highlighted()
+        if found is None:
+            return
+        k, key = found
+
+        def check(text: str) -> None:
+            if not text.strip():
+                raise ValueError("type a name")
+
+        def done(name: str | None) -> None:
+            if name is None:
+                return
+            self.bookmarks[key] = name.strip()
+            self.post_message(BookmarkRenamed(*key, name.strip()))
+            self._refill(k)
+
+        self.app.push_screen(
+            PromptScreen("Name the bookmark", "a name", check, self.bookmarks[key]), done
+        )
 
     def action_cancel(self) -> None:
         self.dismiss(None)
