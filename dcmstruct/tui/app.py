@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -404,7 +405,14 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         markup: bool = True,
     ) -> None:
         """A toast. Its text may quote the file or its name: shown as it is, escapes made
-        visible and never read as markup (``markup`` is ignored)."""
+        visible and never read as markup (``markup`` is ignored).
+
+        One information toast at a time: each replaces the last (n pressed five times had
+        stacked five over the findings pane). Warnings and errors stay until they time out.
+        Toasts from a worker thread are left to pile: the collection is the app thread's."""
+        if severity == "information" and threading.get_ident() == self._thread_id:
+            for old in [n for n in self._notifications if n.severity == "information"]:
+                self._unnotify(old, refresh=False)
         super().notify(
             terminal_safe(message),
             title=terminal_safe(title),

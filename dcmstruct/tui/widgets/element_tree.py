@@ -225,6 +225,13 @@ class ElementTree(Tree[Entry]):
         self.move_cursor(tnode)
         self.call_after_refresh(self.scroll_to_node, tnode, False)
 
+    def on_resize(self) -> None:
+        # A resize keeps the scroll offset, not the cursor's line: a narrower or shorter
+        # pane left the selected element off screen until the cursor moved again.
+        tnode = self.cursor_node
+        if tnode is not None:
+            self.call_after_refresh(self.scroll_to_node, tnode, False)
+
     def _load_path(self, node: int) -> TNode | None:
         assert self.structure is not None
         chain = [*self.structure.ancestors(node), node]

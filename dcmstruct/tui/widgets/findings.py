@@ -21,6 +21,7 @@ from dcmstruct.validate.finding import Finding, Severity
 # every finding, the table lists the first ones.
 MAX_ROWS = 5000
 _SEVERITY = {Severity.ERROR: "E", Severity.WARNING: "W", Severity.INFO: "I"}
+_LABELS = ("", "offset", "rule", "message", "element")
 
 
 class FindingsPanel(DataTable[Text | str]):
@@ -37,17 +38,25 @@ class FindingsPanel(DataTable[Text | str]):
         self.findings: list[Finding] = []
 
     def on_mount(self) -> None:
-        self.add_columns("", "offset", "rule", "message", "element")
+        self._columns([len(label) for label in _LABELS])
+
+    def _columns(self, widths: list[int]) -> None:
+        # Widths given, not measured by the table: it measures new rows when it is next idle,
+        # and a table filled twice in quick succession (the indexer's faults, then the
+        # validator's findings) was drawn in between with its columns cut to the headers'
+        # widths, and stayed so until clicked (issue 11).
+        for label, width in zip(_LABELS, widths, strict=True):
+            self.add_column(label, width=width)
 
     def show(self, findings: list[Finding]) -> None:
         self.findings = findings
-        self.clear()
+        self.clear(columns=True)
         styles = {
             Severity.ERROR: self.get_component_rich_style("findings--error", partial=True),
             Severity.WARNING: self.get_component_rich_style("findings--warning", partial=True),
             Severity.INFO: self.get_component_rich_style("findings--info", partial=True),
         }
-        rows: list[list[Text | str]] = []
+        rows: list[list[Text]] = []
         for f in findings[:MAX_ROWS]:
             where = f"{f.offset:#x}" + ("*" if f.stream == Stream.INFLATED else "")
             rows.append(
@@ -59,10 +68,14 @@ class FindingsPanel(DataTable[Text | str]):
                     _cell(f.path or (f.tag_text or "")),
                 ]
             )
-        self.add_rows(rows)
         if len(findings) > MAX_ROWS:
             more = f"… {len(findings) - MAX_ROWS:,} more"
-            self.add_row(*(_cell(t) for t in ("", "", more, "n/N visit them all", "")))
+            rows.append([_cell(t) for t in ("", "", more, "n/N visit them all", "")])
+        widths = [len(label) for label in _LABELS]
+        for row in rows:
+            widths = [max(w, cell.cell_len) for w, cell in zip(widths, row, strict=True)]
+        self._columns(widths)
+        self.add_rows(rows)
 
     def point_at(self, position: int) -> None:
         """Put the table's cursor on finding ``position`` (without posting anything)."""
