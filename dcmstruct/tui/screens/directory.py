@@ -72,7 +72,12 @@ class DirectoryScreen(ModalScreen[int | None]):
     def __init__(self, structure: Structure) -> None:
         super().__init__()
         self.structure = structure
-        self.directory: Directory | None = read_directory(structure.index)
+        self.directory: Directory | None = None
+        self.unreadable = ""
+        try:
+            self.directory = read_directory(structure.index)
+        except OSError as exc:  # the file changed on disk (SourceChanged) or cannot be read
+            self.unreadable = f"the records cannot be read: {exc.strerror or exc}; r reloads"
         path = structure.index.path
         self.base = None if path is None else Path(path).resolve().parent
         self._filled: set[int] = set()  # ids of tree nodes whose children are added
@@ -90,7 +95,8 @@ class DirectoryScreen(ModalScreen[int | None]):
         tree = self.query_one(Tree)
         d = self.directory
         if d is None:
-            tree.root.add_leaf("no Directory Record Sequence (0004,1220) at the top level")
+            why = self.unreadable or "no Directory Record Sequence (0004,1220) at the top level"
+            tree.root.add_leaf(literal(why))
             return
         for note in d.notes:
             tree.root.add_leaf(self._note_label(note), data=note)
@@ -130,6 +136,12 @@ class DirectoryScreen(ModalScreen[int | None]):
         return literal(f"⚠ {note.text}", "bold yellow")
 
     def _label(self, record: Record) -> Text:
+        try:
+            return self._describe(record)
+        except OSError:  # the file changed on disk since it was indexed
+            return Text(f"{record.offset:#x} (unreadable now: the file changed; r reloads)")
+
+    def _describe(self, record: Record) -> Text:
         index = self.structure.index
         kind = record_type(index, record.node) or "(no type)"
         text = Text()
@@ -137,9 +149,7 @@ class DirectoryScreen(ModalScreen[int | None]):
         text.append_text(literal(kind, "bold"))
         if not in_use(index, record.node):
             text.append(" (inactive)", style="italic")
-        for keyword, value in record_keys(index, record.node, self.structure.hidden):
-            text.append(f"  {keyword} ", style="dim")
-            text.append_text(literal(value))
+        # The referenced file first: on a narrow screen the keys are what is cut off.
         found = file_id(index, record.node)
         if found is not None:
             node, parts = found
@@ -148,6 +158,9 @@ class DirectoryScreen(ModalScreen[int | None]):
             text.append_text(literal(shown))
             exists = self._locate(record) is not None
             text.append(" (found)" if exists else " (not found)", style="dim")
+        for keyword, value in record_keys(index, record.node, self.structure.hidden):
+            text.append(f"  {keyword} ", style="dim")
+            text.append_text(literal(value))
         return text
 
     def _locate(self, record: Record) -> Path | None:
@@ -184,7 +197,11 @@ class DirectoryScreen(ModalScreen[int | None]):
         if not isinstance(entry, Record):
             self.notify("not a record")
             return None
-        found = file_id(self.structure.index, entry.node)
+        try:
+            found = file_id(self.structure.index, entry.node)
+        except OSError:
+            self.notify("the file changed on disk: r reloads it", severity="warning")
+            return None
         if found is None:
             self.notify("this record references no file (no (0004,1500))")
             return None
