@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -313,3 +313,89 @@ def part10(
         if len(body) % 2:
             body += b"\0"  # PS3.5 A.5: an odd-length deflate stream gets one NUL pad byte
     return head + body
+
+
+# -- DICOMDIR (PS3.3 F.3, PS3.10 8) ---------------------------------------------------------
+
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
+
+
+@dataclass
+class DirectoryRecord:
+    """A directory record (PS3.3 F.3.2.2) named ``name``; ``next`` and ``lower`` name the
+    records its (0004,1400) and (0004,1420) point at."""
+
+    name: str
+    kind: str  # (0004,1430) Directory Record Type
+    keys: list[E | Raw] = field(default_factory=list)
+    next: str | None = None
+    lower: str | None = None
+
+
+def dicomdir(
+    records: Sequence[DirectoryRecord],
+    root: str | None,
+    *,
+    bend: Callable[[dict[str, int], dict[str, int]], None] | None = None,
+) -> tuple[bytes, dict[str, int]]:
+    """A DICOMDIR (Explicit VR Little Endian, PS3.10 8.6) holding ``records`` in this order,
+    its root entity starting at ``root``, and where each record's item starts (absolute file
+    offsets, the preamble counted: PS3.3 F.3.2.1).
+
+    The offsets are found by laying the file out once with all of them 0 (UL values: their
+    size does not change) and measuring each item. The last record of the root is the end of
+    its chain. ``bend(offsets, starts)`` may change an offset before the file is written:
+    ``offsets`` maps ``"root.first"``, ``"root.last"``, ``"NAME.next"`` and ``"NAME.lower"``
+    to values."""
+    by_name = {r.name: r for r in records}
+
+    def dataset(offsets: dict[str, int]) -> list[E | Raw]:
+        items: list[Item | Raw] = [
+            Item(
+                [
+                    E(0x00041400, "UL", offsets.get(f"{r.name}.next", 0)),
+                    E(0x00041410, "US", 0xFFFF),
+                    E(0x00041420, "UL", offsets.get(f"{r.name}.lower", 0)),
+                    E(0x00041430, "CS", r.kind),
+                    *r.keys,
+                ]
+            )
+            for r in records
+        ]
+        return [
+            E(0x00041130, "CS", "DCMSTRUCT"),
+            E(0x00041200, "UL", offsets.get("root.first", 0)),
+            E(0x00041202, "UL", offsets.get("root.last", 0)),
+            E(0x00041212, "US", 0),
+            E(0x00041220, "SQ", Seq(items)),
+        ]
+
+    meta = file_meta(
+        MEDIA_STORAGE_DIRECTORY, "1.2.826.0.1.3680043.10.1455.8", EXPLICIT_VR_LITTLE_ENDIAN
+    )
+    writer = Writer(EXPLICIT_LE)
+    draft = dataset({})
+    at = 128 + 4 + len(writer.dataset(meta)) + len(writer.dataset(draft[:-1]))
+    at += len(writer.header(0x00041220, "SQ", 0))
+    starts: dict[str, int] = {}
+    sequence = draft[-1]
+    assert isinstance(sequence, E) and isinstance(sequence.value, Seq)
+    for r, item in zip(records, sequence.value.items, strict=True):
+        starts[r.name] = at
+        at += len(writer.item(item))
+    offsets: dict[str, int] = {}
+    if root is not None:
+        offsets["root.first"] = starts[root]
+        last, seen = root, {root}
+        while (following := by_name[last].next) is not None and following not in seen:
+            seen.add(following)
+            last = following
+        offsets["root.last"] = starts[last]
+    for r in records:
+        if r.next is not None:
+            offsets[f"{r.name}.next"] = starts[r.next]
+        if r.lower is not None:
+            offsets[f"{r.name}.lower"] = starts[r.lower]
+    if bend is not None:
+        bend(offsets, starts)
+    return part10(dataset(offsets), meta=meta), starts

@@ -18,6 +18,7 @@ from dcmstruct.arrays import distinct, member
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import Columns, Kind
 from dcmstruct.schema.layout import format_tag
+from dcmstruct.wording import count
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -67,7 +68,6 @@ def node_path(columns: Columns, numbers: npt.NDArray[np.int32], node: int) -> st
 
 Key = str | int
 
-_TAG = re.compile(r"\s*\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?\s*")
 _STEP = re.compile(r"(?P<key>[^\[\]]*)(?:\[(?P<item>\s*-?\d+\s*)\])?")
 
 
@@ -100,13 +100,18 @@ def parse(key: Key) -> list[Step]:
     return steps
 
 
-def resolve(index: ElementIndex, steps: list[Step]) -> int:
-    """The node ``steps`` lead to from the top level; ``KeyError`` (saying where the walk
-    stopped, with close keywords) when there is none."""
+def resolve(index: ElementIndex, steps: list[Step], *, quoted: bool = True) -> int:
+    """The node ``steps`` lead to from the top level; ``KeyError`` (saying at which step the
+    walk stopped, with close keywords) when there is none.
+
+    Each step looks only at the children of the item reached so far (the index's child table:
+    a view, no copy), so a path costs its steps, not the nodes of the file. ``quoted=False``:
+    messages do not repeat the path (it is in view where it was typed)."""
     c = index.columns
     # A message names the whole key only when the step that failed is not all of it.
     shown = "/".join(s.text for s in steps)
-    said = f"{shown!r}: " if len(steps) > 1 or steps[0].item is not None else ""
+    whole = quoted and (len(steps) > 1 or steps[0].item is not None)
+    said = f"{shown!r}: " if whole else ""
     container = -1
     node = -1
     for n, step in enumerate(steps):
@@ -119,8 +124,10 @@ def resolve(index: ElementIndex, steps: list[Step]) -> int:
             kids = index.children(node, array=True)
             contained = kids[member(c.kind[kids], _CONTAINED)]
             if not -len(contained) <= step.item < len(contained):
-                where = "the top level" if node < 0 else format_tag(int(c.tag[node]))
-                raise KeyError(f"{said}{where} has {len(contained)} item(s), no [{step.item}]")
+                of = "the top level" if node < 0 else format_tag(int(c.tag[node]))
+                has = count(len(contained), "item")
+                what = "it" if node < 0 else "the sequence"
+                raise KeyError(f"{said}item {step.item} of {of}: {what} has {has}")
             node = int(contained[step.item])
         if n + 1 < len(steps):
             if node < 0 or int(c.kind[node]) != Kind.ITEM:
@@ -130,6 +137,18 @@ def resolve(index: ElementIndex, steps: list[Step]) -> int:
                 )
             container = node
     return node
+
+
+def find(index: ElementIndex, text: str, *, quoted: bool = True) -> int:
+    """The node the path ``text`` names (see :func:`parse`); ``KeyError`` saying which step
+    failed."""
+    return resolve(index, parse(text), quoted=quoted)
+
+
+def looks_like_path(text: str) -> bool:
+    """Does ``text`` name one node by its path (a ``/`` or an item index), rather than a tag
+    to look for anywhere?"""
+    return "/" in text or "[" in text
 
 
 # What a person types for a tag: 0010,0010, (0010,0010), 00100010 or 0010 0010.
@@ -147,13 +166,11 @@ def typed_tag(text: str) -> int | None:
 
 
 def tag_of(key: str | int) -> int | None:
-    """The tag ``key`` names by itself (an int, ``GGGG,EEEE`` or an exact keyword)."""
+    """The tag ``key`` names by itself (an int, a tag as :func:`typed_tag` reads it, or a
+    keyword in any case)."""
     if isinstance(key, int):
         return key
-    m = _TAG.fullmatch(key)
-    if m:
-        return int(m.group(1) + m.group(2), 16)
-    return specdata.tag_for_keyword(key)
+    return typed_tag(key)
 
 
 def _element(index: ElementIndex, container: int, key: str | int, said: str, where: str) -> int:
@@ -161,18 +178,15 @@ def _element(index: ElementIndex, container: int, key: str | int, said: str, whe
     tag = tag_of(key)
     if tag is None and isinstance(key, str):
         # Not an exact keyword: match the keywords here regardless of case.
-        present = {kw.lower(): kw for kw in _keywords(c, container)}
+        present = {kw.lower(): kw for kw in keywords_in(index, container)}
         found = present.get(key.lower())
         if found is not None:
             tag = specdata.tag_for_keyword(found)
     if tag is not None:
         # Column operations, never a Python loop over the children: the top level of a flat
         # file can hold a million elements, an item a few (its children are the cheaper set).
-        if container < 0:
-            rows = np.flatnonzero((c.tag == tag) & (c.parent == container))
-        else:
-            kids = index.children(container, array=True)
-            rows = kids[c.tag[kids] == tag]
+        kids = index.children(container, array=True)
+        rows = kids[c.tag[kids] == tag]
         rows = rows[c.kind[rows] == Kind.ELEMENT]
         if len(rows):
             return int(rows[0])
@@ -183,12 +197,15 @@ def _element(index: ElementIndex, container: int, key: str | int, said: str, whe
         raise KeyError(f"{said}no element {label} {where}")
     import difflib  # here: only a miss needs it, and it costs start-up
 
-    close = difflib.get_close_matches(str(key), _keywords(c, container), n=3)
+    close = difflib.get_close_matches(str(key), keywords_in(index, container), n=3)
     hint = f"; close: {', '.join(close)}" if close else ""
     raise KeyError(f"{said}{key!r} is neither a keyword nor a tag GGGG,EEEE {where}{hint}")
 
 
-def _keywords(c: Columns, container: int) -> list[str]:
-    """The keywords of the elements directly in ``container``, sorted, each once."""
-    tags = distinct(c.tag[(c.parent == container) & (c.kind == Kind.ELEMENT)]).tolist()
+def keywords_in(index: ElementIndex, container: int) -> list[str]:
+    """The keywords of the elements directly in ``container`` (-1: the top level), sorted,
+    each once."""
+    c = index.columns
+    kids = index.children(container, array=True)
+    tags = distinct(c.tag[kids][c.kind[kids] == Kind.ELEMENT]).tolist()
     return sorted({kw for kw in map(specdata.keyword, tags) if kw})

@@ -448,6 +448,13 @@ def tag_for_keyword(keyword: str, *, any_case: bool = False) -> int | None:
 _BY_FOLDED: Final[dict[str, int]] = {}
 
 
+def keywords() -> list[str]:
+    """Every keyword of the dictionary, sorted (the viewer completes what is typed from them)."""
+    if not _BY_KEYWORD:
+        _load_keywords()
+    return sorted(_BY_KEYWORD)
+
+
 def dictionary_vr(tag: int) -> str | None:
     """The VR to assume for ``tag`` in Implicit VR: the first alternative.
 

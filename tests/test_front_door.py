@@ -205,8 +205,8 @@ def test_key_forms_name_the_same_element() -> None:
         ("PatientsName", "close: PatientName"),
         ("0010,1030", "no element 0010,1030 PatientWeight"),
         (0x00091001, "no element 0009,1001 at the top level"),
-        ("ReferencedImageSequence[1]", "0008,1140 has 1 item(s), no [1]"),
-        ("ReferencedImageSequence[-2]", "no [-2]"),
+        ("ReferencedImageSequence[1]", "item 1 of 0008,1140: the sequence has 1 item"),
+        ("ReferencedImageSequence[-2]", "item -2 of 0008,1140"),
         ("ReferencedImageSequence/ReferencedSOPClassUID", "0008,1140 is not an item"),
         ("PatientName/CodeValue", "0010,0010 is not an item"),
         (

@@ -39,9 +39,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from dcmstruct.completion import Completer
+from dcmstruct.dicomdir import is_directory
 from dcmstruct.exitcode import ExitCode
 from dcmstruct.index import ElementIndex, Limits, index_file
 from dcmstruct.model import Kind, Stream
+from dcmstruct.paths import looks_like_path
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.tui.app_export import SelectionKeys
@@ -61,10 +64,17 @@ from dcmstruct.tui.messages import (
 from dcmstruct.tui.pixels import ImageInfo, image_info, pick_pixel_node
 from dcmstruct.tui.pointers import pointer_at
 from dcmstruct.tui.screens.bookmarks import BookmarksScreen
+from dcmstruct.tui.screens.directory import DirectoryScreen
 from dcmstruct.tui.screens.find import FindRequest, FindScreen
 from dcmstruct.tui.screens.help import HelpScreen, binding_rows
 from dcmstruct.tui.screens.pixels import PixelScreen
-from dcmstruct.tui.screens.prompt import PromptScreen, parse_offset, parse_tag
+from dcmstruct.tui.screens.prompt import (
+    TAG_HINT,
+    PromptScreen,
+    parse_offset,
+    parse_path,
+    parse_tag,
+)
 from dcmstruct.tui.search import CAP, ByteScan, Match, Mode, Query, ValueScan
 from dcmstruct.tui.structure import Mark, Structure, find_tag, next_position
 from dcmstruct.tui.widgets import ElementTree, FindingsPanel, HexView, Inspector
@@ -281,6 +291,13 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
             tooltip="Preview the pixel data: a frame, or the fragments of encapsulated data",
         ),
         Binding(
+            "D",
+            "dicomdir",
+            "DICOMDIR",
+            key_display="D",
+            tooltip="The DICOMDIR's records: Patient / Study / Series / Image, their files",
+        ),
+        Binding(
             "m",
             "mask",
             "Mask",
@@ -326,6 +343,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.validate = validate
         self.mask = mask  # mask identifying values from the first screen on
         self.structure: Structure | None = None
+        self.is_dicomdir = False
         self.findings: list[Finding] = []
         self._positions: list[tuple[int, int]] = []
         self._by_node: dict[int, list[Finding]] = {}
@@ -522,6 +540,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         previous = self.structure
         at, self._reload_at = self._reload_at, None
         self.structure = structure
+        self.is_dicomdir = is_directory(structure.index)
+        self.refresh_bindings()
         if previous is not None:
             self._forget(previous, structure)
         for widget in (self.element_tree, self.hex, self.inspector):
@@ -816,6 +836,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
             return
 
         def check(text: str) -> int:
+            if looks_like_path(text):
+                return parse_path(structure.index, text)  # one node, by its path
             tag = parse_tag(text)
             if find_tag(structure, tag, (-1, -1))[0] < 0:
                 raise ValueError(f"no element ({format_tag(tag)}) in this file")
@@ -825,10 +847,14 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
             if text is None:
                 return
             self._last_tag = text
+            c = structure.index.columns
+            if looks_like_path(text):
+                node = parse_path(structure.index, text)
+                self._jump(Stream(int(c.stream[node])), int(c.offset[node]))
+                return
             tag = parse_tag(text)
             here = (int(self.hex.stream), self.hex.cursor)
             node, nth, count = find_tag(structure, tag, here)
-            c = structure.index.columns
             self._jump(Stream(int(c.stream[node])), int(c.offset[node]))
             if count > 1:
                 self.notify(f"({format_tag(tag)}): {nth} of {count}; t, Enter for the next")
@@ -836,7 +862,12 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         # The last answer is offered again (selected, so typing replaces it): t, Enter visits
         # the next element with the same tag.
         prompt = PromptScreen(
-            "Go to tag or keyword", "0010,0010 or PatientName", check, self._last_tag
+            "Go to tag, keyword or path",
+            "0010,0010 or PatientName",
+            check,
+            self._last_tag,
+            complete=Completer(structure.index).complete,
+            hint=TAG_HINT,
         )
         self.push_screen(prompt, done)
 
@@ -1109,6 +1140,22 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         else:
             self.notify(note)
 
+    def action_dicomdir(self) -> None:
+        structure = self.structure
+        if structure is None:
+            return
+
+        # The cursor follows the records while the dialog is open; Escape puts it back, Enter
+        # makes it a jump from here (J comes back).
+        origin = (self.hex.stream, self.hex.cursor)
+
+        def done(offset: int | None) -> None:
+            self._goto(*origin, reveal=True)
+            if offset is not None:
+                self._jump(Stream.FILE, offset)
+
+        self.push_screen(DirectoryScreen(structure), done)
+
     def action_expand_below(self) -> None:
         tree = self.element_tree
         added = tree.expand_below()
@@ -1202,6 +1249,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """The viewer's keys act on the main screen only: on the pixel preview or in a dialog
         they would act on panes the user does not see (and crowd that screen's footer)."""
+        if action == "dicomdir" and not self.is_dicomdir:
+            return False  # offered (in the footer too) for a DICOMDIR only
         return not (action in _OWN_ACTIONS and len(self.screen_stack) > 1)
 
     def help_rows(self) -> list[tuple[str, str, str]]:
@@ -1219,6 +1268,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
                 ("find dialog", [Binding("tab", "", "Choose the mode: auto, hex, text, value")]),
                 ("bookmarks", BookmarksScreen.BINDINGS),
                 ("pixels", PixelScreen.BINDINGS),
+                ("DICOMDIR records", DirectoryScreen.BINDINGS),
             ]
         )
 
