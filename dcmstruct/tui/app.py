@@ -633,7 +633,10 @@ class DcmViewApp(App[int]):
         self._goto_finding(message.position)
 
     def on_jump_requested(self, message: JumpRequested) -> None:
-        self.action_jump()
+        if message.stream is not None and message.offset is not None:
+            self._jump(message.stream, message.offset)
+        else:
+            self.action_jump()
 
     def on_bookmark_deleted(self, message: BookmarkDeleted) -> None:
         self.bookmarks.pop((message.stream, message.offset), None)
@@ -1194,6 +1197,9 @@ def run(
     if not os.access(path, os.R_OK):
         print(f"dcmstruct: {terminal_safe(path)}: permission denied", file=sys.stderr)
         return ExitCode.USAGE
+    from dcmstruct.tui.pictures import probe
+
+    probe()  # before Textual reads the terminal: textual-image asks it about graphics
     app = DcmViewApp(
         path,
         mask=mask or mask_uids,
