@@ -114,7 +114,7 @@ def describe(scan_: Scan) -> list[str]:
     for s in scan_.segments:
         marker = f"{s.marker:04X}" if s.marker else ""
         length = "" if s.length is None else f"{s.length:,}"
-        fields = "  ".join(f"{k} {v}" for k, v in s.fields)
+        fields = " ".join(f"{k}={v}" for k, v in s.fields)
         lines.append(f"{s.offset:#10x}  {marker:>4}  {s.name:<8} {length:>7}  {fields}".rstrip())
     for note in scan_.notes:
         mark = "⚠ " if note.fault else ""

@@ -198,7 +198,7 @@ class PixelScreen(Screen[None]):
             lines = describe(fragment_scan(self.table, k))
         except Exception as exc:  # the scan never raises; the read may, on a vanished file
             lines = [f"could not read fragment {k + 1}: {type(exc).__name__}: {exc}"]
-        title = f"fragment {k + 1} of {len(self.table):,}"
+        title = f"fragment {k + 1:,} of {len(self.table):,}"
         text = Text(title, style="bold")
         for line in lines:
             text.append("\n")

@@ -42,10 +42,13 @@ class FragmentList(ScrollView, can_focus=True):
         Binding("home", "edge(0)", "First", show=False),
         Binding("end", "edge(1)", "Last", show=False),
         Binding("enter", "choose", "Go to fragment"),
+        # Left and right go to frames (the screen's keys), not sideways in the list.
+        Binding("left", "screen.frame(-1)", "Prev frame", show=False),
+        Binding("right", "screen.frame(1)", "Next frame", show=False),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = {"fragment-list--header", "fragment-list--cursor"}
     DEFAULT_CSS = """
-    FragmentList { width: 52; height: 1fr; }
+    FragmentList { width: 52; height: 1fr; overflow-x: hidden; }
     FragmentList > .fragment-list--header { text-style: bold; }
     FragmentList > .fragment-list--cursor { background: $accent; color: $text; }
     """
