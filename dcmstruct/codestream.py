@@ -491,6 +491,9 @@ def _j2k(data: bytes, base: int, out: Scan, total: int, whole: bool) -> None:
                     _tail_end(data, base, out, total, whole, start=at + 2, what="tile-part data")
                     return
                 at = tile_start + psot
+                if at > total and not whole:
+                    out.note(base + at - psot, "tile-part data goes on in the next fragment", False)
+                    return
                 if at > total:
                     out.note(
                         base + tile_start,
