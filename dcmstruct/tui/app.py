@@ -691,7 +691,10 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self._goto_finding(message.position)
 
     def on_jump_requested(self, message: JumpRequested) -> None:
-        self.action_jump()
+        if message.stream is not None and message.offset is not None:
+            self._jump(message.stream, message.offset)
+        else:
+            self.action_jump()
 
     def on_bookmark_renamed(self, message: BookmarkRenamed) -> None:
         if (message.stream, message.offset) in self.bookmarks:
@@ -1329,6 +1332,9 @@ def run(
     if not os.access(path, os.R_OK):
         print(f"dcmstruct: {terminal_safe(path)}: permission denied", file=sys.stderr)
         return ExitCode.USAGE
+    from dcmstruct.tui.pictures import probe
+
+    probe()  # before Textual reads the terminal: textual-image asks it about graphics
     app = DcmViewApp(
         path,
         mask=mask or mask_uids,

@@ -38,7 +38,12 @@ class FindingChosen(Message):
 
 @dataclass
 class JumpRequested(Message):
-    """The user asked to follow the offset value under the cursor (Enter in the inspector)."""
+    """The user asked to follow the offset value under the cursor (Enter in the inspector),
+    or, with ``offset``, to go to byte ``offset`` of ``stream`` (Enter on a fragment in the
+    pixel preview)."""
+
+    stream: Stream | None = None
+    offset: int | None = None
 
 
 @dataclass

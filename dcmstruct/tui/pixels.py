@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,7 +57,7 @@ U8 = npt.NDArray[np.uint8]
 
 
 # A frame of more values than this is not previewed: the header may lie (65535 x 65535).
-_MAX_PREVIEW_VALUES = 64 << 20
+MAX_PREVIEW_VALUES = 64 << 20
 
 
 @dataclass
@@ -338,7 +339,7 @@ def _check_native(info: ImageInfo) -> None:
         info.high_bit = bs - 1
     if info.samples not in (1, 3):
         p.append(f"Samples per Pixel {info.samples}: the first sample is shown")
-    if (info.rows or 0) * (info.columns or 0) * max(1, info.samples) > _MAX_PREVIEW_VALUES:
+    if (info.rows or 0) * (info.columns or 0) * max(1, info.samples) > MAX_PREVIEW_VALUES:
         p.append(f"{info.rows}x{info.columns}: too large to preview")
     if info.photometric == "YBR_FULL_422" and (info.columns or 0) < 2:
         p.append("YBR_FULL_422 needs at least 2 columns")
@@ -366,7 +367,7 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
         return None
     samples = max(1, info.samples)
     per_frame = info.values_per_frame
-    if per_frame > _MAX_PREVIEW_VALUES or (info.ybr422 and cols < 2):
+    if per_frame > MAX_PREVIEW_VALUES or (info.ybr422 and cols < 2):
         return None  # a header no preview can honour (said by _check_native)
     if ba > 32 and info.tag == PIXEL_DATA and (info.bits_stored or ba) != ba:
         return None  # masks wider than 32 bits: not worth a preview
@@ -388,7 +389,7 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
             dtype = np.dtype(
                 f"{order}{'i' if info.signed and ba == (info.bits_stored or ba) else 'u'}{size}"
             )
-        # The frame's bytes only (at most _MAX_PREVIEW_VALUES values): nothing else of the
+        # The frame's bytes only (at most MAX_PREVIEW_VALUES values): nothing else of the
         # Pixel Data is read. Fewer if the file shrank on disk: the rest shows as missing.
         data = structure.read(info.stream, start, count * size)
         raw = np.frombuffer(data[: len(data) - len(data) % size], dtype=dtype)
@@ -419,10 +420,34 @@ def frame_pixels(structure: Structure, info: ImageInfo, frame: int) -> F64 | Non
         img = first.reshape(rows, cols)
     else:
         img = full.reshape(rows, cols)
+    return _grey(structure, info, img)
+
+
+def decoded_pixels(
+    structure: Structure, info: ImageInfo, array: npt.NDArray[Any], *, ybr: bool = False
+) -> F64:
+    """A decoded compressed frame ((rows, columns) or (rows, columns, samples), as a decoder
+    gives it: samples interleaved, whatever Planar Configuration says) as :func:`frame_pixels`
+    gives a native one, for :func:`to_levels`. ``ybr``: the decoder left YBR_FULL as it was."""
+    if array.ndim == 3 and array.shape[2] >= 3:
+        rgb = array[:, :, :3].astype(np.float64)
+        return _ybr_to_rgb(rgb, info) if ybr else rgb
+    grey = array[:, :, 0] if array.ndim == 3 else array
+    values = grey.astype(np.int64) if grey.dtype.kind in "ui" else grey
+    bits = info.bits_stored or grey.dtype.itemsize * 8
+    if info.signed and grey.dtype.kind == "u" and 0 < bits <= 63:
+        # PS3.5 8.2: a decoder gives the stored bits unsigned; Pixel Representation 1 says
+        # they are two's complement.
+        values = np.where(values >= 1 << (bits - 1), values - (1 << bits), values)
+    return _grey(structure, info, np.asarray(values, dtype=np.float64))
+
+
+def _grey(structure: Structure, info: ImageInfo, img: F64) -> F64:
+    """A grey frame's stored values through the Modality LUT, or the palette."""
     if info.tag == PIXEL_DATA and info.photometric.startswith("MONOCHROME"):
         with np.errstate(invalid="ignore", over="ignore"):  # a slope of "inf" is a header fault
             img = img * info.slope + info.intercept
-    if info.photometric == "PALETTE COLOR" and samples == 1:
+    if info.photometric == "PALETTE COLOR" and max(1, info.samples) == 1:
         coloured = _palette(structure, info, img)
         if coloured is not None:
             return coloured
@@ -546,12 +571,89 @@ def fit(levels: U8, max_columns: int, max_rows: int) -> U8:
     return out
 
 
-@dataclass
 class FragmentTable:
-    """The structure of encapsulated Pixel Data, for when no image can be shown."""
+    """The structure of encapsulated Pixel Data: a summary, and one row per fragment made on
+    demand (the fragment list draws only the rows it shows: 4,000 fragments cost the rows on
+    screen, not 4,000). Frames as :mod:`dcmstruct.pixeldata` maps them (the offset tables, the
+    counts, or the codec markers; PS3.5 A.4), and from what."""
 
-    lines: list[tuple[str, str, str, str]]  # (frame, fragment, offset, bytes)
-    summary: list[str]
+    COLUMNS = ("fragment", "frame", "part", "offset", "bytes")
+
+    def __init__(self, structure: Structure, info: ImageInfo) -> None:
+        self.structure = structure
+        self.info = info
+        self.summary = [f"Encapsulated Pixel Data: {info.ts_name}"]
+        self.nodes: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.firsts: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.counts: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        pixels = pixel_of(structure, info.node)
+        enc = pixels.encapsulation
+        if enc is None:
+            self.summary.append("undefined length, but written as a sequence (VR SQ): no fragments")
+            return
+        if not enc.items:
+            self.summary.append("no items: neither a Basic Offset Table nor fragments")
+            return
+        if enc.bot is None:
+            why = f" ({enc.bot_missing})" if enc.bot_missing else ""
+            table = f"no Basic Offset Table: the first item is a fragment{why}"
+        else:
+            entries = enc.bot_entries
+            table = f"Basic Offset Table {entries} entr{'y' if entries == 1 else 'ies'}" + (
+                " (empty)" if entries == 0 else ""
+            )
+        self.nodes = np.asarray(enc.fragments, dtype=np.int64)
+        self.summary.append(
+            f"{info.frames} frame(s) (Number of Frames), {len(self.nodes):,} fragment(s), {table}"
+        )
+        mapping = pixels.frame_map()
+        self.summary.append(_SOURCES[mapping.source])
+        self.summary += mapping.notes
+        self.firsts = np.asarray(mapping.firsts, dtype=np.int64)
+        self.counts = np.asarray(mapping.counts, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def frames(self) -> int:
+        """Frames the map knows (0: which fragments make which frame cannot be told)."""
+        return len(self.firsts)
+
+    def frame_of(self, k: int) -> int | None:
+        """The frame fragment ``k`` belongs to (from 0), by the frame map."""
+        f = int(np.searchsorted(self.firsts, k, side="right")) - 1
+        if f < 0 or k >= int(self.firsts[f]) + int(self.counts[f]):
+            return None
+        return f
+
+    def fragments_of(self, frame: int) -> range:
+        """The positions of frame ``frame``'s fragments."""
+        first = int(self.firsts[frame])
+        return range(first, first + int(self.counts[frame]))
+
+    def offset(self, k: int) -> int:
+        """Where fragment ``k``'s item starts (its tag)."""
+        return int(self.structure.offset[int(self.nodes[k])])
+
+    def row(self, k: int) -> tuple[str, str, str, str, str]:
+        """Fragment ``k``'s row: its number, its frame, which of the frame's fragments it is,
+        its item's offset and its length."""
+        node = int(self.nodes[k])
+        frame = self.frame_of(k)
+        shown, part = "?", ""
+        if frame is not None:
+            shown = str(frame + 1)
+            count = int(self.counts[frame])
+            part = f"{k - int(self.firsts[frame]) + 1}/{count}" if count > 1 else ""
+        length = int(self.structure.index.columns.length[node])
+        return (
+            str(k + 1),
+            shown,
+            part,
+            f"{self.offset(k):#x}",
+            "undefined" if length < 0 else f"{length:,}",
+        )
 
 
 _SOURCES = {
@@ -564,49 +666,6 @@ _SOURCES = {
 }
 
 
-def fragment_table(structure: Structure, info: ImageInfo, limit: int = 2000) -> FragmentTable:
-    """Frames and the fragments that make them, as :mod:`dcmstruct.pixeldata` maps them (the
-    offset tables, the counts, or the codec markers; PS3.5 A.4), and from what."""
-    c = structure.index.columns
-    pixels = pixel_of(structure, info.node)
-    enc = pixels.encapsulation
-    summary = [f"Encapsulated Pixel Data: {info.ts_name}"]
-    if enc is None:
-        summary.append("undefined length, but written as a sequence (VR SQ): no fragments")
-        return FragmentTable([], summary)
-    if not enc.items:
-        summary.append("no items: neither a Basic Offset Table nor fragments")
-        return FragmentTable([], summary)
-    if enc.bot is None:
-        why = f" ({enc.bot_missing})" if enc.bot_missing else ""
-        table = f"no Basic Offset Table: the first item is a fragment{why}"
-    else:
-        entries = enc.bot_entries
-        table = f"Basic Offset Table {entries} entr{'y' if entries == 1 else 'ies'}" + (
-            " (empty)" if entries == 0 else ""
-        )
-    rest = enc.fragments
-    summary.append(f"{info.frames} frame(s) (Number of Frames), {len(rest):,} fragment(s), {table}")
-    mapping = pixels.frame_map()
-    summary.append(_SOURCES[mapping.source])
-    summary += mapping.notes
-    owner = mapping.frame_of()
-    lines: list[tuple[str, str, str, str]] = []
-    last = -1
-    for k, node in enumerate(rest[:limit]):
-        owned = owner.get(k)
-        shown = "" if owned is None or owned == last else str(owned + 1)
-        if owned is not None:
-            last = owned
-        length = int(c.length[node])
-        lines.append(
-            (
-                shown,
-                str(k + 1),
-                f"{int(c.offset[node]):#x}",
-                "undefined" if length < 0 else f"{length:,}",
-            )
-        )
-    if len(rest) > limit:
-        summary.append(f"the first {limit:,} fragments are listed")
-    return FragmentTable(lines, summary)
+def fragment_table(structure: Structure, info: ImageInfo) -> FragmentTable:
+    """The fragments of encapsulated Pixel Data element ``info.node``, rows made on demand."""
+    return FragmentTable(structure, info)

@@ -1,0 +1,179 @@
+"""The marker segment scan of dcmstruct.codestream on codestream headers built here byte by
+byte (offsets counted by hand from the bytes written), on broken ones, and on pydicom's
+compressed sample files, whose frame headers must give their own Rows and Columns."""
+
+from __future__ import annotations
+
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+from dcmstruct.codestream import JPEG, JPEG_2000, JPEG_LS, MAX_ENTROPY_MARKS, scan
+
+
+def seg(code: int, body: bytes) -> bytes:
+    """A marker segment: FF code, its length (counting itself, T.81 B.1.1.4), its body."""
+    return bytes([0xFF, code]) + struct.pack(">H", len(body) + 2) + body
+
+
+SOI, EOI = b"\xff\xd8", b"\xff\xd9"
+APP0 = seg(0xE0, b"JFIF\0" + bytes(9))  # 0x02, 18 bytes
+DQT = seg(0xDB, bytes(65))  # 0x14, 69 bytes
+SOF0 = seg(0xC0, bytes([8]) + struct.pack(">HHB", 3, 5, 1) + b"\x01\x11\x00")  # 0x59
+SOS = seg(0xDA, b"\x01\x01\x00\x00\x3f\x00")  # 0x66, 10 bytes
+ENTROPY = b"\x12\xff\x00\x34\xff\xd0\x56"  # a stuffed FF and RST0: neither ends the scan
+
+
+def test_jpeg_header_offsets_and_frame_header() -> None:
+    data = SOI + APP0 + DQT + SOF0 + SOS + ENTROPY + EOI
+    out = scan(data, base=0x1000)
+    assert out.family == JPEG and out.ended and not out.notes
+    assert [(s.offset - 0x1000, s.name, s.length) for s in out.segments] == [
+        (0x00, "SOI", None),
+        (0x02, "APP0", 16),
+        (0x14, "DQT", 67),
+        (0x59, "SOF0", 11),
+        (0x66, "SOS", 8),
+        (0x70 + len(ENTROPY), "EOI", None),
+    ]
+    sof = out.segments[3]
+    assert (sof.field("precision"), sof.field("rows"), sof.field("columns")) == (8, 3, 5)
+    assert out.size == (3, 5, 1, 8)
+
+
+def test_jpeg_ls_frame_header_and_bit_stuffing() -> None:
+    # T.87: SOF55 (F7) has SOF's layout; LSE (F8); in the scan data FF is followed by a byte
+    # below 0x80 (the stuffed bit), which is no marker even if it looks like one in T.81.
+    sof55 = seg(0xF7, bytes([12]) + struct.pack(">HHB", 7, 9, 3) + b"\x01\x11\x00" * 3)
+    lse = seg(0xF8, b"\x01" + bytes(10))
+    sos = seg(0xDA, b"\x01\x01\x00\x02\x00\x00")
+    data = SOI + sof55 + lse + sos + b"\xff\x7f\xff\x00\x01" + EOI + b"\x00"
+    out = scan(data)
+    assert out.family == JPEG_LS and out.ended and not out.notes
+    names = [(s.offset, s.name) for s in out.segments]
+    at_sos = 2 + len(sof55) + len(lse)
+    assert names == [
+        (0, "SOI"),
+        (2, "SOF55"),
+        (2 + len(sof55), "LSE"),
+        (at_sos, "SOS"),
+        (at_sos + len(sos) + 5, "EOI"),
+    ]
+    assert out.size == (7, 9, 3, 12)
+    assert out.segments[2].field("id") == 1
+
+
+def j2k(tile_data: bytes, *, psot: int | None = None) -> bytes:
+    siz = struct.pack(">HIIIIIIIIH", 0, 40, 30, 0, 0, 40, 30, 0, 0, 1) + b"\x0b\x01\x01"
+    cod = b"\x00" + b"\x00\x00\x01\x00" + b"\x05\x04\x04\x00\x01"
+    qcd = b"\x40" + bytes(4)
+    head = b"\xff\x4f" + seg(0x51, siz) + seg(0x52, cod) + seg(0x5C, qcd)
+    tile_part = 12 + 2 + len(tile_data)
+    sot = seg(0x90, struct.pack(">HIBB", 0, tile_part if psot is None else psot, 0, 1))
+    return head + sot + b"\xff\x93" + tile_data + EOI
+
+
+def test_jpeg2000_main_header_and_tile_part_skipped_by_psot() -> None:
+    # The tile data holds FF D9 (EOC's code): Psot says where the tile-part ends, so it is
+    # never read as a marker.
+    data = j2k(b"\x01\xff\xd9\x02" * 4)
+    out = scan(data)
+    assert out.family == JPEG_2000 and out.ended and not out.notes
+    siz_len, cod_len, qcd_len = 38 + 3 * 1, 2 + 10, 2 + 5  # A.5.1: Lsiz = 38 + 3 Csiz
+    sot = 2 + 2 + siz_len + 2 + cod_len + 2 + qcd_len
+    assert [(s.offset, s.name) for s in out.segments] == [
+        (0, "SOC"),
+        (2, "SIZ"),
+        (2 + 2 + siz_len, "COD"),
+        (2 + 2 + siz_len + 2 + cod_len, "QCD"),
+        (sot, "SOT"),
+        (sot + 12, "SOD"),
+        (len(data) - 2, "EOC"),
+    ]
+    assert out.size == (30, 40, 1, 12)
+    cod = out.segments[2]
+    assert (cod.field("levels"), cod.field("reversible"), cod.field("layers")) == (5, 1, 1)
+
+
+def test_faults_are_notes_with_offsets() -> None:
+    # No SOI: not a codestream.
+    out = scan(b"\x00\x01\x02\x03", base=0x40)
+    assert out.family is None and out.notes[0].offset == 0x40 and out.notes[0].fault
+    # A frame header whose length runs past the end of the fragment.
+    cut = SOI + SOF0[:9]
+    out = scan(cut, base=0x100)
+    sof = out.segments[-1]
+    assert sof.name == "SOF0" and sof.offset == 0x102
+    assert any(n.fault and n.offset == 0x102 and "past the end" in n.text for n in out.notes)
+    # The same bytes read from a longer fragment: the rest is not read, not a fault.
+    out = scan(cut, base=0x100, total=64)
+    assert out.notes and not any(n.fault for n in out.notes)
+    # A length below 2; a marker cut in half; a whole codestream with no EOI.
+    out = scan(SOI + b"\xff\xdb\x00\x01")
+    assert any(n.offset == 4 and "length 1" in n.text for n in out.notes)
+    out = scan(SOI + b"\xff")
+    assert out.notes[-1].offset == 2 and out.notes[-1].fault
+    out = scan(SOI + SOF0 + SOS + ENTROPY)
+    assert "without EOI" in out.notes[-1].text and out.notes[-1].fault
+    # The first fragment of a frame that goes on: running out inside the scan is no fault.
+    out = scan(SOI + SOF0 + SOS + ENTROPY, whole=False)
+    assert not any(n.fault for n in out.notes)
+    # A JPEG 2000 tile-part whose Psot runs past the end.
+    out = scan(j2k(b"\x01\x02", psot=10_000))
+    assert any("Psot 10,000" in n.text for n in out.notes)
+
+
+def test_every_prefix_and_hostile_entropy_data_stay_bounded() -> None:
+    whole = SOI + APP0 + DQT + SOF0 + SOS + ENTROPY + EOI
+    for data in (whole, j2k(b"\x01\x02\x03\x04")):
+        for n in range(len(data) + 1):
+            scan(data[:n])  # never raises
+            scan(data[n:], continues=JPEG)
+            scan(data[n:], continues=JPEG_2000)
+    # 1 MiB of stuffed FF 00 pairs: the search stops at its budget, then EOI at the end.
+    hostile = SOI + SOF0 + SOS + b"\xff\x00" * (1 << 19) + EOI
+    started = time.perf_counter()
+    out = scan(hostile)
+    assert time.perf_counter() - started < 1.0
+    assert out.ended and any(str(f"{MAX_ENTROPY_MARKS:,}") in n.text for n in out.notes)
+
+
+# -- pydicom's compressed samples ------------------------------------------------------------
+
+SAMPLES = {
+    "JPEG-lossy.dcm": JPEG,
+    "JPGExtended.dcm": JPEG,
+    "SC_rgb_jpeg_dcmtk.dcm": JPEG,
+    "SC_rgb_jpeg_gdcm.dcm": JPEG,  # lossless, SOF3
+    "MR_small_jpeg_ls_lossless.dcm": JPEG_LS,
+    "JPEGLSNearLossless_16.dcm": JPEG_LS,
+    "MR_small_jp2klossless.dcm": JPEG_2000,
+    "examples_jpeg2k.dcm": JPEG_2000,
+    "GDCMJ2K_TextGBR.dcm": JPEG_2000,  # a JP2 file (boxes) in the fragment
+}
+
+
+def pydicom_file(name: str) -> Path:
+    pydicom = pytest.importorskip("pydicom")
+    path = Path(pydicom.__file__).parent / "data" / "test_files" / name
+    if not path.is_file():
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_frame_headers_of_pydicom_samples_give_their_rows_and_columns(name: str) -> None:
+    import pydicom
+    from pydicom.encaps import generate_fragmented_frames
+
+    ds = pydicom.dcmread(pydicom_file(name))
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    first = b"".join(next(generate_fragmented_frames(ds.PixelData, number_of_frames=frames)))
+    out = scan(first)
+    assert out.family == SAMPLES[name] and out.ended, out.notes
+    assert not [n for n in out.notes if n.fault], out.notes
+    assert out.size is not None
+    rows, columns, components, _ = out.size
+    assert (rows, columns, components) == (ds.Rows, ds.Columns, ds.SamplesPerPixel)
