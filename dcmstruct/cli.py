@@ -161,6 +161,12 @@ def _view_flags(w: argparse.ArgumentParser) -> None:
     """The viewer's command line, the same for ``dcmstruct view`` and ``python -m
     dcmstruct.tui``."""
     w.add_argument("file", nargs="?", help="the file to open (default: the bundled sample)")
+    w.add_argument(
+        "other",
+        nargs="?",
+        metavar="B",
+        help="a second file: both side by side, moving together by path, differences marked",
+    )
     w.add_argument("--mask", action="store_true", help="mask identifying values on screen")
     w.add_argument(
         "--mask-uids",
@@ -606,10 +612,23 @@ def _cmd_rule(args: argparse.Namespace) -> ExitCode:
 
 
 def _cmd_view(args: argparse.Namespace) -> int:
-    problem = view_problem(args.file)
-    if problem is not None:
-        print(f"{args.prog}: {problem}", file=sys.stderr)
-        return ExitCode.USAGE
+    for file in (args.file, args.other):
+        problem = view_problem(file)
+        if problem is not None:
+            print(f"{args.prog}: {problem}", file=sys.stderr)
+            return ExitCode.USAGE
+    if args.other is not None:
+        from dcmstruct.tui.compare import run as run_compare
+
+        return run_compare(
+            args.file,
+            args.other,
+            mask=args.mask,
+            mask_uids=args.mask_uids,
+            bytes_per_row=args.row_width,
+            limits=_limits(args),
+            prog=args.prog,
+        )
     from dcmstruct.tui.app import run
 
     return run(

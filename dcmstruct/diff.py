@@ -94,8 +94,20 @@ def compare(
     def skipped(tag: int) -> bool:
         return tag in ignore or (ignore_private and bool((tag >> 16) & 1))
 
-    keys_a = _keys(a, skipped)
-    keys_b = _keys(b, skipped)
+    yield from aligned(a, _keys(a, skipped), b, _keys(b, skipped))
+
+
+def node_keys(index: ElementIndex) -> dict[str, int]:
+    """Path -> node for every node :func:`compare` matches (no tag left out): what
+    :func:`aligned` takes, and what a viewer of two files moves by."""
+    return _keys(index, lambda tag: False)
+
+
+def aligned(
+    a: ElementIndex, keys_a: dict[str, int], b: ElementIndex, keys_b: dict[str, int]
+) -> Iterator[Difference]:
+    """The differences of ``b`` from ``a`` given each side's path -> node (:func:`node_keys`,
+    or what :func:`compare` computes with tags left out)."""
     gone: set[int] = set()
     for path, i in keys_a.items():
         if _inside(a, i, gone):
@@ -344,4 +356,4 @@ def tag_text(tag: int | None) -> str | None:
     return None if tag is None else format_tag(tag)
 
 
-__all__ = ["CHANGES", "Difference", "Side", "compare", "tag_text"]
+__all__ = ["CHANGES", "Difference", "Side", "aligned", "compare", "node_keys", "tag_text"]

@@ -9,15 +9,17 @@ fall on that row), so moving the cursor redraws two rows and scrolling back redr
 Bytes the file no longer holds (it shrank on disk while shown) are drawn as ``--``, never as
 what they were: :meth:`HexView.file_changed` drops both caches.
 
-Search matches, bookmarks and the privacy mask are drawn here too, all from attributes the app
-sets: ``set_hits``, ``bookmarks``, and the structure's ``masking`` flag. Masked value bytes show
-as ``**`` in hex and ``*`` in ASCII: their real characters never reach the screen.
+Search matches, bookmarks, tints and the privacy mask are drawn here too, all from attributes
+the app sets: ``set_hits``, ``bookmarks``, ``set_tints`` (byte ranges with a background of
+their own: the differences of ``dcmstruct view A B``) and the structure's ``masking`` flag.
+Masked value bytes show as ``**`` in hex and ``*`` in ASCII: their real characters never reach
+the screen.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -31,6 +33,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from dcmstruct.model import Stream
+from dcmstruct.ranges import RangeSet
 from dcmstruct.tui.messages import CursorMoved, RangeChanged
 from dcmstruct.tui.structure import Part, Structure
 
@@ -179,6 +182,7 @@ class HexView(ScrollView, can_focus=True):
         self._longest_hit = 1
         self.current_hit: tuple[int, int] | None = None
         self._bookmarks: list[int] = []  # sorted offsets of this stream
+        self._tints: Mapping[Stream, Sequence[tuple[RangeSet, str]]] = {}
 
     # -- attributes set by the app -------------------------------------------------------
 
@@ -222,6 +226,12 @@ class HexView(ScrollView, can_focus=True):
         """The structure's marks were replaced: rows with marks must be drawn again."""
         self._marks_version += 1
         self.refresh()
+
+    def set_tints(self, tints: Mapping[Stream, Sequence[tuple[RangeSet, str]]]) -> None:
+        """Byte ranges drawn on the background of a component class of their own, per stream;
+        where ranges overlap, the later one wins."""
+        self._tints = tints
+        self.marks_changed()
 
     def set_hits(self, hits: Iterable[tuple[int, int]], current: tuple[int, int] | None) -> None:
         """Search matches (offset, length) of the shown stream, and the one the user is at."""
@@ -527,6 +537,14 @@ class HexView(ScrollView, can_focus=True):
                 break  # the stream ends in this block
         return out
 
+    def _tints_in(self, start: int, stop: int) -> list[str]:
+        out = [""] * (stop - start)
+        for ranges, name in self._tints.get(self.stream, ()):
+            for i, inside in enumerate(ranges.mask(start, stop)):
+                if inside:
+                    out[i] = name
+        return out
+
     def _hits_in(self, start: int, stop: int) -> tuple[tuple[int, int], ...]:
         lo = bisect.bisect_left(self._hit_starts, start - self._longest_hit + 1)
         hi = bisect.bisect_left(self._hit_starts, stop)
@@ -543,8 +561,9 @@ class HexView(ScrollView, can_focus=True):
         masked: bool = False,
         bookmark: bool = False,
         ranged: bool = False,
+        tint: str = "",
     ) -> Style:
-        key = (part, shade, selected, fault, cursor, hit, masked, bookmark, ranged)
+        key = (part, shade, selected, fault, cursor, hit, masked, bookmark, ranged, tint)
         style = self._styles.get(key)
         if style is not None:
             return style
@@ -554,6 +573,8 @@ class HexView(ScrollView, can_focus=True):
             style += Style(bgcolor=get("hex--selected").bgcolor)
         elif shade and part not in (Part.UNPARSED, Part.DEFLATED):
             style += Style(bgcolor=get(f"hex--depth-{shade}").bgcolor)
+        if tint:
+            style += Style(bgcolor=get(tint).bgcolor)
         if fault:
             f = get("hex--fault")
             style += Style(color=f.color, bgcolor=f.bgcolor, bold=f.bold, underline=selected)
@@ -594,11 +615,13 @@ class HexView(ScrollView, can_focus=True):
             self._styles[key] = style
         return style
 
-    def _gap_style(self, shade: int, selected: bool, fault: bool, ranged: bool) -> Style:
-        key = ("gap", shade, selected, fault, ranged)
+    def _gap_style(
+        self, shade: int, selected: bool, fault: bool, ranged: bool, tint: str = ""
+    ) -> Style:
+        key = ("gap", shade, selected, fault, ranged, tint)
         style = self._styles.get(key)
         if style is None:
-            inner = self._style(Part.VALUE, shade, selected, fault, False, ranged=ranged)
+            inner = self._style(Part.VALUE, shade, selected, fault, False, ranged=ranged, tint=tint)
             style = self._styles[key] = self._named("base") + Style(bgcolor=inner.bgcolor)
         return style
 
@@ -642,11 +665,12 @@ class HexView(ScrollView, can_focus=True):
         sel_a, sel_b = sel if sel is not None else (-1, -1)
         rng_a, rng_b = rng if rng is not None else (-1, -1)
         styles: list[Style] = []
-        shades: list[tuple[int, int, bool, bool, bool]] = []
+        tints = self._tints_in(start, stop)
+        shades: list[tuple[int, int, bool, bool, bool, str]] = []
         for i in range(count):
             if i >= have:
                 styles.append(self._gone_style(i == cursor))
-                shades.append((-2, 0, False, False, False))
+                shades.append((-2, 0, False, False, False, ""))
                 continue
             node, part, depth = parts[i]
             shade = 0 if depth <= 0 else 1 + (depth - 1) % _DEPTH_SHADES
@@ -663,9 +687,10 @@ class HexView(ScrollView, can_focus=True):
                     hidden[i],
                     i in marked_here,
                     ranged,
+                    tints[i],
                 )
             )
-            shades.append((node, shade, selected, marked[i], ranged))
+            shades.append((node, shade, selected, marked[i], ranged, tints[i]))
         out: list[tuple[str, Style]] = [(f"{start:0{lay.digits}x}", self._named("hex--offset"))]
         frame = self._named("hex--frame")
         x = lay.digits
