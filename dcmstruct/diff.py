@@ -97,19 +97,27 @@ def compare(
     yield from aligned(a, _keys(a, skipped), b, _keys(b, skipped))
 
 
-def node_keys(index: ElementIndex) -> dict[str, int]:
+def node_keys(index: ElementIndex, *, tick: Callable[[], None] | None = None) -> dict[str, int]:
     """Path -> node for every node :func:`compare` matches (no tag left out): what
-    :func:`aligned` takes, and what a viewer of two files moves by."""
-    return _keys(index, lambda tag: False)
+    :func:`aligned` takes, and what a viewer of two files moves by. ``tick`` is called every
+    few thousand nodes (a viewer's worker stops there by raising)."""
+    return _keys(index, lambda tag: False, tick)
 
 
 def aligned(
-    a: ElementIndex, keys_a: dict[str, int], b: ElementIndex, keys_b: dict[str, int]
+    a: ElementIndex,
+    keys_a: dict[str, int],
+    b: ElementIndex,
+    keys_b: dict[str, int],
+    *,
+    tick: Callable[[], None] | None = None,
 ) -> Iterator[Difference]:
     """The differences of ``b`` from ``a`` given each side's path -> node (:func:`node_keys`,
-    or what :func:`compare` computes with tags left out)."""
+    or what :func:`compare` computes with tags left out); ``tick`` as for :func:`node_keys`."""
     gone: set[int] = set()
-    for path, i in keys_a.items():
+    for k, (path, i) in enumerate(keys_a.items()):
+        if tick is not None and not k % 4096:
+            tick()
         if _inside(a, i, gone):
             continue
         j = keys_b.get(path)
@@ -137,7 +145,9 @@ def _inside(index: ElementIndex, node: int, marked: set[int]) -> bool:
     return False
 
 
-def _keys(index: ElementIndex, skipped: Callable[[int], bool]) -> dict[str, int]:
+def _keys(
+    index: ElementIndex, skipped: Callable[[int], bool], tick: Callable[[], None] | None = None
+) -> dict[str, int]:
     """Path -> node, in file order, for every node that holds something (not delimiters, not
     the prefix), and not what ``skipped`` leaves out with all it holds."""
     c = index.columns
@@ -149,6 +159,8 @@ def _keys(index: ElementIndex, skipped: Callable[[int], bool]) -> dict[str, int]
     left_out: set[int] = set()
     seen: dict[str, int] = {}
     for i, kind in enumerate(kinds):
+        if tick is not None and not i % 4096:
+            tick()
         parent = parents[i]
         if parent in left_out:
             left_out.add(i)

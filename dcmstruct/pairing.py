@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from dcmstruct.diff import Difference, aligned, node_keys
-from dcmstruct.model import Columns, Kind, Stream
+from dcmstruct.model import UNDEFINED, Columns, Kind, Stream
 
 if TYPE_CHECKING:
     from dcmstruct.index import ElementIndex
@@ -37,6 +37,7 @@ Position = tuple[Stream, int]
 # (stream, offset, rank): rank -1 puts a one-sided difference before what starts where it
 # would be, 0 is a node of this side.
 Key = tuple[int, int, int]
+_WINDOW = 1 << 20  # bytes of a value read at a time
 _PREFIX = "prefix"  # the "DICM" prefix: in both files at 128, no path of diff's
 
 
@@ -72,17 +73,18 @@ class Pairing:
         *,
         cancelled: Callable[[], bool] = lambda: False,
     ) -> None:
+        def tick() -> None:
+            if cancelled():
+                raise Cancelled
+
         self.indexes = (a, b)
-        self.keys = (node_keys(a), node_keys(b))
+        self.keys = (node_keys(a, tick=tick), node_keys(b, tick=tick))
+        differences = list(aligned(a, self.keys[A], b, self.keys[B], tick=tick))
+        # Followed, but not compared (diff leaves the prefix out).
         for side, index in enumerate(self.indexes):
             for node in _prefix_nodes(index):
                 self.keys[side][_PREFIX] = node
         self.paths = tuple({n: p for p, n in keys.items()} for keys in self.keys)
-        differences: list[Difference] = []
-        for d in aligned(a, self.keys[A], b, self.keys[B]):
-            if cancelled():
-                raise Cancelled
-            differences.append(d)
         anchors = (self._anchors(A, differences), self._anchors(B, differences))
         stops = [self._stop(d, anchors) for d in differences]
         stops.sort(key=lambda s: s.keys[A])
@@ -222,6 +224,40 @@ class Pairing:
         return out
 
 
+def first_unequal(
+    a: ElementIndex,
+    i: int,
+    b: ElementIndex,
+    j: int,
+    *,
+    tick: Callable[[], None] | None = None,
+) -> int | None:
+    """Where the values of node ``i`` of ``a`` and node ``j`` of ``b`` first differ, counted
+    from the start of each value (the length of the shorter if one is the start of the
+    other); None if they are the same bytes or either has no defined value. Read a window
+    at a time: a pixel data element is never held whole."""
+    ca, cb = a.columns, b.columns
+    start_a, start_b = int(ca.value_offset[i]), int(cb.value_offset[j])
+    if start_a < 0 or start_b < 0 or UNDEFINED in (int(ca.length[i]), int(cb.length[j])):
+        return None
+    size_a, size_b = int(ca.end[i]) - start_a, int(cb.end[j]) - start_b
+    stream_a, stream_b = Stream(int(ca.stream[i])), Stream(int(cb.stream[j]))
+    common = min(size_a, size_b)
+    for pos in range(0, common, _WINDOW):
+        if tick is not None:
+            tick()
+        n = min(_WINDOW, common - pos)
+        x = np.frombuffer(a.read(stream_a, start_a + pos, n), np.uint8)
+        y = np.frombuffer(b.read(stream_b, start_b + pos, n), np.uint8)
+        m = min(len(x), len(y))
+        unequal = np.flatnonzero(x[:m] != y[:m])
+        if len(unequal):
+            return pos + int(unequal[0])
+        if m < n:
+            return pos + m  # one file ends sooner than its index says (it shrank)
+    return None if size_a == size_b else common
+
+
 def _prefix_nodes(index: ElementIndex) -> list[int]:
     return [int(i) for i in np.flatnonzero(index.columns.kind == Kind.PREFIX)]
 
@@ -234,4 +270,14 @@ def _value_start(c: Columns, node: int) -> int | None:
     return start
 
 
-__all__ = ["SIDE_NAMES", "A", "B", "Cancelled", "Follow", "Pairing", "Position", "Stop"]
+__all__ = [
+    "SIDE_NAMES",
+    "A",
+    "B",
+    "Cancelled",
+    "Follow",
+    "Pairing",
+    "Position",
+    "Stop",
+    "first_unequal",
+]

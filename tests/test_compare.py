@@ -33,6 +33,7 @@ def _dataset(
     *,
     description: str = "HEAD",
     name: str = "DOE^JOHN",
+    pixels: bytes = bytes(range(16)),
     extra: tuple[E, ...] = (),
     drop: tuple[str, ...] = (),
 ) -> list[E]:
@@ -46,7 +47,7 @@ def _dataset(
         E("0018,0050", "DS", "1.25"),
         E("0020,0013", "IS", "7"),
         E("0028,0010", "US", 2),
-        E("7FE0,0010", "OW", bytes(range(16))),
+        E("7FE0,0010", "OW", pixels),
         *extra,
     ]
     elements = [e for e in elements if e.tag not in drop]
@@ -114,8 +115,8 @@ def test_the_pane_moved_leads_and_the_other_follows_by_path(tmp_path: Path) -> N
         assert "0008,1030 StudyDescription LO  value" in text_of(app, "#where-b")
         # (0008,0060), only in B, comes first: it is written before (0008,1030).
         assert "difference 2 of 2: value 0008,1030" in text_of(app, "#status")
-        for _ in range(11):  # the third byte of the value
-            await pilot.press("right")
+        pa.move_cursor(tag_a + 10)
+        await pilot.press("right")  # onto the value's fourth byte
         await pilot.pause()
         assert (pa.cursor, pb.cursor) == (tag_a + 11, tag_b + 11)
         # From B (tab gives it the focus), A follows.
@@ -165,6 +166,23 @@ def test_n_and_shift_n_visit_the_differences_in_both_panes(tmp_path: Path) -> No
         assert await press("N") == (value_a, value_b)
         assert await press("N") == (removed_a, value_b)  # around: the last one
         assert "difference 3 of 3" in text_of(app, "#status")
+
+    drive(CompareApp(*_pair(tmp_path, a, b)), body)
+
+
+def test_n_on_a_long_value_goes_to_its_first_differing_byte(tmp_path: Path) -> None:
+    pixels = bytes(range(256)) * 16
+    a = part10(_dataset(pixels=pixels))
+    b = part10(_dataset(pixels=pixels[:3000] + b"\xff" + pixels[3001:]))
+    value_a, value_b = _at(a, 0x7FE0, 0x0010) + 12, _at(b, 0x7FE0, 0x0010) + 12  # OW: long form
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, CompareApp)
+        await pilot.press("n")
+        await settle(pilot)
+        assert (app.pane(A).cursor, app.pane(B).cursor) == (value_a + 3000, value_b + 3000)
+        assert "from value byte 0xbb8 on" in text_of(app, "#status")
 
     drive(CompareApp(*_pair(tmp_path, a, b)), body)
 

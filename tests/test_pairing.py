@@ -18,9 +18,10 @@ from dcmstruct.builder import (
     Seq,
     part10,
 )
+from dcmstruct.diff import compare
 from dcmstruct.index import index_bytes
 from dcmstruct.model import Stream
-from dcmstruct.pairing import A, B, Pairing
+from dcmstruct.pairing import A, B, Pairing, first_unequal
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 ITEM = b"\xfe\xff\x00\xe0"
@@ -107,6 +108,14 @@ def test_an_element_inside_the_second_item() -> None:
     assert p.follow(A, Stream.FILE, item_a).at == (Stream.FILE, item_b)
 
 
+def test_the_differences_are_diffs_and_the_prefix_is_followed() -> None:
+    a = part10(_dataset())
+    b = part10(_dataset(description="CHEST"), prefix=b"DICN")
+    p = _pairing(a, b)
+    assert [s.difference for s in p.stops] == list(compare(index_bytes(a), index_bytes(b)))
+    assert p.follow(B, Stream.FILE, 131).at == (Stream.FILE, 131)  # "M" / "N"
+
+
 def test_a_path_the_other_file_lacks_leads_nowhere() -> None:
     a = part10(_dataset())
     b = part10(_dataset(drop=("0028,0010",)))
@@ -181,3 +190,19 @@ def test_the_differences_in_the_order_of_either_file() -> None:
     node = p.node_at(B, Stream.FILE, _at(b, 0x0008, 0x1030) + 9)
     assert p.stop_at(B, node) == 0
     assert p.stop_at(A, p.node_at(A, Stream.FILE, _at(a, 0x0020, 0x0013))) == -1
+
+
+def test_where_two_long_values_first_differ() -> None:
+    """Read a MiB at a time: the first unequal byte is found past the first window too."""
+    size, at = (3 << 19) + 2, (1 << 20) + 5  # 1.5 MiB of pixels, differing 5 bytes into MiB 2
+    pixels = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    changed = pixels[:at] + b"\xff" + pixels[at + 1 :]
+    assert pixels[at] != 0xFF
+    a = part10([E("0008,0016", "UI", CT), E("7FE0,0010", "OB", pixels)])
+    b = part10([E("0008,0016", "UI", CT), E("7FE0,0010", "OB", changed)])
+    shorter = part10([E("0008,0016", "UI", CT), E("7FE0,0010", "OB", pixels[:4000])])
+    ia, ib, ic = index_bytes(a), index_bytes(b), index_bytes(shorter)
+    (pa,) = [i for i in range(len(ia)) if ia.node(i).tag == 0x7FE00010]
+    assert first_unequal(ia, pa, ib, pa, tick=lambda: None) == at
+    assert first_unequal(ia, pa, ia, pa) is None
+    assert first_unequal(ia, pa, ic, pa) == 4000  # the shorter one ends there

@@ -34,7 +34,16 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from dcmstruct.exitcode import ExitCode
 from dcmstruct.index import Limits, index_file
 from dcmstruct.model import Kind, Stream
-from dcmstruct.pairing import SIDE_NAMES, A, B, Cancelled, Follow, Pairing, Position
+from dcmstruct.pairing import (
+    SIDE_NAMES,
+    A,
+    B,
+    Cancelled,
+    Follow,
+    Pairing,
+    Position,
+    first_unequal,
+)
 from dcmstruct.ranges import RangeSet
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.tui.literal import literal
@@ -44,6 +53,9 @@ from dcmstruct.tui.widgets.differences import DifferenceChosen, DifferencesPanel
 from dcmstruct.tui.widgets.hex_view import ROW_WIDTHS, HexView, hex_view_width
 
 _HEX_CHROME = 3  # border (2) + vertical scrollbar (1)
+# A changed value longer than this: n puts the cursors on its first differing byte (found in a
+# worker), not on its header a screen or a gigabyte away.
+_SEEK_FROM = 256
 # The tint of each kind of difference (a component class of PaneHexView, coloured in
 # compare.tcss); where they overlap the later wins: a changed value inside a re-encoded
 # sequence shows as a value.
@@ -133,8 +145,9 @@ class CompareApp(App[int]):
         self._lead = A  # the side the user moved last
         self._current = -1  # the difference n/N last went to
         self._current_at: tuple[Position, Position] | None = None  # and where that left both
-        self._lock = threading.Lock()  # closing the files vs. the comparing worker
-        self._comparing = False
+        self._first: tuple[int, int] | None = None  # (difference, where its values part)
+        self._lock = threading.Lock()  # closing the files vs. the workers reading them
+        self._readers = 0
         self._closed = False
 
     # -- layout ---------------------------------------------------------------------------
@@ -168,7 +181,7 @@ class CompareApp(App[int]):
     def on_unmount(self) -> None:
         with self._lock:
             self._closed = True
-            if not self._comparing:
+            if not self._readers:
                 self._close()
 
     def _close(self) -> None:
@@ -220,18 +233,50 @@ class CompareApp(App[int]):
             raise
         return opened[A], opened[B]
 
+    def _reading(self) -> bool:
+        """A worker starts reading the files (False: they are closed, the app is gone)."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._readers += 1
+            return True
+
+    def _done_reading(self) -> None:
+        with self._lock:
+            self._readers -= 1
+            if self._closed and not self._readers:
+                self._close()
+
     @work(thread=True, exclusive=True, group="compare", name="compare", exit_on_error=False)
     def _compare(self, a: Structure, b: Structure) -> Pairing | None:
         worker = get_current_worker()
+        if not self._reading():
+            return None
         try:
             return Pairing(a.index, b.index, cancelled=lambda: worker.is_cancelled)
         except Cancelled:
             return None
         finally:
-            with self._lock:
-                self._comparing = False
-                if self._closed:
-                    self._close()
+            self._done_reading()
+
+    @work(thread=True, exclusive=True, group="seek", name="seek", exit_on_error=False)
+    def _seek(self, pairing: Pairing, k: int) -> tuple[int, int | None]:
+        """Where the values of difference ``k`` first differ (a long value: pixel data)."""
+        worker = get_current_worker()
+
+        def tick() -> None:
+            if worker.is_cancelled:
+                raise Cancelled
+
+        if not self._reading():
+            return k, None
+        try:
+            (a, b), (i, j) = pairing.indexes, pairing.stops[k].nodes
+            return k, first_unequal(a, i, b, j, tick=tick)
+        except Cancelled:
+            return k, None
+        finally:
+            self._done_reading()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker, state = event.worker, event.state
@@ -240,13 +285,15 @@ class CompareApp(App[int]):
                 self._opened(worker.result)  # type: ignore[arg-type]
             elif worker.name == "compare" and worker.result is not None:
                 self._compared(worker.result)
+            elif worker.name == "seek":
+                self._sought(*worker.result)  # type: ignore[misc]
         elif state == WorkerState.ERROR:
             error = worker.error
             if worker.name == "open":
                 # A file that cannot be read is a usage error, said once the screen is gone.
                 self.error = terminal_safe(str(error))
                 self.exit(ExitCode.USAGE, return_code=int(ExitCode.USAGE))
-            else:
+            elif worker.name == "compare":
                 self.busy = False
                 # SourceChanged: a file changed on disk while it was compared.
                 said = terminal_safe(f"could not compare the files: {_reason(error)}")
@@ -267,8 +314,6 @@ class CompareApp(App[int]):
         self._describe(B, None)
         self._status("comparing …")
         self.panel.border_subtitle = "comparing …"
-        with self._lock:
-            self._comparing = True
         self._compare(*structures)
 
     def _compared(self, pairing: Pairing) -> None:
@@ -436,9 +481,14 @@ class CompareApp(App[int]):
         self.panel.point_at(k)
         stop = pairing.stops[k]
         d = stop.difference
+        name = name_of(pairing, stop)
+        what = d.path if name == d.path else f"{d.path} {name}"
+        detail = d.detail
+        if self._first is not None and self._first[0] == k:
+            detail += f" from value byte {self._first[1]:#x} on"
         self._status(
-            f"difference {k + 1:,} of {total:,}: {d.change} {d.path} {name_of(pairing, stop)}"
-            f"  │  A {where(d.a)}  B {where(d.b)}  │  {d.detail}"
+            f"difference {k + 1:,} of {total:,}: {d.change} {what}"
+            f"  │  A {where(d.a)}  B {where(d.b)}  │  {detail}"
         )
 
     def action_difference(self, direction: int) -> None:
@@ -477,6 +527,11 @@ class CompareApp(App[int]):
         if stop.at[A] is not None and stop.at[B] is not None:
             self._align(1 - side, side)
         self._current, self._current_at = k, self._positions()
+        self._first = None
+        if stop.difference.change == "value" and min(stop.nodes) >= 0:
+            a, b = stop.difference.a, stop.difference.b
+            if a is not None and b is not None and max(a.length or 0, b.length or 0) > _SEEK_FROM:
+                self._seek(self.pairing, k)
         lacking = A if stop.at[A] is None else B if stop.at[B] is None else None
         for s in (A, B):
             if s == lacking:
@@ -485,6 +540,28 @@ class CompareApp(App[int]):
             else:
                 self._describe(s, None)
         self._show_current(side)
+
+    def _sought(self, k: int, first: int | None) -> None:
+        """Where the values of difference ``k`` first differ: both cursors go there, if they
+        are still where ``n`` put them."""
+        pairing = self.pairing
+        if first is None or pairing is None or self._current != k:
+            return
+        if self._current_at != self._positions():
+            return  # the user has moved on
+        stop = pairing.stops[k]
+        for side in (A, B):
+            c = pairing.indexes[side].columns
+            node = stop.nodes[side]
+            value, end = int(c.value_offset[node]), int(c.end[node])
+            self._place(side, (Stream(int(c.stream[node])), min(value + first, end - 1)))
+        self._align(B, self._lead)
+        self._align(A, self._lead)
+        self._current_at = self._positions()
+        self._first = (k, first)
+        self._describe(A, None)
+        self._describe(B, None)
+        self._show_current(self._lead)
 
     # -- other keys ----------------------------------------------------------------------------
 
