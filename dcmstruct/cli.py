@@ -620,6 +620,12 @@ def _cmd_view(args: argparse.Namespace) -> int:
     if args.other is not None:
         from dcmstruct.tui.compare import run as run_compare
 
+        if args.workspace is not None:
+            print(
+                f"{args.prog}: --workspace keeps one file's workspace, not A B's", file=sys.stderr
+            )
+            return ExitCode.USAGE
+
         return run_compare(
             args.file,
             args.other,

@@ -229,6 +229,8 @@ def test_a_bad_second_file_is_a_usage_error(tmp_path: Path) -> None:
     assert code == ExitCode.USAGE and "missing.dcm" in said and "Traceback" not in said
     code, said = _main("view", pa, str(tmp_path))
     assert code == ExitCode.USAGE and "directory" in said.lower()
+    code, said = _main("view", pa, pa, "--workspace", str(tmp_path / "w.json"))
+    assert code == ExitCode.USAGE and "--workspace" in said
 
 
 def test_a_file_that_cannot_be_indexed_closes_the_viewer_with_exit_2(
