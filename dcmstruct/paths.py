@@ -68,7 +68,9 @@ def node_path(columns: Columns, numbers: npt.NDArray[np.int32], node: int) -> st
 
 Key = str | int
 
-_STEP = re.compile(r"(?P<key>[^\[\]]*)(?:\[(?P<item>\s*-?\d+\s*)\])?")
+# At most 9 digits an item index: int() of thousands of digits raises (and no sequence has
+# a billion items).
+_STEP = re.compile(r"(?P<key>[^\[\]]*)(?:\[(?P<item>\s*-?\d{1,9}\s*)\])?")
 
 
 class Step(NamedTuple):

@@ -237,3 +237,20 @@ def test_the_tree_is_pydicoms(name: str) -> None:
         assert isinstance(image, Record)
         fid = file_id(index, image.node)
         assert fid is not None and locate(path.parent, fid[1]) == path.parent.joinpath(*fid[1])
+
+
+def test_the_viewers_mask_hides_referenced_file_ids() -> None:
+    """File IDs are file names, often made from the patient's name: the viewer's mask hides
+    them (PS3.15 does not list (0004,1500), so phi and redact leave them)."""
+    from dcmstruct.model import Stream
+    from dcmstruct.tui.structure import Structure
+
+    index, _, _ = build()
+    data = index.sources[Stream.FILE].read(0, index.sources[Stream.FILE].size)
+    at = data.find(b"DIR1\\IM1")
+    assert at > 0
+    structure = Structure(index)
+    assert not structure.hides(Stream.FILE, at, at + 8)
+    structure.set_masking(True)
+    assert all(structure.hidden_bytes(Stream.FILE, at, at + 8))
+    assert not masked_nodes(index)[structure.innermost(Stream.FILE, at)]

@@ -195,3 +195,14 @@ def test_completion_offers_a_keyword_in_any_case(index: ElementIndex) -> None:
 @pytest.mark.parametrize("text", ["", "0010", "(0010", "5200,9230[", "qqqqqq", "PatientName/"])
 def test_no_completion_where_no_keyword_is_typed(index: ElementIndex, text: str) -> None:
     assert Completer(index).complete(text) is None
+
+
+def test_a_huge_item_index_is_no_path_and_no_crash(index: ElementIndex) -> None:
+    """int() of thousands of digits raises ValueError, which the completer (a worker) did not
+    expect: typing such an index closed the viewer (found by a review)."""
+    huge = "PerFrameFunctionalGroupsSequence[" + "9" * 5000 + "]/Frame"
+    with pytest.raises(KeyError):
+        find(index, huge)
+    # Completion goes on (from the dictionary, as the path does not resolve), no exception.
+    completed = Completer(index).complete(huge)
+    assert completed is None or completed.startswith(huge)

@@ -314,3 +314,46 @@ def test_snapshot_selection(snap: Callable[..., bool]) -> None:
     saying what and where."""
     app = DcmViewApp(SAMPLE, validate=False)
     assert snap(app, press=("g", *"0x34e", "enter", "v", "v", "v"))
+
+
+def test_a_reload_drops_the_selection(tmp_path: Path) -> None:
+    """The selection named a node and bytes of the old index; after r they were another
+    element's (here a masked PatientName), and y offered its value (found by a review)."""
+    ct = "1.2.840.10008.5.1.4.1.1.2"
+    before = part10(
+        [
+            E("SOPClassUID", "UI", ct),
+            E("SOPInstanceUID", "UI", "1.2.3.4"),
+            E("Modality", "CS", "OT"),
+            E("ConversionType", "CS", "WSD"),
+        ]
+    )
+    after = part10(
+        [
+            E("SOPClassUID", "UI", ct),
+            E("SOPInstanceUID", "UI", "1.2.3.4"),
+            E("Modality", "CS", "OT" * 20),
+            E("PatientName", "PN", "SECRET^NAME"),
+        ]
+    )
+    path = tmp_path / "changing.dcm"
+    path.write_bytes(before)
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        app._goto(Stream.FILE, before.find(b"WSD"), reveal=True)
+        await pilot.press("v")
+        await pilot.pause()
+        assert app.selection is not None
+        path.write_bytes(after)
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.selection is None and app.hex.range is None
+        await pilot.press("y")
+        await pilot.pause()
+        if isinstance(app.screen, CopyScreen):
+            assert not any("SECRET" in text for _, _, text in app.screen.choices)
+        assert "SECRET" not in app.clipboard
+
+    _run(path, body, mask=True)

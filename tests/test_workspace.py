@@ -139,6 +139,7 @@ def test_a_changed_file_restores_what_still_fits(tmp_path: Path) -> None:
         (b'{"version": 1, "size": 1, "bookmarks": [{"stream": 9, "offset": 1}]}', "stream"),
         (b'{"version": 1, "size": 1, "bookmarks": "x"}', "bookmarks"),
         (b"[" * 2_000_000, "too big"),
+        (b"[" * 200_000 + b"]" * 200_000, "nested too deeply"),  # RecursionError in json
     ],
 )
 def test_a_broken_workspace_is_refused_with_a_reason(
@@ -192,3 +193,22 @@ def test_the_command_line_chooses_the_workspace(
     assert cli.main(["view", SAMPLE, "--workspace", str(tmp_path / "mine.json")]) == 0
     assert seen == [ws.default_location(SAMPLE), None, tmp_path / "mine.json"]
     assert str(seen[0]).startswith(os.fspath(tmp_path))
+
+
+def test_the_frame_of_encapsulated_pixel_data_comes_back(tmp_path: Path) -> None:
+    """The preview of encapsulated data started at frame 1 whatever was asked (a review)."""
+    from .test_selection import _encapsulated
+
+    path = tmp_path / "two_frames.dcm"
+    path.write_bytes(_encapsulated())
+    saved = ws.new(str(path))
+    saved.pixels, saved.frame = True, 1
+    where = tmp_path / "ws.json"
+    ws.save(saved, where)
+
+    async def check(pilot: Pilot[Any]) -> None:
+        screen = pilot.app.screen
+        assert isinstance(screen, PixelScreen)
+        assert screen.frame == 1
+
+    _open(path, where, check)

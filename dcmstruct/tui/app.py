@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import events, work
 from textual.app import ComposeResult, SystemCommand
@@ -39,12 +39,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from dcmstruct.completion import Completer
 from dcmstruct.dicomdir import is_directory
 from dcmstruct.exitcode import ExitCode
 from dcmstruct.index import ElementIndex, Limits, index_file
 from dcmstruct.model import Kind, Stream
-from dcmstruct.paths import looks_like_path
 from dcmstruct.safetext import terminal_safe
 from dcmstruct.schema.layout import format_tag
 from dcmstruct.tui.app_export import SelectionKeys
@@ -61,28 +59,17 @@ from dcmstruct.tui.messages import (
     JumpRequested,
     RangeChanged,
 )
-from dcmstruct.tui.pixels import ImageInfo, image_info, pick_pixel_node
-from dcmstruct.tui.pointers import pointer_at
-from dcmstruct.tui.screens.bookmarks import BookmarksScreen
-from dcmstruct.tui.screens.directory import DirectoryScreen
-from dcmstruct.tui.screens.find import FindRequest, FindScreen
-from dcmstruct.tui.screens.help import HelpScreen, binding_rows
-from dcmstruct.tui.screens.pixels import PixelScreen
-from dcmstruct.tui.screens.prompt import (
-    TAG_HINT,
-    PromptScreen,
-    parse_offset,
-    parse_path,
-    parse_tag,
-)
-from dcmstruct.tui.search import CAP, ByteScan, Match, Mode, Query, ValueScan
 from dcmstruct.tui.structure import Mark, Structure, find_tag, next_position
 from dcmstruct.tui.widgets import ElementTree, FindingsPanel, HexView, Inspector
 from dcmstruct.tui.widgets.element_tree import EXPAND_CAP
 from dcmstruct.tui.widgets.hex_view import ROW_WIDTHS, hex_view_width
-from dcmstruct.tui.workspace import default_location
-from dcmstruct.validate.engine import findings_from_faults, validate_index
 from dcmstruct.validate.finding import Finding
+
+if TYPE_CHECKING:
+    from dcmstruct.tui.pixels import ImageInfo
+    from dcmstruct.tui.screens.find import FindRequest
+    from dcmstruct.tui.search import ByteScan, Match, Mode, Query, ValueScan
+
 
 _TREE_MIN = 30  # columns the structure pane keeps before the hex pane may widen
 _HEX_CHROME = 3  # border (2) + vertical scrollbar (1)
@@ -138,6 +125,8 @@ class Search:
 def faults_as_findings(structure: Structure) -> list[Finding]:
     """The indexer's faults, shown until the validator (which reports them too) is done: the
     validator's own conversion, so each has its rule's severity, tag and path."""
+    from dcmstruct.validate.engine import findings_from_faults
+
     return findings_from_faults(structure.index)
 
 
@@ -355,7 +344,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self._last_offset = ""
         self._last_tag = ""
         self._last_find = ""
-        self._last_find_mode = Mode.AUTO
+        self._last_find_mode: Mode | None = None  # the find dialog's default until used
         self.search: Search | None = None
         self.bookmarks: dict[Position, str] = {}
         self._back: list[Position] = []
@@ -483,6 +472,9 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
 
     @work(thread=True, exclusive=True, group="index", name="index", exit_on_error=False)
     def _index(self) -> Structure:
+        return self._make_structure()
+
+    def _make_structure(self) -> Structure:
         limits = self.limits
         structure = Structure(
             index_file(
@@ -499,10 +491,16 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
 
     @work(thread=True, exclusive=True, group="validate", name="validate", exit_on_error=False)
     def _validate(self, structure: Structure) -> tuple[list[Finding], list[str]]:
+        from dcmstruct.validate.engine import validate_index
+
         return validate_index(structure.index)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if not self.query(FindingsPanel):
+            # The viewer is closing (q as the validation ended): its panes are gone, and
+            # showing the result would raise.
+            return
         if worker.name == "validate" and event.state in (
             WorkerState.SUCCESS,
             WorkerState.ERROR,
@@ -538,6 +536,10 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
 
     def _loaded(self, structure: Structure) -> None:
         previous = self.structure
+        if previous is not None:
+            # A selection names nodes and bytes of the old index: after a reload they may be
+            # another element (a masked one), so it goes (while the old index is current).
+            self.drop_selection()
         at, self._reload_at = self._reload_at, None
         self.structure = structure
         self.is_dicomdir = is_directory(structure.index)
@@ -551,7 +553,6 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.hex.border_title = "Hex"
         self._fit_width(self.size.width)
         self.element_tree.load(structure)
-        self._set_findings(faults_as_findings(structure))
         if at is not None:
             stream, offset = at
             if stream not in structure.streams:
@@ -562,6 +563,15 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.hex.focus()
         if previous is None:
             self.restore_workspace()
+        # The bytes first: the faults (whose rules' catalogue is imported on first use) and the
+        # validator (a thread that would contend for the interpreter) wait for the first frame.
+        self.call_after_refresh(self._check, structure)
+
+    def _check(self, structure: Structure) -> None:
+        """Show the indexer's faults, then run the validator (its findings replace them)."""
+        if structure is not self.structure or not self.query(FindingsPanel):
+            return  # reloaded meanwhile, or closing
+        self._set_findings(faults_as_findings(structure))
         if self.validate:
             self.findings_panel.border_subtitle = "validating …"
             self._validating[self._validate(structure)] = structure
@@ -814,6 +824,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
     # -- dialogs and other keys -------------------------------------------------------------
 
     def action_goto_offset(self) -> None:
+        from dcmstruct.tui.screens.prompt import PromptScreen, parse_offset
+
         if self.structure is None:
             return
         size = self.hex.size_bytes
@@ -834,6 +846,10 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         )
 
     def action_goto_tag(self) -> None:
+        from dcmstruct.completion import Completer
+        from dcmstruct.paths import looks_like_path
+        from dcmstruct.tui.screens.prompt import TAG_HINT, PromptScreen, parse_path, parse_tag
+
         structure = self.structure
         if structure is None:
             return
@@ -895,6 +911,9 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
     # -- find --------------------------------------------------------------------------------
 
     def action_find(self) -> None:
+        from dcmstruct.tui.screens.find import FindScreen
+        from dcmstruct.tui.search import Mode
+
         if self.structure is None:
             return
 
@@ -904,9 +923,11 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
                 self._last_find, self._last_find_mode = request.text, request.mode
                 self._start_search(request.query)
 
-        self.push_screen(FindScreen(self._last_find, self._last_find_mode), done)
+        self.push_screen(FindScreen(self._last_find, self._last_find_mode or Mode.AUTO), done)
 
     def _start_search(self, query: Query) -> None:
+        from dcmstruct.tui.search import CAP, ByteScan, Mode, ValueScan
+
         structure = self.structure
         assert structure is not None
         self.workers.cancel_group(self, "search")
@@ -1012,6 +1033,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self._sync_from_cursor(reveal=False)
 
     def action_find_next(self, direction: int) -> None:
+        from dcmstruct.tui.search import CAP
+
         search = self.search
         if search is None:
             self.action_find()
@@ -1093,6 +1116,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.notify(f"bookmark {k + 1} of {len(keys)}: {self.bookmarks[keys[k]]}")
 
     def action_bookmarks(self) -> None:
+        from dcmstruct.tui.screens.bookmarks import BookmarksScreen
+
         if self.structure is None:
             return
 
@@ -1119,6 +1144,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
     # -- pointers, tree, pixels, mask ----------------------------------------------------------
 
     def action_jump(self) -> None:
+        from dcmstruct.tui.pointers import pointer_at
+
         structure = self.structure
         if structure is None:
             return
@@ -1144,6 +1171,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
             self.notify(note)
 
     def action_dicomdir(self) -> None:
+        from dcmstruct.tui.screens.directory import DirectoryScreen
+
         structure = self.structure
         if structure is None:
             return
@@ -1172,6 +1201,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.element_tree.collapse_everything()
 
     def action_pixels(self) -> None:
+        from dcmstruct.tui.pixels import image_info, pick_pixel_node
+
         structure = self.structure
         if structure is None:
             return
@@ -1204,6 +1235,9 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.open_pixels(0, info)
 
     def open_pixels(self, frame: int, info: ImageInfo | None = None) -> None:
+        from dcmstruct.tui.pixels import image_info, pick_pixel_node
+        from dcmstruct.tui.screens.pixels import PixelScreen
+
         structure = self.structure
         if structure is None:
             return
@@ -1219,6 +1253,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.push_screen(PixelScreen(structure, info, frame=frame))
 
     def pixel_frame(self) -> int | None:
+        from dcmstruct.tui.screens.pixels import PixelScreen
+
         for screen in self.screen_stack:
             if isinstance(screen, PixelScreen):
                 return screen.frame
@@ -1257,6 +1293,11 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         return not (action in _OWN_ACTIONS and len(self.screen_stack) > 1)
 
     def help_rows(self) -> list[tuple[str, str, str]]:
+        from dcmstruct.tui.screens.bookmarks import BookmarksScreen
+        from dcmstruct.tui.screens.directory import DirectoryScreen
+        from dcmstruct.tui.screens.help import binding_rows
+        from dcmstruct.tui.screens.pixels import PixelScreen
+
         return binding_rows(
             [
                 ("anywhere", self.BINDINGS),
@@ -1276,6 +1317,8 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         )
 
     def action_help(self) -> None:
+        from dcmstruct.tui.screens.help import HelpScreen
+
         self.push_screen(HelpScreen(self.help_rows()))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:  # type: ignore[type-arg]
@@ -1321,6 +1364,8 @@ def run(
     """Open ``path`` (the bundled sample if None) in the viewer; the exit code.
     ``workspace``: where its workspace is kept (default: the user's data directory);
     ``keep_workspace`` False: none is read or written."""
+    from dcmstruct.tui.workspace import default_location
+
     if path is None:
         from dcmstruct.sample import sample_path
 

@@ -21,8 +21,6 @@ from dcmstruct.tui.export import (
     refusal,
     save,
 )
-from dcmstruct.tui.screens.copy import CopyScreen
-from dcmstruct.tui.screens.prompt import PromptScreen
 from dcmstruct.tui.selection import Selection, Unit, byte_range, next_unit, units_at
 from dcmstruct.tui.structure import Structure
 from dcmstruct.tui.widgets.hex_view import HexView
@@ -88,6 +86,8 @@ class SelectionKeys(App[int]):
     # -- copy and save ------------------------------------------------------------------------
 
     def action_copy(self) -> None:
+        from dcmstruct.tui.screens.copy import CopyScreen
+
         structure = self.structure
         target = self._target()
         if structure is None or target is None:
@@ -118,6 +118,8 @@ class SelectionKeys(App[int]):
         self.push_screen(CopyScreen(target.describe(), choices), done)
 
     def action_save(self) -> None:
+        from dcmstruct.tui.screens.prompt import PromptScreen
+
         structure = self.structure
         target = self._target()
         if structure is None or target is None:

@@ -65,9 +65,13 @@ FORMATS = (
 def decoded_value(structure: Structure, selection: Selection) -> str | None:
     """The value as the inspector decodes it (values split by backslash), when the selection
     is one element's value; None otherwise or when it decodes to bytes only."""
-    if selection.node < 0:
+    node = selection.node
+    if node < 0 or structure.hidden(node):
         return None
-    lines = decode(structure, selection.node)
+    c = structure.index.columns
+    if (int(c.value_offset[node]), int(c.end[node])) != (selection.start, selection.end):
+        return None  # not this node's value (an index built since): no text for it
+    lines = decode(structure, node)
     values = [line.text for line in lines if line.label == "Value" or line.label.startswith("[")]
     if not values or any(line.label == "…" for line in lines):
         return None  # bytes, a sequence, or more than the inspector reads: no exact text

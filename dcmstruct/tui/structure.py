@@ -29,6 +29,7 @@ from dcmstruct.source import SourceChanged
 from dcmstruct.tui.filechange import FileChange, detect, size_now
 
 I64 = npt.NDArray[np.int64]
+REFERENCED_FILE_ID = 0x00041500  # PS3.3 F.5: a directory record's file, as path components
 
 
 class Part(IntEnum):
@@ -316,6 +317,10 @@ class Structure:
             from dcmstruct.privacy import masked_nodes, masked_ranges
 
             hidden = masked_nodes(self.index, uids=self.mask_uids)
+            # The viewer's mask is stricter than PS3.15 here: a DICOMDIR's Referenced File IDs
+            # are file names, often made from the patient's name.
+            c = self.index.columns
+            hidden = hidden | ((c.tag == REFERENCED_FILE_ID) & (c.kind == int(Kind.ELEMENT)))
             ranges = masked_ranges(self.index, hidden)
             self._hidden_ranges = {Stream(s): r for s, r in ranges.items()}
             self._hidden = hidden

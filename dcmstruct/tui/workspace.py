@@ -111,6 +111,8 @@ def load(location: Path) -> Workspace | None:
     try:
         data = json.loads(raw)
         return _from_json(data)
+    except RecursionError:
+        raise ValueError(f"{location} is no workspace: nested too deeply") from None
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"{location} is no workspace: {exc}") from None
 

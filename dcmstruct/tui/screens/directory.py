@@ -237,6 +237,9 @@ class DirectoryScreen(ModalScreen[int | None]):
         if found is None:
             return
         path, masked = found
+        if masked:
+            self.notify("not copied: the file's name is masked (m shows it)", severity="warning")
+            return
         self.app.copy_to_clipboard(str(path))
         self.notify("copied the file's path" + ("" if masked else f": {path}"))
 

@@ -93,10 +93,16 @@ class PixelScreen(Screen[None]):
     def on_mount(self) -> None:
         table = self.table
         if table is not None and len(table):
-            self.query_one(FragmentList).focus()
-            self.frame = 0
-            self._show_fragment(0)
-            self._decode(0)
+            fragments = self.query_one(FragmentList)
+            fragments.focus()
+            # The frame asked for (a restored workspace's), else the first.
+            frame = self.frame if 0 <= self.frame < table.frames else 0
+            first = table.fragments_of(frame)[0] if table.frames else 0
+            self.frame = frame
+            if first:
+                fragments.move_to(first)
+            self._show_fragment(first)
+            self._decode(frame)
         self.call_after_refresh(self.draw)
 
     @property
