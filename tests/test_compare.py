@@ -155,16 +155,18 @@ def test_n_and_shift_n_visit_the_differences_in_both_panes(tmp_path: Path) -> No
         assert await press("n") == (value_a, value_b)
         assert "difference 1 of 3: value 0008,1030" in text_of(app, "#status")
         assert f"A {value_a:#x}  B {value_b:#x}" in text_of(app, "#status")
-        # Added in B: A keeps its place and says it lacks the element.
-        assert await press("n") == (value_a, added_b)
+        # Added in B: A goes to where it would be (before 0020,0013, A's next element), and
+        # says it lacks it; removed from B: B goes to where it would be (before 7FE0,0010).
+        would_a, would_b = _at(a, 0x0020, 0x0013), _at(b, 0x7FE0, 0x0010)
+        assert await press("n") == (would_a, added_b)
         assert "difference 2 of 3: added 0020,0011" in text_of(app, "#status")
-        assert "0020,0011: not in A" in text_of(app, "#where-a")
-        assert await press("n") == (removed_a, added_b)
-        assert "0028,0010: not in B" in text_of(app, "#where-b")
-        assert await press("N") == (removed_a, added_b)
+        assert "0020,0011: not in A (it would be here)" in text_of(app, "#where-a")
+        assert await press("n") == (removed_a, would_b)
+        assert "0028,0010: not in B (it would be here)" in text_of(app, "#where-b")
+        assert await press("N") == (would_a, added_b)
         assert "difference 2 of 3" in text_of(app, "#status")
         assert await press("N") == (value_a, value_b)
-        assert await press("N") == (removed_a, value_b)  # around: the last one
+        assert await press("N") == (removed_a, would_b)  # around: the last one
         assert "difference 3 of 3" in text_of(app, "#status")
 
     drive(CompareApp(*_pair(tmp_path, a, b)), body)

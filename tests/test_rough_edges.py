@@ -115,4 +115,3 @@ def test_toasts_do_not_pile_over_the_findings_or_the_status_line() -> None:
             assert not toast.overlaps(pane.region), (toast, pane.region)
 
     _run(str(RULES / "VALUE_OVERRUNS_PARENT.dcm"), body, notifications=True)
-

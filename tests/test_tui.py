@@ -717,7 +717,7 @@ def test_find_text_value_and_hex() -> None:
 
 
 def test_search_stops_at_the_cap_and_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(app_module, "CAP", 5)
+    monkeypatch.setattr(search_module, "CAP", 5)  # imported by the app when a search starts
 
     async def body(pilot: Pilot[Any]) -> None:
         app = pilot.app

@@ -32,6 +32,7 @@ from dcmstruct.tui.screens.pixels import PixelScreen
 from dcmstruct.tui.search import ByteScan
 from dcmstruct.tui.structure import Structure
 from dcmstruct.tui.widgets import HexView
+from dcmstruct.validate import engine
 from tests.test_tui import ask, screen_text, status_text
 
 Body = Callable[[Pilot[Any]], Awaitable[None]]
@@ -226,7 +227,8 @@ def test_validation_stopped_by_a_change_and_reload_of_a_removed_file(
     def changed(index: object) -> None:
         raise SourceChanged(0, "the file changed while being read", str(path))
 
-    monkeypatch.setattr(app_module, "validate_index", changed)
+    # The app imports the validator when it first validates.
+    monkeypatch.setattr(engine, "validate_index", changed)
 
     async def body(pilot: Pilot[Any]) -> None:
         app = pilot.app

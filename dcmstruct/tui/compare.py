@@ -416,7 +416,7 @@ class CompareApp(App[int]):
         else:
             pane.select(None)
 
-    def _describe(self, side: int, follow: Follow | None) -> None:
+    def _describe(self, side: int, follow: Follow | None, *, placed: bool = False) -> None:
         """Pane ``side``'s line: where its cursor is, which node, what differs there; or,
         following a path the file lacks, that it lacks it."""
         assert self.structures is not None
@@ -424,7 +424,8 @@ class CompareApp(App[int]):
         cursor = pane.cursor
         where = f"{cursor:#010x}" + (" inflated" if pane.stream == Stream.INFLATED else "")
         if follow is not None and follow.path is not None and follow.other < 0:
-            text = f"{where}  {follow.path}: not in {SIDE_NAMES[side]} (stays here)"
+            how = "it would be here" if placed else "stays here"
+            text = f"{where}  {follow.path}: not in {SIDE_NAMES[side]} ({how})"
             line = self.query_one(f"#where-{SIDE_NAMES[side].lower()}", Static)
             line.set_class(True, "-missing")
             line.update(literal(text))
@@ -517,15 +518,17 @@ class CompareApp(App[int]):
         self._visit(message.position, self._lead)
 
     def _visit(self, k: int, side: int) -> None:
-        """Go to difference ``k`` in both panes; a pane whose file lacks it stays."""
+        """Go to difference ``k`` in both panes; a pane whose file lacks it goes to where it
+        would be (after what both files have before it), so the two read side by side."""
         assert self.pairing is not None
         stop = self.pairing.stops[k]
         for s in (A, B):
             at = stop.at[s]
-            if at is not None:
-                self._place(s, at)
-        if stop.at[A] is not None and stop.at[B] is not None:
-            self._align(1 - side, side)
+            if at is None:
+                stream, offset, _ = stop.keys[s]
+                at = (Stream(stream), offset)
+            self._place(s, at)
+        self._align(1 - side, side)
         self._current, self._current_at = k, self._positions()
         self._first = None
         if stop.difference.change == "value" and min(stop.nodes) >= 0:
@@ -536,7 +539,7 @@ class CompareApp(App[int]):
         for s in (A, B):
             if s == lacking:
                 path = stop.difference.path
-                self._describe(s, Follow(stop.nodes[1 - s], path, -1, None))
+                self._describe(s, Follow(stop.nodes[1 - s], path, -1, None), placed=True)
             else:
                 self._describe(s, None)
         self._show_current(side)
