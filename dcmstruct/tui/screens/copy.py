@@ -15,7 +15,7 @@ from textual.widgets.option_list import Option
 
 from dcmstruct.tui.literal import literal
 
-_PREVIEW = 44  # characters of each format shown
+_PREVIEW = 34  # characters of each format shown: one line each in the dialog
 
 
 class CopyScreen(ModalScreen[tuple[str, str] | None]):
