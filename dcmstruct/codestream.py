@@ -18,6 +18,7 @@ a length past the end, a codestream with no SOI, are :class:`Note` s with their 
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -25,8 +26,12 @@ from typing import Any, NamedTuple
 from construct import ConstructError
 
 from dcmstruct.schema.codestream import (
+    BOX_HEADER_FORMAT,
+    EXTENDED_BOX_LENGTH_FORMAT,
     JP2_SIGNATURE,
-    BoxHeader,
+    MARKER_FORMAT,
+    PSOT_AT,
+    SEGMENT_LENGTH_FORMAT,
     CodingStyleDefault,
     FrameHeader,
     ImageAndTileSize,
@@ -55,6 +60,9 @@ EOC = 0xFFD9  # 15444-1 A.4.4: the same code as JPEG's EOI
 # Work caps: a hostile fragment of 0xFF00 pairs costs at most this many steps.
 MAX_SEGMENTS = 512
 MAX_ENTROPY_MARKS = 16384  # 0xFF bytes looked at in entropy-coded data, all scans together
+# A jp2c box holds a codestream (15444-1 I.5.4), not another JP2 file; one that does is still
+# followed, this many files deep, as a viewer of broken files would want.
+MAX_JP2_NESTING = 8
 _TAIL = 8  # bytes at the end searched for EOI/EOC (the marker, then padding to even length)
 
 # T.81 Table B.1 (with T.87 Table C.1 for F7/F8).
@@ -243,49 +251,97 @@ def scan(
         else:
             _jpeg(data, base, out, total, whole, start=0, entropy=True)
         return out
-    if data.startswith(JP2_SIGNATURE):
-        return _jp2(data, base, total, whole)
-    family = family_of(data)
-    out = Scan(family)
-    if family is None:
-        head = data[:4].hex(" ")
+    out = Scan(None)
+    at = _jp2(data, base, out) if data.startswith(JP2_SIGNATURE) else 0
+    if at is None:
+        return out
+    out.family = family_of(data[at : at + 2])
+    if out.family is None:
+        head = data[at : at + 4].hex(" ")
         out.note(
-            base,
+            base + at,
             f"no SOI (FF D8) or SOC (FF 4F) at the start ({head or 'no bytes'}):"
             " not a JPEG, JPEG-LS or JPEG 2000 codestream",
         )
-    elif family == JPEG:
-        _jpeg(data, base, out, total, whole, start=0, entropy=False)
+    elif out.family == JPEG:
+        _jpeg(data, base, out, total, whole, start=at, entropy=False)
     else:
-        _j2k(data, base, out, total, whole)
+        _j2k(data, base, out, total, whole, at)
     return out
 
 
-def _jp2(data: bytes, base: int, total: int, whole: bool) -> Scan:
+def _jp2(data: bytes, base: int, out: Scan) -> int | None:
     """15444-1 Annex I: a JP2 file is boxes; the codestream is the Contiguous Codestream box
-    ('jp2c'). Its boxes are walked (at most :data:`MAX_SEGMENTS`) to that one."""
-    at = 0
-    for _ in range(MAX_SEGMENTS):
-        if at + 8 > len(data):
+    ('jp2c'). Its boxes are walked (at most :data:`MAX_SEGMENTS`, all files together) to that
+    one; where its codestream starts, or None if it is not read. A JP2 file in a jp2c box (it
+    may nest thousands deep) is walked in this same loop: at most :data:`MAX_JP2_NESTING`."""
+    walked = at = 0
+    for depth in range(MAX_JP2_NESTING + 1):
+        if not data.startswith(JP2_SIGNATURE, at):
+            return at
+        file_at = at
+        if depth == 1:
+            out.note(
+                base + at,
+                "the codestream box (jp2c) holds another JP2 file, not a codestream"
+                " (15444-1 I.5.4)",
+            )
+        elif depth == MAX_JP2_NESTING:
             break
-        header = BoxHeader.parse(data[at : at + 8])
-        size, start = header.length, at + 8
-        if size == 1 and at + 16 <= len(data):  # I.4: XLBox, a 64-bit length, follows
-            size, start = int.from_bytes(data[at + 8 : at + 16], "big"), at + 16
-        if header.type == b"jp2c":
-            out = scan(data[start:], base=base + start, total=total - start, whole=whole)
-            out.segments.insert(0, Segment(base + at, 0, "jp2c box", size))
-            return out
-        if size == 0 or size < start - at:
-            break  # 0: the last box, up to the end; less than its header: broken
-        at += size
-    out = Scan(None)
-    out.note(base, "a JP2 file whose codestream box (jp2c) is not among the bytes read")
-    return out
+        box: Segment | None = None
+        while walked < MAX_SEGMENTS and at + _BOX.size <= len(data):
+            walked += 1
+            size, kind = box_header(data, at)
+            start = at + _BOX.size
+            if size == 1 and start + _XL_BOX.size <= len(data):  # I.4: XLBox follows TBox
+                size, start = extended_box_length(data, at), start + _XL_BOX.size
+            if kind == b"jp2c":
+                box = Segment(base + at, 0, "jp2c box", size)
+                break
+            if size == 0 or size < start - at:
+                break  # 0: the last box, up to the end; less than its header: broken
+            at += size
+        if box is None:
+            out.note(
+                base + file_at, "a JP2 file whose codestream box (jp2c) is not among the bytes read"
+            )
+            return None
+        out.segments.append(box)
+        at = start
+    out.note(base + at, f"JP2 files nested more than {MAX_JP2_NESTING} deep: not read further")
+    return None
 
 
-def _u16(data: bytes, at: int) -> int:
-    return (data[at] << 8) | data[at + 1]
+# The fast reads of markers, lengths and box headers, in formats derived from their schemas.
+_MARKER = struct.Struct(MARKER_FORMAT)
+_LENGTH = struct.Struct(SEGMENT_LENGTH_FORMAT)
+_BOX = struct.Struct(BOX_HEADER_FORMAT)
+_XL_BOX = struct.Struct(EXTENDED_BOX_LENGTH_FORMAT)
+
+
+def marker_at(data: bytes, at: int) -> int:
+    """The marker at ``at`` (:data:`~dcmstruct.schema.codestream.Marker`)."""
+    value: int = _MARKER.unpack_from(data, at)[0]
+    return value
+
+
+def length_at(data: bytes, at: int) -> int:
+    """The segment length at ``at`` (:data:`~dcmstruct.schema.codestream.SegmentLength`)."""
+    value: int = _LENGTH.unpack_from(data, at)[0]
+    return value
+
+
+def box_header(data: bytes, at: int) -> tuple[int, bytes]:
+    """LBox and TBox of the box at ``at`` (:data:`~dcmstruct.schema.codestream.BoxHeader`)."""
+    size, kind = _BOX.unpack_from(data, at)
+    return size, kind
+
+
+def extended_box_length(data: bytes, at: int) -> int:
+    """XLBox of the box at ``at``
+    (:data:`~dcmstruct.schema.codestream.ExtendedBoxLength`)."""
+    value: int = _XL_BOX.unpack_from(data, at + _BOX.size)[0]
+    return value
 
 
 def _segment(
@@ -298,7 +354,7 @@ def _segment(
     schemas: dict[int, tuple[Any, Callable[[Any], Fields]]],
 ) -> int | None:
     """Read the marker segment at ``at``; where the next marker is, or None to stop."""
-    marker = _u16(data, at)
+    marker = marker_at(data, at)
     name = names.get(marker, f"marker {marker:04X}")
     if at + 4 > len(data):
         if at + 4 <= total:
@@ -307,7 +363,7 @@ def _segment(
             out.note(base + at, f"{name} is cut short: its length field is past the end")
         out.segments.append(Segment(base + at, marker, name, None))
         return None
-    length = _u16(data, at + 2)
+    length = length_at(data, at + 2)
     if length < 2:
         out.note(base + at + 2, f"{name} has length {length}: a length counts its own 2 bytes")
         out.segments.append(Segment(base + at, marker, name, length))
@@ -348,9 +404,9 @@ def _jpeg(
             _ran_out(data, base, out, total, whole, at, marks)
             return
         at = found
-    elif len(data) >= 2:
-        out.segments.append(Segment(base, SOI, "SOI", None))
-        at = 2
+    elif len(data) >= start + 2:
+        out.segments.append(Segment(base + start, SOI, "SOI", None))
+        at = start + 2
     while len(out.segments) < MAX_SEGMENTS:
         if at >= len(data):
             if whole and at >= total:
@@ -364,11 +420,11 @@ def _jpeg(
         if at + 1 >= len(data):
             out.note(base + at, "a marker is cut short by the end of the data")
             return
-        code = data[at + 1]
+        marker = marker_at(data, at)
+        code = marker & 0xFF
         if code == 0xFF:  # T.81 B.1.1.2: fill bytes may precede a marker
             at += 1
             continue
-        marker = 0xFF00 | code
         if marker == SOF55:
             out.family = JPEG_LS
         if code == 0x00:
@@ -456,11 +512,11 @@ def _after_end(data: bytes, base: int, out: Scan, total: int, at: int) -> None:
         out.note(base + at, f"{after:,} bytes after the end of the codestream")
 
 
-def _j2k(data: bytes, base: int, out: Scan, total: int, whole: bool) -> None:
-    out.segments.append(Segment(base, SOC, "SOC", None))
-    at = 2
-    if data[2:4] != b"\xff\x51":
-        out.note(base + 2, "SIZ does not follow SOC (15444-1 A.3)")
+def _j2k(data: bytes, base: int, out: Scan, total: int, whole: bool, start: int) -> None:
+    out.segments.append(Segment(base + start, SOC, "SOC", None))
+    at = start + 2
+    if data[at : at + 2] != b"\xff\x51":
+        out.note(base + at, "SIZ does not follow SOC (15444-1 A.3)")
     tile_start: int | None = None
     psot = 0
     while len(out.segments) < MAX_SEGMENTS:
@@ -474,7 +530,7 @@ def _j2k(data: bytes, base: int, out: Scan, total: int, whole: bool) -> None:
             found = "the end of the data" if at + 1 >= len(data) else f"{data[at]:02X}"
             out.note(base + at, f"expected a marker (FF xx), found {found}")
             return
-        marker = _u16(data, at)
+        marker = marker_at(data, at)
         name = _J2K_NAMES.get(marker, f"marker {marker:04X}")
         if marker in _J2K_STANDALONE:
             out.segments.append(Segment(base + at, marker, name, None))
@@ -483,20 +539,32 @@ def _j2k(data: bytes, base: int, out: Scan, total: int, whole: bool) -> None:
                 _after_end(data, base, out, total, at + 2)
                 return
             if marker == SOD:
-                # A.4.2: the tile-part ends Psot bytes after its SOT (0: at EOC).
+                # A.4.2: the tile-part ends Psot bytes after the first byte of its SOT
+                # (0: at EOC). Each SOD needs a SOT of its own.
                 if tile_start is None:
                     out.note(base + at, "SOD without a SOT before it")
                     return
+                sot, tile_start = tile_start, None
+                end = sot + psot
+                if psot and end < at + 2:
+                    # Followed, it would lead back to this SOD, or before it.
+                    out.note(
+                        base + sot + PSOT_AT,
+                        f"SOT's Psot {psot:,} ends the tile-part at {base + end:#x}, before its"
+                        f" data at {base + at + 2:#x} (15444-1 A.4.2: Psot counts from the SOT"
+                        " marker, SOD included): the data is taken to run to the end",
+                    )
+                    psot = 0
                 if psot == 0:
                     _tail_end(data, base, out, total, whole, start=at + 2, what="tile-part data")
                     return
-                at = tile_start + psot
+                at = end
                 if at > total and not whole:
-                    out.note(base + at - psot, "tile-part data goes on in the next fragment", False)
+                    out.note(base + sot, "tile-part data goes on in the next fragment", False)
                     return
                 if at > total:
                     out.note(
-                        base + tile_start,
+                        base + sot,
                         f"SOT's Psot {psot:,} runs {at - total:,} bytes past the end",
                     )
                     return

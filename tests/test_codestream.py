@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from dcmstruct.codestream import JPEG, JPEG_2000, JPEG_LS, MAX_ENTROPY_MARKS, scan
+from dcmstruct.codestream import (
+    JPEG,
+    JPEG_2000,
+    JPEG_LS,
+    MAX_ENTROPY_MARKS,
+    MAX_JP2_NESTING,
+    scan,
+)
 
 
 def seg(code: int, body: bytes) -> bytes:
@@ -177,3 +184,154 @@ def test_frame_headers_of_pydicom_samples_give_their_rows_and_columns(name: str)
     assert out.size is not None
     rows, columns, components, _ = out.size
     assert (rows, columns, components) == (ds.Rows, ds.Columns, ds.SamplesPerPixel)
+
+
+# -- JP2 wrappers (15444-1 Annex I) ----------------------------------------------------------
+
+SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"  # I.5.1: the signature box, 12 bytes
+
+
+def box(kind: bytes, body: bytes) -> bytes:
+    """A JP2 box: LBox (its length, header included), TBox, its body (I.4)."""
+    return struct.pack(">I", 8 + len(body)) + kind + body
+
+
+def test_jp2_boxes_are_walked_to_the_codestream_box_with_an_extended_length() -> None:
+    # I.4: LBox 1 means an 8-byte XLBox follows TBox: the codestream starts 16 bytes in.
+    stream = j2k(b"\x01\x02")
+    ftyp = box(b"ftyp", b"jp2 " + bytes(4) + b"jp2 ")  # 20 bytes
+    jp2c = struct.pack(">I", 1) + b"jp2c" + struct.pack(">Q", 16 + len(stream))
+    out = scan(SIGNATURE + ftyp + jp2c + stream, base=0x200)
+    assert out.family == JPEG_2000 and out.ended and not out.notes
+    assert [(s.offset, s.name, s.length) for s in out.segments[:3]] == [
+        (0x200 + 12 + 20, "jp2c box", 16 + len(stream)),
+        (0x200 + 12 + 20 + 16, "SOC", None),
+        (0x200 + 12 + 20 + 16 + 2, "SIZ", 41),
+    ]
+    assert out.segments[-1] == (0x200 + 48 + len(stream) - 2, 0xFFD9, "EOC", None, ())
+
+
+def test_a_jp2_file_inside_a_codestream_box_is_a_fault_and_still_read() -> None:
+    # I.5.4: a jp2c box holds a codestream; here it holds another JP2 file, which holds one.
+    stream = j2k(b"\x01\x02")
+    wrapped = SIGNATURE + box(b"jp2c", SIGNATURE + box(b"jp2c", stream))
+    out = scan(wrapped)
+    assert [(s.offset, s.name) for s in out.segments[:3]] == [
+        (12, "jp2c box"),
+        (12 + 8 + 12, "jp2c box"),
+        (12 + 8 + 12 + 8, "SOC"),
+    ]
+    assert out.ended and out.size == (30, 40, 1, 12)
+    assert [(n.offset, n.fault) for n in out.notes] == [(12 + 8, True)]
+    assert "another JP2 file" in out.notes[0].text
+
+
+def test_jp2_files_nested_thousands_deep_stop_without_recursion() -> None:
+    # 20 bytes a level (a signature box and a jp2c header to the end): 100 KB, 5,000 levels.
+    level = SIGNATURE + struct.pack(">I", 0) + b"jp2c"
+    data = level * 5000 + j2k(b"\x01\x02")
+    started = time.perf_counter()
+    out = scan(data, base=0x10)
+    assert time.perf_counter() - started < 0.5
+    assert out.family is None and not out.ended
+    jp2c = [s for s in out.segments if s.name == "jp2c box"]
+    assert [s.offset for s in jp2c] == [0x10 + 12 + 20 * k for k in range(MAX_JP2_NESTING)]
+    assert out.notes[0].offset == 0x10 + 20  # the first nested signature
+    stop = out.notes[-1]
+    assert stop.fault and stop.offset == 0x10 + 20 * MAX_JP2_NESTING
+    assert f"nested more than {MAX_JP2_NESTING}" in stop.text
+
+
+# -- JPEG 2000 tile-part lengths (15444-1 A.4.2) ---------------------------------------------
+
+
+def test_a_tile_part_with_no_data_is_fine() -> None:
+    # Table A.5: Psot is 0 or at least 14, the SOT segment (12) and SOD (2) with no data.
+    data = j2k(b"")
+    assert struct.unpack(">I", data[data.index(b"\xff\x90") + 6 :][:4]) == (14,)
+    out = scan(data)
+    assert out.ended and not out.notes
+    assert [s.name for s in out.segments[-3:]] == ["SOT", "SOD", "EOC"]
+
+
+@pytest.mark.parametrize("psot", [1, 12, 13])
+def test_a_psot_ending_before_the_tile_data_is_named_not_looped(psot: int) -> None:
+    data = j2k(bytes(20), psot=psot)
+    sot = data.index(b"\xff\x90")
+    out = scan(data, base=0x1000)
+    names = [s.name for s in out.segments]
+    assert names.count("SOD") == 1 and names[-3:] == ["SOT", "SOD", "EOC"]
+    faults = [n for n in out.notes if n.fault]
+    assert len(faults) == 1 and not any("segments" in n.text for n in out.notes)
+    # A.4.2 Table A.5: the SOT marker (2), Lsot (2), Isot (2), then Psot.
+    assert faults[0].offset == 0x1000 + sot + 6
+    assert f"Psot {psot}" in faults[0].text and "before" in faults[0].text
+    # The tile-part's data is taken to run to the end, as for Psot 0: EOC is found there.
+    assert out.ended and out.segments[-1].offset == 0x1000 + len(data) - 2
+
+
+def test_a_psot_ending_inside_the_tile_part_header_is_named() -> None:
+    # A COD in the tile-part header (A.6.1, 14 bytes): SOD is at SOT + 26; Psot 20 ends
+    # before it.
+    siz = struct.pack(">HIIIIIIIIH", 0, 40, 30, 0, 0, 40, 30, 0, 0, 1) + b"\x0b\x01\x01"
+    cod = seg(0x52, b"\x00" + b"\x00\x00\x01\x00" + b"\x05\x04\x04\x00\x01")
+    sot = seg(0x90, struct.pack(">HIBB", 0, 20, 0, 1))
+    data = b"\xff\x4f" + seg(0x51, siz) + sot + cod + b"\xff\x93" + bytes(8) + EOI
+    out = scan(data)
+    at_sot = 2 + 4 + len(siz)
+    assert [(s.offset, s.name) for s in out.segments[2:]] == [
+        (at_sot, "SOT"),
+        (at_sot + 12, "COD"),
+        (at_sot + 26, "SOD"),
+        (len(data) - 2, "EOC"),
+    ]
+    assert [(n.offset, n.fault) for n in out.notes] == [(at_sot + 6, True)]
+
+
+def test_a_second_sod_without_its_own_sot_is_named() -> None:
+    # SOT, SOD and 2 bytes of data (Psot 16), then SOD again with no SOT.
+    data = j2k(b"\x01\x02")
+    at = len(data) - 2
+    out = scan(data[:at] + b"\xff\x93" + EOI)
+    assert [(n.offset, "SOD without a SOT" in n.text) for n in out.notes] == [(at, True)]
+
+
+# -- the fast reads are the schemas' layouts -------------------------------------------------
+
+
+def test_fast_formats_are_derived_from_the_schemas() -> None:
+    from dcmstruct.schema import codestream as schema
+
+    # T.81 B.1.1.2-4, 15444-1 A.1.1-2: a 16-bit marker and a 16-bit length, big endian;
+    # 15444-1 I.4: LBox (32 bits), TBox (4 bytes), XLBox (64 bits). Written out by hand.
+    assert schema.MARKER_FORMAT == ">H"
+    assert schema.SEGMENT_LENGTH_FORMAT == ">H"
+    assert schema.BOX_HEADER_FORMAT == ">L4s"
+    assert schema.EXTENDED_BOX_LENGTH_FORMAT == ">Q"
+    assert schema.PSOT_AT == 6  # Table A.5: SOT marker, Lsot, Isot, then Psot
+
+
+def test_fast_reads_agree_with_the_schemas_parse() -> None:
+    import random
+
+    from dcmstruct import codestream as fast
+    from dcmstruct.schema import codestream as schema
+
+    samples = [b"\xff\xd8\x00\x10", b"\xff\x90\x00\x0a", b"\x00\x00\x00\x0cjP  ", bytes(8)]
+    samples.append(b"\x00\x00\x00\x01jp2c\x00\x00\x00\x01\x00\x00\x00\x20")
+    rng = random.Random(15444)
+    samples += [rng.randbytes(16) for _ in range(300)]
+    for data in samples:
+        for at in range(len(data) - 1):
+            assert fast.marker_at(data, at) == schema.Marker.parse(data[at:]).marker
+            assert fast.length_at(data, at) == schema.SegmentLength.parse(data[at:]).length
+        if len(data) >= 8:
+            header = schema.BoxHeader.parse(data)
+            assert fast.box_header(data, 0) == (header.length, header.type)
+        if len(data) >= 16:
+            xl = schema.ExtendedBoxLength.parse(data[8:]).length
+            assert fast.extended_box_length(data, 0) == xl
+    # Read by hand, independently of both.
+    assert fast.marker_at(samples[0], 0) == 0xFFD8 and fast.length_at(samples[0], 2) == 16
+    assert fast.box_header(samples[4], 0) == (1, b"jp2c")
+    assert fast.extended_box_length(samples[4], 0) == 0x1_0000_0020

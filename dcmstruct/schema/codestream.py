@@ -8,13 +8,23 @@ is the marker, a 16-bit big-endian length that counts itself but not the marker 
 scan (:mod:`dcmstruct.codestream`) reads the marker, then parses the segment with the schema of
 its code. Only the parameters the viewer shows are named; the rest of a segment is skipped by
 its length, never parsed.
+
+The scan reads markers, lengths and JP2 box headers many times a fragment, with :mod:`struct`
+formats derived here from their schemas (``*_FORMAT``, as :mod:`dcmstruct.schema.layout` does
+for element headers); ``tests/test_codestream.py`` checks the two read the same.
 """
 
 from __future__ import annotations
 
-from construct import Array, Bytes, Int8ub, Int16ub, Int32ub, Struct, this
+from construct import Array, Bytes, Construct, Int8ub, Int16ub, Int32ub, Int64ub, Struct, this
 
-# T.81 B.1.1.4: the length field of every marker segment (it counts its own two bytes).
+from dcmstruct.schema.element import fixed_format
+
+# T.81 B.1.1.2, 15444-1 A.1.1: a marker, 0xFF then its code, read as one big-endian number.
+Marker = Struct("marker" / Int16ub)
+
+# T.81 B.1.1.4, 15444-1 A.1.2: the length field of every marker segment (it counts its own two
+# bytes, not the marker).
 SegmentLength = Struct("length" / Int16ub)
 
 # T.81 B.2.2, Figure B.3 (SOF0..SOF15 but SOF4/8/12), and T.87 C.2.2 (SOF55, the same layout):
@@ -101,4 +111,25 @@ StartOfTile = Struct(
 # 15444-1 I.4: a JP2 box: LBox (its length, header included; 1: an 8-byte XLBox follows; 0: up
 # to the end of the file), TBox (its type). I.5.1: the first box is the signature box.
 BoxHeader = Struct("length" / Int32ub, "type" / Bytes(4))
+# I.4: XLBox, the box's length as 64 bits, after TBox when LBox is 1.
+ExtendedBoxLength = Struct("length" / Int64ub)
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"
+
+
+def field_at(schema: Construct, name: str) -> int:
+    """Where field ``name`` of a fixed-size ``schema`` starts: the sizes of the fields before."""
+    at = 0
+    for sub in schema.subcons:
+        if sub.name == name:
+            return at
+        at += sub.sizeof()
+    raise KeyError(name)
+
+
+# The fast path's formats, from the schemas above.
+MARKER_FORMAT = fixed_format(Marker, {})
+SEGMENT_LENGTH_FORMAT = fixed_format(SegmentLength, {})
+BOX_HEADER_FORMAT = fixed_format(BoxHeader, {})
+EXTENDED_BOX_LENGTH_FORMAT = fixed_format(ExtendedBoxLength, {})
+# Where a SOT's Psot is, from its marker: a fault about Psot points at the field.
+PSOT_AT = Marker.sizeof() + field_at(StartOfTile, "psot")
