@@ -357,3 +357,10 @@ def test_a_reload_drops_the_selection(tmp_path: Path) -> None:
         assert "SECRET" not in app.clipboard
 
     _run(path, body, mask=True)
+
+
+def test_snapshot_copy_dialog(snap: Callable[..., bool]) -> None:
+    """y on the sample's (synthetic) PatientName value: each format on one line with its
+    preview, the decoded value and the offsets last."""
+    app = DcmViewApp(SAMPLE, validate=False)
+    assert snap(app, press=("t", *"PatientName", "enter", "v", "y"))
