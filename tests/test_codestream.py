@@ -335,3 +335,33 @@ def test_fast_reads_agree_with_the_schemas_parse() -> None:
     assert fast.marker_at(samples[0], 0) == 0xFFD8 and fast.length_at(samples[0], 2) == 16
     assert fast.box_header(samples[4], 0) == (1, b"jp2c")
     assert fast.extended_box_length(samples[4], 0) == 0x1_0000_0020
+
+
+def test_the_inspector_says_what_a_fragment_holds() -> None:
+    """A fragment that starts a JPEG codestream: its frame header in the inspector, read from
+    the fragment's first bytes (the frame: 5 columns, 3 rows, 1 component, 8 bits)."""
+    from dcmstruct.builder import E, Frags, part10
+    from dcmstruct.index import index_bytes
+    from dcmstruct.model import Kind
+    from dcmstruct.tui.decode import decode
+    from dcmstruct.tui.structure import Structure
+    from dcmstruct.uids import JPEG_BASELINE
+
+    frame = SOI + APP0 + DQT + SOF0 + SOS + ENTROPY + EOI
+    data = part10(
+        [
+            E("SOPClassUID", "UI", "1.2.840.10008.5.1.4.1.1.7"),
+            E("SOPInstanceUID", "UI", "1.2.3"),
+            E("PixelData", "OB", Frags([frame + b"\0" * (len(frame) % 2)])),
+        ],
+        transfer_syntax=JPEG_BASELINE,
+    )
+    structure = Structure(index_bytes(data))
+    c = structure.index.columns
+    fragments = [i for i in range(len(c.kind)) if int(c.kind[i]) == Kind.FRAGMENT]
+    table, first = fragments  # the (empty) Basic Offset Table, then the frame
+    said = {line.label: line for line in decode(structure, first)}
+    assert said["Codestream"].text == JPEG
+    assert said["Frame"].text == "5x3, 1 component(s), 8 bits"
+    assert said["Frame"].note == "6 segments"
+    assert "Codestream" not in {line.label for line in decode(structure, table)}

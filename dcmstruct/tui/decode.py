@@ -31,6 +31,7 @@ from dcmstruct.values import (
 
 MAX_READ = 4096  # bytes of a value read for the inspector
 MAX_VALUES = 64  # values listed for a multi-valued element
+CODESTREAM_BYTES = 1 << 16  # bytes of a fragment read for its frame header
 
 _KIND_NAMES = {
     Kind.PREAMBLE: "Preamble",
@@ -252,7 +253,7 @@ def _fragment(structure: Structure, node: int) -> list[Line]:
     if not first_item_is_table(structure, node):
         n = index.node(node)
         data = _read(structure, node) or b""
-        return [Line("Bytes", _hex(data[:32], (n.length or 0)))]
+        return [Line("Bytes", _hex(data[:32], (n.length or 0))), *_codestream(structure, node)]
     # PS3.5 A.4: the Basic Offset Table (the first item, unless it starts like a frame: the
     # one decision of dcmstruct.pixeldata): its entry count from its length, its first values.
     count = (index.node(node).length or 0) // 4
@@ -262,6 +263,26 @@ def _fragment(structure: Structure, node: int) -> list[Line]:
     if count > len(offsets):
         lines.append(Line("…", f"{count - len(offsets):,} more entries"))
     return lines
+
+
+def _codestream(structure: Structure, node: int) -> list[Line]:
+    """What a fragment that starts a JPEG, JPEG-LS or JPEG 2000 codestream says of its frame
+    (its frame header, read from the fragment's first bytes); ``p`` lists its segments."""
+    # Imported here: the schemas behind the scan are not needed before a fragment is looked at.
+    from dcmstruct.codestream import family_of, scan
+
+    head = structure.value_bytes(node, CODESTREAM_BYTES) or b""
+    if family_of(head) is None:
+        return []
+    found = scan(head, base=int(structure.index.columns.value_offset[node]), whole=False)
+    size = found.size
+    shape = "" if size is None else f"{size[1]}x{size[0]}, {size[2]} component(s), {size[3]} bits"
+    faults = sum(1 for note in found.notes if note.fault)
+    note = f"{len(found.segments)} segments" + (f", {faults} fault(s)" if faults else "")
+    return [
+        Line("Codestream", found.family or "?", "p lists its marker segments"),
+        Line("Frame", shape or "no frame header in the first bytes", note),
+    ]
 
 
 def _hex(data: bytes, total: int) -> str:
