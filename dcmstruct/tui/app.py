@@ -48,6 +48,7 @@ from dcmstruct.schema.layout import format_tag
 from dcmstruct.tui.app_export import SelectionKeys
 from dcmstruct.tui.app_workspace import WorkspaceKeeper
 from dcmstruct.tui.decode import kind_name
+from dcmstruct.tui.errors import reason
 from dcmstruct.tui.filechange import FileChange
 from dcmstruct.tui.literal import literal
 from dcmstruct.tui.messages import (
@@ -530,7 +531,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
                 self.findings_panel.border_subtitle = "validation stopped"
                 # SourceChanged: the file changed while the validator read it.
                 self._poll_file()
-            why = _reason(error)
+            why = reason(error)
             self._status(f"could not {what} {self.path}: {why}")
             self.notify(f"could not {what} the file: {why}", severity="error", timeout=10)
 
@@ -979,7 +980,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
             return
         search.running = False
         search.pending = None
-        self.notify(f"search stopped: {_reason(error)}", severity="warning")
+        self.notify(f"search stopped: {reason(error)}", severity="warning")
         self._poll_file()
         self._sync_from_cursor(reveal=False)
 
@@ -1336,14 +1337,6 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
             await self.run_action(action)
 
         return run
-
-
-def _reason(error: BaseException | None) -> str:
-    """What went wrong, in words: an OSError's reason without its errno and file name (the
-    path is shown beside it)."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error) or type(error).__name__
 
 
 _OWN_ACTIONS = frozenset(

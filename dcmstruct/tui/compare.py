@@ -46,6 +46,7 @@ from dcmstruct.pairing import (
 )
 from dcmstruct.ranges import RangeSet
 from dcmstruct.safetext import terminal_safe
+from dcmstruct.tui.errors import reason
 from dcmstruct.tui.literal import literal
 from dcmstruct.tui.messages import CursorMoved
 from dcmstruct.tui.structure import Structure
@@ -588,11 +589,7 @@ class CompareApp(App[int]):
 
 
 def _reason(error: BaseException | None) -> str:
-    if isinstance(error, OpenFailed):
-        return error.reason
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    return str(error) or type(error).__name__
+    return error.reason if isinstance(error, OpenFailed) else reason(error)
 
 
 def run(
