@@ -4,8 +4,10 @@ tag at each), and pydicom's reading of its own test DICOMDIRs where it is instal
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,7 @@ from dcmstruct.builder import DirectoryRecord, E, dicomdir
 from dcmstruct.dicomdir import (
     MASKED,
     Directory,
+    Locator,
     Note,
     Record,
     file_id,
@@ -189,6 +192,32 @@ def test_locate_finds_files_in_any_case_and_never_leaves_the_directory(tmp_path:
     (tmp_path / "secret").write_bytes(b"x")
     assert locate(tmp_path / "dir1", ["..", "SECRET"]) is None
     assert locate(tmp_path, ["/etc/passwd"]) is None and locate(tmp_path, []) is None
+
+
+def test_a_locator_lists_each_directory_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of records whose names changed case costs one listing per directory, not a
+    scan of the directory per record."""
+    (tmp_path / "img").mkdir()
+    for k in range(50):
+        (tmp_path / "img" / f"f{k}").write_bytes(b"x")
+    (tmp_path / "img" / "twice").write_bytes(b"x")
+    (tmp_path / "img" / "TWICE").write_bytes(b"x")
+    listed: list[Any] = []
+    scandir = os.scandir
+
+    def counted(path: Any) -> Any:
+        listed.append(path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counted)
+    find = Locator(tmp_path)
+    found = [find(["IMG", f"F{k}"]) for k in range(50)]
+    assert found == [tmp_path / "img" / f"f{k}" for k in range(50)]
+    assert find(["IMG", "F50"]) is None and find(["IMG", "Twice"]) is None  # none; two
+    assert find(["img", "twice"]) == tmp_path / "img" / "twice"  # as written: no listing
+    assert sorted(map(str, listed)) == [str(tmp_path), str(tmp_path / "img")]
 
 
 PYDICOM_DIRS = ["DICOMDIR", "DICOMDIR-reordered", "DICOMDIR-bigEnd", "DICOMDIR-implicit"]
