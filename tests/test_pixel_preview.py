@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -20,6 +21,7 @@ from textual.widget import Widget
 from dcmstruct.builder import E, Frags, part10
 from dcmstruct.index import index_bytes, index_file
 from dcmstruct.tui import pictures
+from dcmstruct.tui.app import DcmViewApp
 from dcmstruct.tui.compressed import decoded_frame
 from dcmstruct.tui.pixels import fragment_table, frame_pixels, image_info, pick_pixel_node
 from dcmstruct.tui.screens.pixels import PixelScreen
@@ -273,3 +275,16 @@ def test_graphics_renderer_shows_the_frame_and_keeps_the_mask_gate(
 
     _image(tmp_path, bytes(range(8)))
     drive(str(tmp_path / "img.dcm"), masked, mask=True)
+
+
+def test_snapshot_fragments_and_their_markers(
+    tmp_path: Path, snap: Callable[..., bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """p on 2,100 frames of two fragments: the list (frame and part of each fragment, from the
+    Basic Offset Table), the first fragment's marker segments (SOI, COM, then the zero bytes
+    this test writes after them, a fault at their offset), and the line that says the frame
+    is not decoded (it has no frame header)."""
+    path = tmp_path / "many.dcm"
+    many_fragments(path)
+    monkeypatch.setenv("DCMSTRUCT_PICTURES", "off")
+    assert snap(DcmViewApp(str(path), validate=False), press=("p",))

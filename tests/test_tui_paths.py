@@ -4,6 +4,7 @@ Expected offsets come from the builder's layout (see tests/test_paths.py, test_d
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +126,13 @@ def test_no_dicomdir_key_for_other_files() -> None:
         assert not isinstance(app.screen, DirectoryScreen)
 
     drive(SAMPLE, body, size=(160, 30))
+
+
+def test_snapshot_dicomdir_records(tmp_path: Path, snap: Callable[..., bool]) -> None:
+    """D on a synthetic DICOMDIR, the first patient expanded down to its series: each record
+    with its offset, type, file (not found: none beside it) and keys."""
+    data, _ = dicomdir(records(), "p1")
+    path = tmp_path / "DICOMDIR"
+    path.write_bytes(data)
+    app = DcmViewApp(str(path), validate=False)
+    assert snap(app, press=("D", "space", "down", "space", "down", "space"))
