@@ -75,9 +75,12 @@ if TYPE_CHECKING:
 _TREE_MIN = 30  # columns the structure pane keeps before the hex pane may widen
 _HEX_CHROME = 3  # border (2) + vertical scrollbar (1)
 HISTORY = 100  # positions the back key remembers
+_INDEX_NOW = 1 << 20  # bytes: a file up to this size is indexed before the first frame
 _BATCH = 200  # search matches handed to the screen at a time
 _PROGRESS = 0.1  # seconds between two progress updates of a search
 POLL = 1.0  # seconds between two looks at the file on disk
+CHECK_AFTER = 0.05  # seconds: the first frame is written out before the validator starts
+SPINNERS_AFTER = 0.15  # seconds of indexing before the panes show that they are loading
 MASKED_MESSAGE = "<masked: the message may quote a masked value>"
 
 Position = tuple[Stream, int]
@@ -390,13 +393,19 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.hex.border_title = "Hex"
         self.inspector.border_title = "Inspector"
         self.findings_panel.border_title = "Findings"
-        for widget in (self.element_tree, self.hex, self.inspector):
-            widget.loading = True
+        # Spinners only if the index takes a while: mounting them cost the first frame of a
+        # file indexed in a millisecond more than the index did.
+        self._spinners = self.set_timer(SPINNERS_AFTER, self._show_loading)
         self._status(f"indexing {Path(self.path).name} …")
         self._fit_width(self.size.width)
         self.theme_changed_signal.subscribe(self, self._restyle)
         self.poll_timer = self.set_interval(POLL, self._poll_file)
-        self._index()
+        self._open()
+
+    def _show_loading(self) -> None:
+        if self.structure is None and self.busy:
+            for widget in (self.element_tree, self.hex, self.inspector):
+                widget.loading = True
 
     def on_unmount(self) -> None:
         for index in self._retired:
@@ -475,6 +484,24 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
     def _index(self) -> Structure:
         return self._make_structure()
 
+    def _open(self) -> None:
+        """Index the file: a small one at once, so that the first frame shows its bytes (in a
+        worker its index waited for the empty screen's layout); a big one in the worker, the
+        screen usable meanwhile. A failure goes to the worker, which reports it the one way."""
+        try:
+            small = os.path.getsize(self.path) <= _INDEX_NOW
+        except OSError:
+            small = False
+        if small:
+            try:
+                structure = self._make_structure()
+            except Exception:  # the worker meets it again and says it
+                pass
+            else:
+                self._loaded(structure)
+                return
+        self._index()
+
     def _make_structure(self) -> Structure:
         limits = self.limits
         structure = Structure(
@@ -520,6 +547,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         elif event.state == WorkerState.ERROR:
             self.busy = False
             error = worker.error
+            self._spinners.stop()
             for widget in (self.element_tree, self.hex, self.inspector):
                 widget.loading = False
             reloading, self._reload_at = self._reload_at is not None, None
@@ -547,6 +575,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.refresh_bindings()
         if previous is not None:
             self._forget(previous, structure)
+        self._spinners.stop()
         for widget in (self.element_tree, self.hex, self.inspector):
             widget.loading = False
         self._show_change(None)
@@ -566,7 +595,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
             self.restore_workspace()
         # The bytes first: the faults (whose rules' catalogue is imported on first use) and the
         # validator (a thread that would contend for the interpreter) wait for the first frame.
-        self.call_after_refresh(self._check, structure)
+        self.set_timer(CHECK_AFTER, lambda: self._check(structure))
 
     def _check(self, structure: Structure) -> None:
         """Show the indexer's faults, then run the validator (its findings replace them)."""
