@@ -60,6 +60,7 @@ from dcmstruct.tui.messages import (
     JumpRequested,
     RangeChanged,
 )
+from dcmstruct.tui.pending import Pending
 from dcmstruct.tui.structure import Mark, Structure, find_tag, next_position
 from dcmstruct.tui.widgets import ElementTree, FindingsPanel, HexView, Inspector
 from dcmstruct.tui.widgets.element_tree import EXPAND_CAP
@@ -75,10 +76,10 @@ if TYPE_CHECKING:
 _TREE_MIN = 30  # columns the structure pane keeps before the hex pane may widen
 _HEX_CHROME = 3  # border (2) + vertical scrollbar (1)
 HISTORY = 100  # positions the back key remembers
-_INDEX_NOW = 1 << 20  # bytes: a file up to this size is indexed before the first frame
 _BATCH = 200  # search matches handed to the screen at a time
 _PROGRESS = 0.1  # seconds between two progress updates of a search
 POLL = 1.0  # seconds between two looks at the file on disk
+INDEX_WAIT = 0.03  # seconds the first frame waits for the index
 CHECK_AFTER = 0.05  # seconds: the first frame is written out before the validator starts
 SPINNERS_AFTER = 0.15  # seconds of indexing before the panes show that they are loading
 MASKED_MESSAGE = "<masked: the message may quote a masked value>"
@@ -485,22 +486,21 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         return self._make_structure()
 
     def _open(self) -> None:
-        """Index the file: a small one at once, so that the first frame shows its bytes (in a
-        worker its index waited for the empty screen's layout); a big one in the worker, the
-        screen usable meanwhile. A failure goes to the worker, which reports it the one way."""
+        """Index the file in a thread, and wait for it a little: a file indexed within
+        :data:`INDEX_WAIT` (whatever its size: a 2 GB image is a few hundred nodes) is on the
+        first frame; one that takes longer is taken over by a worker, the screen usable
+        meanwhile. Failures are reported by the worker, the one way."""
+        pending = Pending(self._make_structure)
         try:
-            small = os.path.getsize(self.path) <= _INDEX_NOW
-        except OSError:
-            small = False
-        if small:
-            try:
-                structure = self._make_structure()
-            except Exception:  # the worker meets it again and says it
-                pass
-            else:
-                self._loaded(structure)
-                return
-        self._index()
+            structure = pending.result(timeout=INDEX_WAIT)
+        except Exception:  # not done yet, or failed: the worker waits for it or says why
+            self._index_from(pending)
+            return
+        self._loaded(structure)
+
+    @work(thread=True, exclusive=True, group="index", name="index", exit_on_error=False)
+    def _index_from(self, pending: Pending[Structure]) -> Structure:
+        return pending.result()
 
     def _make_structure(self) -> Structure:
         limits = self.limits
