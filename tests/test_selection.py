@@ -364,3 +364,23 @@ def test_snapshot_copy_dialog(snap: Callable[..., bool]) -> None:
     preview, the decoded value and the offsets last."""
     app = DcmViewApp(SAMPLE, validate=False)
     assert snap(app, press=("t", *"PatientName", "enter", "v", "y"))
+
+
+def test_a_jump_drops_the_selection(tmp_path: Path) -> None:
+    data = _nested()
+    path = tmp_path / "nested.dcm"
+    path.write_bytes(data)
+    value = data.find(b"SELECTION^TEST")
+
+    async def body(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        app._goto(Stream.FILE, value, reveal=True)
+        await pilot.press("v")
+        await pilot.pause()
+        assert app.selection is not None
+        await pilot.press("g", *"0x10", "enter")
+        await pilot.pause()
+        assert app.hex.cursor == 0x10 and app.selection is None and app.hex.range is None
+
+    _run(path, body)

@@ -761,12 +761,14 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self._sync_from_cursor(reveal=reveal)
 
     def _jump(self, stream: Stream, offset: int, *, reveal: bool = True) -> None:
-        """Go somewhere else, remembering where from (for ``J``)."""
+        """Go somewhere else, remembering where from (for ``J``). A selection is dropped, as
+        by any move that does not grow it: ``y`` then takes what is under the cursor."""
         here = (self.hex.stream, self.hex.cursor)
         if here != (stream, offset):
             self._back.append(here)
             del self._back[:-HISTORY]
             self._forward.clear()
+            self.drop_selection()
         self._goto(stream, offset, reveal=reveal)
 
     def _sync_from_cursor(self, *, reveal: bool) -> None:
