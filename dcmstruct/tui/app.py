@@ -1337,6 +1337,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
                 ("anywhere", [Binding("tab,shift+tab", "focus_next", "Next / previous pane")]),
                 ("hex", HexView.BINDINGS),
                 ("hex", [Binding("click", "", "Put the cursor on a byte")]),
+                ("hex", [Binding("drag,shift+click", "", "Select bytes")]),
                 ("structure", Tree.BINDINGS),
                 ("inspector", Inspector.BINDINGS),
                 ("findings", [Binding("enter", "", "Go to the finding")]),
