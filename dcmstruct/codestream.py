@@ -18,6 +18,7 @@ a length past the end, a codestream with no SOI, are :class:`Note` s with their 
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -215,6 +216,9 @@ class Scan:
 
     def note(self, offset: int, text: str, fault: bool = True) -> None:
         self.notes.append(Note(offset, text, fault))
+
+
+_FILL = re.compile(rb"\xff+")  # T.81 B.1.1.2: fill bytes
 
 
 def family_of(head: bytes) -> str | None:
@@ -423,7 +427,14 @@ def _jpeg(
         marker = marker_at(data, at)
         code = marker & 0xFF
         if code == 0xFF:  # T.81 B.1.1.2: fill bytes may precede a marker
-            at += 1
+            # A run of them is passed in one step (one at a time, a MiB of them took 0.2 s and
+            # counted toward no limit); the last FF is the marker's.
+            run = _FILL.match(data, at)
+            assert run is not None
+            at = run.end() - 1
+            if at + 1 >= len(data):
+                out.note(base + at, "fill bytes (FF) run to the end of the data")
+                return
             continue
         if marker == SOF55:
             out.family = JPEG_LS

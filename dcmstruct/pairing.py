@@ -116,14 +116,21 @@ class Pairing:
         paths, keys = self.paths[other], self.keys[side]
         out: dict[int, Key] = {}
         last: Key = (int(Stream.FILE), 0, -1)
-        # Nodes are numbered in the order the walk met them: the order of the file.
-        for node in range(len(there)):
+        count = len(there)
+        # Nodes are numbered in the order the walk met them: the order of the file, a
+        # container before what it holds.
+        for node in range(count):
             if node in lacking:
                 out[node] = last
             path = paths.get(node)
             mine = keys.get(path, -1) if path is not None else -1
             if mine >= 0:
-                last = (int(here.stream[mine]), int(here.end[mine]), -1)
+                holds = node + 1 < count and int(there.parent[node + 1]) == node
+                inside = int(here.value_offset[mine])
+                # After a container both have: what it holds starts at its value, not after
+                # its end (an element missing as an item's first was placed past the item).
+                at = inside if holds and inside >= 0 else int(here.end[mine])
+                last = (int(here.stream[mine]), at, -1)
         return out
 
     def _stop(self, d: Difference, anchors: tuple[dict[int, Key], dict[int, Key]]) -> Stop:

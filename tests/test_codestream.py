@@ -365,3 +365,46 @@ def test_the_inspector_says_what_a_fragment_holds() -> None:
     assert said["Frame"].text == "5x3, 1 component(s), 8 bits"
     assert said["Frame"].note == "6 segments"
     assert "Codestream" not in {line.label for line in decode(structure, table)}
+
+
+def test_the_inspector_reads_past_its_bytes_as_not_read_not_as_a_fault() -> None:
+    """A segment running past the 64 KiB the inspector reads is not a fault (a review)."""
+    from dcmstruct.builder import E, Frags, part10
+    from dcmstruct.index import index_bytes
+    from dcmstruct.model import Kind
+    from dcmstruct.tui.decode import CODESTREAM_BYTES, decode
+    from dcmstruct.tui.structure import Structure
+    from dcmstruct.uids import JPEG_BASELINE
+
+    app2 = seg(0xE2, bytes(65533))  # the longest segment: ends past the bytes read
+    assert CODESTREAM_BYTES < 20 + 2 + 65535
+    frame = SOI + APP0 + app2 + DQT + SOF0 + SOS + ENTROPY + EOI
+    data = part10(
+        [
+            E("SOPClassUID", "UI", "1.2.840.10008.5.1.4.1.1.7"),
+            E("SOPInstanceUID", "UI", "1.2.3"),
+            E("PixelData", "OB", Frags([frame + b"\0" * (len(frame) % 2)])),
+        ],
+        transfer_syntax=JPEG_BASELINE,
+    )
+    structure = Structure(index_bytes(data))
+    c = structure.index.columns
+    first = [i for i in range(len(c.kind)) if int(c.kind[i]) == Kind.FRAGMENT][1]
+    said = {line.label: line for line in decode(structure, first)}
+    assert said["Codestream"].text == JPEG
+    assert "fault" not in said["Frame"].note
+
+
+def test_a_run_of_fill_bytes_is_passed_in_one_step() -> None:
+    """T.81 B.1.1.2: FF fill bytes may precede a marker. A MiB of them had taken 0.2 s on the
+    screen's thread, counted toward no limit (a review)."""
+    fill = b"\xff" * (1 << 20)
+    data = SOI + APP0 + fill + DQT[1:] + SOF0 + SOS + ENTROPY + EOI  # DQT's FF is the run's last
+    out = scan(data, base=0)
+    assert [s.name for s in out.segments] == ["SOI", "APP0", "DQT", "SOF0", "SOS", "EOI"]
+    assert out.segments[2].offset == 2 + len(APP0) + len(fill) - 1
+    assert not out.notes
+    cut = scan(SOI + fill)
+    assert [(n.offset, n.text) for n in cut.notes] == [
+        (1 + len(fill), "fill bytes (FF) run to the end of the data")
+    ]

@@ -206,3 +206,24 @@ def test_where_two_long_values_first_differ() -> None:
     assert first_unequal(ia, pa, ib, pa, tick=lambda: None) == at
     assert first_unequal(ia, pa, ia, pa) is None
     assert first_unequal(ia, pa, ic, pa) == 4000  # the shorter one ends there
+
+
+def test_an_items_missing_first_element_would_be_at_the_start_of_the_item() -> None:
+    """B's second item lacks (0008,1150), its first element in A: B's place for it is where
+    the item's data set starts (its 8-byte header after the item tag), not past the item
+    (a review found the pane sent after the whole sequence)."""
+    a = part10(_dataset())
+    refs = Seq(
+        [
+            Item([E("0008,1150", "UI", CT), E("0008,1155", "UI", "1.2.3.4.5.6")]),
+            Item([E("0008,1155", "UI", "1.2.3.4.5.7")]),
+        ]
+    )
+    b = part10([e if e.tag != "0008,1140" else E("0008,1140", "SQ", refs) for e in _dataset()])
+    p = _pairing(a, b)
+    (removed,) = [s for s in p.stops if s.difference.change == "removed"]
+    assert removed.difference.path == "0008,1140[1]/0008,1150"
+    second_item = b.index(ITEM, _at(b, 0x0008, 0x1140)) + 1
+    second_item = b.index(ITEM, second_item)
+    assert removed.keys[B][:2] == (int(Stream.FILE), second_item + 8)
+    assert b[second_item + 8 : second_item + 12] == _tag(0x0008, 0x1155)

@@ -4,8 +4,11 @@ its fix."""
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from typing import Any
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets._toast import Toast
@@ -115,3 +118,28 @@ def test_toasts_do_not_pile_over_the_findings_or_the_status_line() -> None:
             assert not toast.overlaps(pane.region), (toast, pane.region)
 
     _run(str(RULES / "VALUE_OVERRUNS_PARENT.dcm"), body, notifications=True)
+
+
+def test_quitting_does_not_wait_for_a_slow_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seen by a review: q during the index of a big file released the screen at once, but
+    the process waited for the index to end (a worker's thread is joined at exit)."""
+    gate = threading.Event()
+    make = DcmViewApp._make_structure
+
+    def slow(self: DcmViewApp) -> Any:
+        gate.wait(20)  # an index that would take 20 s
+        return make(self)
+
+    monkeypatch.setattr(DcmViewApp, "_make_structure", slow)
+    app = DcmViewApp(SAMPLE)
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.2)
+            assert app.structure is None  # still indexing
+
+    start = time.monotonic()
+    asyncio.run(main())
+    took = time.monotonic() - start
+    gate.set()
+    assert took < 5, took

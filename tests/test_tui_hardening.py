@@ -246,6 +246,8 @@ def test_validation_stopped_by_a_change_and_reload_of_a_removed_file(
         assert app.structure is not None and app.structure.index.size > CUT
         await pilot.press("down")
         await pilot.pause()
+        # The file as it was opened stays, and is not said to be validating for ever.
+        assert "(validating)" not in status_text(app)
 
     run_app(DcmViewApp(str(path)), body)
 

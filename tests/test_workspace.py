@@ -212,3 +212,21 @@ def test_the_frame_of_encapsulated_pixel_data_comes_back(tmp_path: Path) -> None
         assert screen.frame == 1
 
     _open(path, where, check)
+
+
+def test_a_restored_cursor_far_down_is_on_screen(tmp_path: Path) -> None:
+    """The restore ran before the hex pane was laid out, so its scroll was lost: the toast
+    said the cursor was at 0x1d4c0 while the pane showed the first rows (a review)."""
+    saved = ws.new(SAMPLE)
+    saved.cursor = 0x1D4C0
+    where = tmp_path / "ws.json"
+    ws.save(saved, where)
+
+    async def check(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, DcmViewApp)
+        await pilot.pause()
+        assert app.hex.cursor == 0x1D4C0
+        assert app.hex.is_visible(0x1D4C0), app.hex.scroll_offset
+
+    _open(Path(SAMPLE), where, check)

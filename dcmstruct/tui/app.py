@@ -481,9 +481,9 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
 
     # -- loading ------------------------------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="index", name="index", exit_on_error=False)
-    def _index(self) -> Structure:
-        return self._make_structure()
+    def _index(self) -> None:
+        """Index the file in a worker (a reload, or a first index that took long)."""
+        self._index_from(Pending(self._make_structure))
 
     def _open(self) -> None:
         """Index the file in a thread, and wait for it a little: a file indexed within
@@ -500,7 +500,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
 
     @work(thread=True, exclusive=True, group="index", name="index", exit_on_error=False)
     def _index_from(self, pending: Pending[Structure]) -> Structure:
-        return pending.result()
+        return pending.wait(get_current_worker())
 
     def _make_structure(self) -> Structure:
         limits = self.limits
@@ -521,7 +521,10 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
     def _validate(self, structure: Structure) -> tuple[list[Finding], list[str]]:
         from dcmstruct.validate.engine import validate_index
 
-        return validate_index(structure.index)
+        # In a daemon thread the worker waits for: quitting during a long validation does
+        # not wait for it to end (a worker's own thread is joined when the app exits).
+        pending = Pending(lambda: validate_index(structure.index), name="dcmstruct-validate")
+        return pending.wait(get_current_worker())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
@@ -571,6 +574,7 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
             self.drop_selection()
         at, self._reload_at = self._reload_at, None
         self.structure = structure
+        self._validated = False
         self.is_dicomdir = is_directory(structure.index)
         self.refresh_bindings()
         if previous is not None:
@@ -645,8 +649,9 @@ class DcmViewApp(SelectionKeys, WorkspaceKeeper):
         self.search = None
         self._show_hits()
         self._reload_at = (self.hex.stream, self.hex.cursor)
+        # Still validated until the new index is in: a reload that fails leaves the file as
+        # it was opened on screen, findings and all.
         self.busy = True
-        self._validated = False
         self._status(f"reloading {Path(self.path).name} …")
         self._index()
 

@@ -274,7 +274,10 @@ def _codestream(structure: Structure, node: int) -> list[Line]:
     head = structure.value_bytes(node, CODESTREAM_BYTES) or b""
     if family_of(head) is None:
         return []
-    found = scan(head, base=int(structure.index.columns.value_offset[node]), whole=False)
+    c = structure.index.columns
+    # total: the fragment's length, so a segment running past the bytes read is not a fault.
+    total = max(len(head), int(c.end[node]) - int(c.value_offset[node]))
+    found = scan(head, base=int(c.value_offset[node]), total=total, whole=False)
     size = found.size
     shape = "" if size is None else f"{size[1]}x{size[0]}, {size[2]} component(s), {size[3]} bits"
     faults = sum(1 for note in found.notes if note.fault)

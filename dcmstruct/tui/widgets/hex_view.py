@@ -287,6 +287,11 @@ class HexView(ScrollView, can_focus=True):
 
     def reveal(self, offset: int) -> None:
         """Scroll so that byte ``offset`` is on screen, unless it already is."""
+        if not self.scrollable_content_region.height:
+            # Not laid out yet (a restored workspace's cursor, before the first frame): a
+            # scroll now would be computed for no rows, and dropped.
+            self.call_after_refresh(self.reveal, offset)
+            return
         row = offset // self.bytes_per_row
         top, height = self._viewport()
         if top <= row < top + height:
