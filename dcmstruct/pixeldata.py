@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -440,6 +441,18 @@ class FrameMap:
 
     def __len__(self) -> int:
         return len(self.firsts)
+
+    def frame_holding(self, fragment: int) -> int | None:
+        """The frame fragment position ``fragment`` belongs to (None: none that is known)."""
+        frame = bisect.bisect_right(self.firsts, fragment) - 1
+        if frame < 0 or fragment >= self.firsts[frame] + self.counts[frame]:
+            return None
+        return frame
+
+    def fragments_of(self, frame: int) -> range:
+        """The positions of frame ``frame``'s fragments."""
+        first = self.firsts[frame]
+        return range(first, first + self.counts[frame])
 
     def frame_of(self) -> dict[int, int]:
         """Fragment position -> the frame it belongs to."""

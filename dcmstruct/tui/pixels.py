@@ -37,6 +37,7 @@ from dcmstruct.pixeldata import (
     PLANAR_CONFIGURATION,
     ROWS,
     SAMPLES_PER_PIXEL,
+    FrameMap,
     FrameSource,
     NativeLayout,
     PixelData,
@@ -584,8 +585,7 @@ class FragmentTable:
         self.info = info
         self.summary = [f"Encapsulated Pixel Data: {info.ts_name}"]
         self.nodes: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        self.firsts: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        self.counts: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self.map = FrameMap(FrameSource.UNKNOWN)
         pixels = pixel_of(structure, info.node)
         enc = pixels.encapsulation
         if enc is None:
@@ -609,8 +609,7 @@ class FragmentTable:
         mapping = pixels.frame_map()
         self.summary.append(_SOURCES[mapping.source])
         self.summary += mapping.notes
-        self.firsts = np.asarray(mapping.firsts, dtype=np.int64)
-        self.counts = np.asarray(mapping.counts, dtype=np.int64)
+        self.map = mapping
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -618,19 +617,15 @@ class FragmentTable:
     @property
     def frames(self) -> int:
         """Frames the map knows (0: which fragments make which frame cannot be told)."""
-        return len(self.firsts)
+        return len(self.map)
 
     def frame_of(self, k: int) -> int | None:
         """The frame fragment ``k`` belongs to (from 0), by the frame map."""
-        f = int(np.searchsorted(self.firsts, k, side="right")) - 1
-        if f < 0 or k >= int(self.firsts[f]) + int(self.counts[f]):
-            return None
-        return f
+        return self.map.frame_holding(k)
 
     def fragments_of(self, frame: int) -> range:
         """The positions of frame ``frame``'s fragments."""
-        first = int(self.firsts[frame])
-        return range(first, first + int(self.counts[frame]))
+        return self.map.fragments_of(frame)
 
     def offset(self, k: int) -> int:
         """Where fragment ``k``'s item starts (its tag)."""
@@ -644,8 +639,8 @@ class FragmentTable:
         shown, part = "?", ""
         if frame is not None:
             shown = str(frame + 1)
-            count = int(self.counts[frame])
-            part = f"{k - int(self.firsts[frame]) + 1}/{count}" if count > 1 else ""
+            parts = self.fragments_of(frame)
+            part = f"{k - parts.start + 1}/{len(parts)}" if len(parts) > 1 else ""
         length = int(self.structure.index.columns.length[node])
         return (
             str(k + 1),

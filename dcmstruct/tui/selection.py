@@ -162,22 +162,23 @@ def _frame(structure: Structure, stream: Stream, node: int, offset: int) -> Sele
     fmap = pd.frame_map()
     if not len(fmap) or node == pixel:
         return None
-    position = {frag: k for k, frag in enumerate(enc.fragments)}.get(
-        _enclosing(structure, node, (Kind.FRAGMENT,))
-    )
-    if position is None:
+    # Fragments are listed in walk order, so by node number: found by bisection.
+    fragment = _enclosing(structure, node, (Kind.FRAGMENT,))
+    position = bisect.bisect_left(enc.fragments, fragment)
+    if position >= len(enc.fragments) or enc.fragments[position] != fragment:
+        return None  # the Basic Offset Table, or no fragment
+    frame = fmap.frame_holding(position)
+    if frame is None:
         return None
-    k = bisect.bisect_right(fmap.firsts, position) - 1
-    if k < 0 or position >= fmap.firsts[k] + fmap.counts[k]:
-        return None
-    frags = enc.fragments[fmap.firsts[k] : fmap.firsts[k] + fmap.counts[k]]
+    parts = fmap.fragments_of(frame)
+    frags = enc.fragments[parts.start : parts.stop]
     pieces = tuple(
         (int(c.value_offset[f]), int(c.end[f])) for f in frags if int(c.value_offset[f]) >= 0
     )
     if not pieces:
         return None
     start, end = int(c.offset[frags[0]]), int(c.end[frags[-1]])
-    what = f"frame {k + 1} of {name}, {len(frags)} fragment(s)"
+    what = f"frame {frame + 1} of {name}, {len(frags)} fragment(s)"
     return Selection(stream, start, end, Unit.FRAME, what, pieces)
 
 
