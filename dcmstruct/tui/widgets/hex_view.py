@@ -630,13 +630,6 @@ class HexView(ScrollView, can_focus=True):
             style = self._styles[key] = self._named("base") + Style(bgcolor=inner.bgcolor)
         return style
 
-    def _range_gap_style(self) -> Style:
-        style = self._styles.get("range-gap")
-        if style is None:
-            bg = self.get_component_rich_style("hex--range").bgcolor
-            style = self._styles["range-gap"] = self._named("base") + Style(bgcolor=bg)
-        return style
-
     def _draw(
         self,
         start: int,
@@ -716,7 +709,7 @@ class HexView(ScrollView, can_focus=True):
                 style = self._gap_style(*shades[i][1:])
             elif 0 < i < count and rng_a < here < rng_b:
                 # The user's selection reads as one band, across element boundaries too.
-                style = self._range_gap_style()
+                style = self._gap_style(0, False, False, True)
             out.append((char, style))
             x = lay.sep_x[i] + 1
             if i < per_row:
