@@ -72,31 +72,34 @@ class SelectionKeys(App[int]):
         self._refresh_status()
         return True
 
-    def _target(self) -> Selection | None:
-        """The selection, else the value under the cursor."""
-        if self.selection is not None:
-            return self.selection
+    def _target(
+        self, verb: str, done: str, limit: int | None
+    ) -> tuple[Structure, Selection] | None:
+        """What ``y`` or ``x`` takes: the selection, else the value under the cursor; None,
+        and a toast saying why ("nothing to copy", "not saved: ..."), if nothing may go."""
         structure = self.structure
-        if structure is None:
+        target = self.selection
+        if structure is not None and target is None:
+            units = units_at(structure, self.hex.stream, self.hex.cursor)
+            target = next((u for u in units if u.unit == Unit.VALUE), None)
+        if structure is None or target is None:
+            self.notify(f"nothing to {verb}: {_HOW}")
             return None
-        units = units_at(structure, self.hex.stream, self.hex.cursor)
-        values = [u for u in units if u.unit == Unit.VALUE]
-        return values[0] if values else None
+        why = refusal(structure, target, limit)
+        if why:
+            self.notify(f"not {done}: {why}", severity="warning")
+            return None
+        return structure, target
 
     # -- copy and save ------------------------------------------------------------------------
 
     def action_copy(self) -> None:
         from dcmstruct.tui.screens.copy import CopyScreen
 
-        structure = self.structure
-        target = self._target()
-        if structure is None or target is None:
-            self.notify(f"nothing to copy: {_HOW}")
+        found = self._target("copy", "copied", COPY_LIMIT)
+        if found is None:
             return
-        why = refusal(structure, target, COPY_LIMIT)
-        if why:
-            self.notify(f"not copied: {why}", severity="warning")
-            return
+        structure, target = found
         data = target.content(structure, COPY_LIMIT)
         if len(data) < target.size:
             self.notify("not copied: the file ends before the selection does", severity="error")
@@ -120,15 +123,10 @@ class SelectionKeys(App[int]):
     def action_save(self) -> None:
         from dcmstruct.tui.screens.prompt import PromptScreen
 
-        structure = self.structure
-        target = self._target()
-        if structure is None or target is None:
-            self.notify(f"nothing to save: {_HOW}")
+        found = self._target("save", "saved", None)
+        if found is None:
             return
-        why = refusal(structure, target, None)
-        if why:
-            self.notify(f"not saved: {why}", severity="warning")
-            return
+        structure, target = found
 
         def check(text: str) -> None:
             name = text.strip()
