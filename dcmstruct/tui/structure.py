@@ -21,6 +21,7 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
+from dcmstruct.dicomdir import FILE_ID
 from dcmstruct.index import ElementIndex
 from dcmstruct.model import UNDEFINED, Kind, Stream
 from dcmstruct.ranges import RangeSet
@@ -29,7 +30,6 @@ from dcmstruct.source import SourceChanged
 from dcmstruct.tui.filechange import FileChange, detect, size_now
 
 I64 = npt.NDArray[np.int64]
-REFERENCED_FILE_ID = 0x00041500  # PS3.3 F.5: a directory record's file, as path components
 
 
 class Part(IntEnum):
@@ -320,7 +320,7 @@ class Structure:
             # The viewer's mask is stricter than PS3.15 here: a DICOMDIR's Referenced File IDs
             # are file names, often made from the patient's name.
             c = self.index.columns
-            hidden = hidden | ((c.tag == REFERENCED_FILE_ID) & (c.kind == int(Kind.ELEMENT)))
+            hidden = hidden | ((c.tag == FILE_ID) & (c.kind == int(Kind.ELEMENT)))
             ranges = masked_ranges(self.index, hidden)
             self._hidden_ranges = {Stream(s): r for s, r in ranges.items()}
             self._hidden = hidden
